@@ -1,0 +1,62 @@
+"""Turn the config's `calendars:` list into one source that merges them all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config import GoogleCalendar, IcsCalendar, LoadedConfig
+from integrations.calendar import CalendarError, CalendarSource, Event
+from integrations.calendar.ics import IcsCalendarSource
+
+
+@dataclass(frozen=True)
+class MergedCalendar:
+    sources: list[CalendarSource]
+    name: str = "all calendars"
+
+    def events(self, start: datetime, end: datetime) -> list[Event]:
+        if not self.sources:
+            raise CalendarError(
+                "No calendar is set up yet: add one under 'calendars:' in the config file."
+            )
+        found = [event for source in self.sources for event in source.events(start, end)]
+        return sorted(found, key=lambda event: (event.start, not event.all_day, event.title))
+
+
+@dataclass(frozen=True)
+class UnavailableCalendar:
+    """A calendar that could not be opened: asking it says why, instead of failing at start-up."""
+
+    name: str
+    error: CalendarError
+
+    def events(self, start: datetime, end: datetime) -> list[Event]:
+        raise self.error
+
+
+def open_calendars(config: LoadedConfig) -> MergedCalendar:
+    sources: list[CalendarSource] = []
+    for entry in config.settings.calendars:
+        if isinstance(entry, IcsCalendar):
+            location = {"path": config.resolve(entry.path)} if entry.path else {"url": entry.url}
+            sources.append(
+                IcsCalendarSource(entry.name, refresh_minutes=entry.refresh_minutes, **location)
+            )
+        elif isinstance(entry, GoogleCalendar):
+            sources.append(open_google(entry, config))
+    return MergedCalendar(sources)
+
+
+def open_google(entry: GoogleCalendar, config: LoadedConfig) -> CalendarSource:
+    # Imported here: the Google client is heavy, and most set-ups read only ICS.
+    from integrations.calendar.google import GoogleCalendarSource
+    from integrations.calendar.google_auth import load_credentials
+
+    try:
+        credentials = load_credentials(config.resolve(entry.token_file))
+    except CalendarError as exc:
+        return UnavailableCalendar(entry.name, exc)
+    return GoogleCalendarSource(
+        entry.name, entry.calendar_ids, credentials, api_endpoint=entry.api_endpoint
+    )

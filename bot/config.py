@@ -1,0 +1,369 @@
+"""The configuration file: its shape, its defaults, and errors a person can act on.
+
+Secrets never live here: they come from the environment or a `.env` file (see `Secrets`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from dotenv import load_dotenv
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "config" / "tandem.yaml"
+EXAMPLE_CONFIG = PROJECT_DIR / "config" / "tandem.example.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UserSettings(Strict):
+    name: str = "there"
+    home: str = "London, United Kingdom"
+    timezone: str = "UTC"
+    clock: Literal["24h", "12h"] = "24h"
+    language: str = "en"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            hint = _did_you_mean(value, available_timezones())
+            raise ValueError(f"unknown time zone {value!r}{hint}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class IcsCalendar(Strict):
+    type: Literal["ics"]
+    name: str = "calendar"
+    path: str | None = None
+    url: str | None = None
+    refresh_minutes: int = Field(default=15, ge=0)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> IcsCalendar:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of 'path' (a local .ics file) or 'url'")
+        if self.url is not None and not self.url.startswith(("https://", "http://", "webcal://")):
+            raise ValueError("'url' must start with https:// or webcal://")
+        return self
+
+
+class GoogleCalendar(Strict):
+    type: Literal["google"]
+    name: str = "google"
+    calendar_ids: list[str] = Field(default_factory=lambda: ["primary"], min_length=1)
+    client_secret_file: str = "~/.config/tandem/google-client-secret.json"
+    token_file: str = "~/.config/tandem/google-token.json"
+    api_endpoint: str | None = None
+
+
+CalendarSettings = Annotated[IcsCalendar | GoogleCalendar, Field(discriminator="type")]
+
+
+class SearchSettings(Strict):
+    horizon_days: int = Field(default=90, ge=1, le=730)
+    max_results: int = Field(default=10, ge=1, le=100)
+
+
+class TelegramSettings(Strict):
+    allowed_user_ids: list[int] = Field(default_factory=list)
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+
+
+class LimitSettings(Strict):
+    max_message_chars: int = Field(default=4000, ge=1)
+
+
+class LlmSettings(Strict):
+    model: str = "claude-sonnet-5-5"
+    max_tokens: int = Field(default=800, ge=1, le=64000)
+    timeout_seconds: float = Field(default=60, gt=0)
+
+
+class MemorySettings(Strict):
+    data_dir: str = "~/.local/share/tandem"
+    turns_kept: int = Field(default=20, ge=0)
+
+
+class Trigger(Strict):
+    """When a rule applies. Any one listed condition that holds is enough."""
+
+    keywords: list[str] = Field(default_factory=list)
+    phrases: list[str] = Field(default_factory=list)
+    regex: str | None = None
+    personal_event: bool = False
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Trigger:
+        if not (self.keywords or self.phrases or self.regex or self.personal_event):
+            raise ValueError(
+                "a trigger needs at least one of keywords, phrases, regex or personal_event: true"
+            )
+        return self
+
+
+class ToolStep(Strict):
+    """Call one tool. Arguments not given in `with` are filled from the question."""
+
+    tool: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    save_as: str | None = None
+
+
+class AnswerStep(Strict):
+    """Write the reply from everything the earlier steps found."""
+
+    answer: Literal["llm_or_template", "template"] = "llm_or_template"
+
+
+Step = ToolStep | AnswerStep
+
+
+class Rule(Strict):
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    when: Trigger
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ends_with_answer(self) -> Rule:
+        if not isinstance(self.steps[-1], AnswerStep):
+            raise ValueError(
+                "the last step must be an answer step, e.g. '- answer: llm_or_template'"
+            )
+        return self
+
+
+class Settings(Strict):
+    user: UserSettings = Field(default_factory=UserSettings)
+    calendars: list[CalendarSettings] = Field(default_factory=list)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> Settings:
+        names = [rule.name for rule in self.rules]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"rule names must be unique; used twice: {', '.join(twice)}")
+        return self
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    path: Path
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config file, relative to the file's own folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.path.parent / path
+
+    @property
+    def data_dir(self) -> Path:
+        override = os.environ.get("TANDEM_DATA_DIR")
+        return (
+            Path(override).expanduser() if override else self.resolve(self.settings.memory.data_dir)
+        )
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used. `problems` lists every one, each a full sentence."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"{path}: {count}:\n{lines}")
+
+
+def choose_config_path(explicit: str | None) -> Path:
+    """--config, then TANDEM_CONFIG, then config/tandem.yaml, then the bundled example."""
+    chosen = explicit or os.environ.get("TANDEM_CONFIG")
+    if chosen:
+        return Path(chosen).expanduser()
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else EXAMPLE_CONFIG
+
+
+def load_config(path: Path, known_tools: set[str] | None = None) -> LoadedConfig:
+    """Read and check a config file; raise ConfigError listing every problem found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, ["the file does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [f"the file cannot be read: {exc}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [_yaml_problem(exc)]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, ["the file must be a mapping of sections (user:, calendars:, ...)"])
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(error, raw) for error in exc.errors()]) from None
+    loaded = LoadedConfig(settings=settings, path=path)
+    problems = _missing_files(loaded)
+    if known_tools is not None:
+        problems += _unknown_tools(settings, known_tools)
+    if problems:
+        raise ConfigError(path, problems)
+    return loaded
+
+
+def _missing_files(config: LoadedConfig) -> list[str]:
+    return [
+        f"calendars[{index}].path: no such file: {config.resolve(entry.path)}"
+        for index, entry in enumerate(config.settings.calendars)
+        if isinstance(entry, IcsCalendar)
+        and entry.path
+        and not config.resolve(entry.path).is_file()
+    ]
+
+
+def _unknown_tools(settings: Settings, known_tools: set[str]) -> list[str]:
+    problems = []
+    for index, rule in enumerate(settings.rules):
+        for number, step in enumerate(rule.steps):
+            if isinstance(step, ToolStep) and step.tool not in known_tools:
+                hint = _did_you_mean(step.tool, known_tools)
+                problems.append(
+                    f"rule {rule.name!r} (rules[{index}]), steps[{number}].tool: "
+                    f"unknown tool {step.tool!r}{hint}; tools are {', '.join(sorted(known_tools))}"
+                )
+    return problems
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}not valid YAML ({problem})"
+
+
+def _describe(error: Any, raw: dict[str, Any]) -> str:
+    """One validation error as: where (rule name included), what is wrong, what was meant."""
+    loc = [part for part in error["loc"] if not _is_union_tag(part)]
+    where = _where(loc, raw)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        field = str(loc[-1])
+        allowed = _allowed_fields(loc[:-1], raw)
+        return f"{where}: unknown field {field!r}{_did_you_mean(field, allowed)}"
+    if kind == "missing":
+        return f"{where}: this field is required"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "union_tag_invalid":
+        message = "'type' must be 'ics' or 'google'"
+    return f"{where}: {message}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names the union member it tried ("ToolStep", "ics"); a person never wrote that.
+    return isinstance(part, str) and (part[:1].isupper() or part in ("ics", "google"))
+
+
+def _where(loc: list[Any], raw: dict[str, Any]) -> str:
+    if not loc:
+        return "top level"
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = raw.get("rules")
+        rule = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else None
+        if isinstance(rule, dict) and isinstance(rule.get("name"), str):
+            rest = path.removeprefix(f"rules[{loc[1]}]").removeprefix(".")
+            return f"rule {rule['name']!r} (rules[{loc[1]}]){', ' + rest if rest else ''}"
+    return path
+
+
+_SECTION_FIELDS: dict[str, type[BaseModel]] = {
+    "user": UserSettings,
+    "search": SearchSettings,
+    "telegram": TelegramSettings,
+    "llm": LlmSettings,
+    "memory": MemorySettings,
+    "limits": LimitSettings,
+}
+
+
+def _allowed_fields(loc: list[Any], raw: dict[str, Any]) -> set[str]:
+    """The field names valid at `loc`, for a did-you-mean hint."""
+    if not loc:
+        return set(Settings.model_fields)
+    if len(loc) == 1 and loc[0] in _SECTION_FIELDS:
+        return set(_SECTION_FIELDS[loc[0]].model_fields)
+    if loc[0] == "calendars":
+        return set(IcsCalendar.model_fields) | set(GoogleCalendar.model_fields)
+    if loc[0] == "rules":
+        if len(loc) == 2:
+            return set(Rule.model_fields)
+        if len(loc) >= 3 and loc[2] == "when":
+            return set(Trigger.model_fields)
+        if len(loc) >= 3 and loc[2] == "steps":
+            return {"tool", "with", "save_as", "answer"}
+    return set()
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Tokens and keys: from the environment, or a `.env` file in the working folder."""
+
+    telegram_bot_token: str | None
+    anthropic_api_key: str | None
+
+    @classmethod
+    def from_environment(cls) -> Secrets:
+        load_dotenv(dotenv_path=Path.cwd() / ".env", override=False)
+        return cls(
+            telegram_bot_token=os.environ.get("TELEGRAM_BOT_TOKEN") or None,
+            anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
+        )

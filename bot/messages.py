@@ -1,0 +1,53 @@
+"""What goes into the core and what comes out: the contract every front end speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from a person, whatever front end it came through."""
+
+    chat_id: int
+    user_id: int
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One thing a run did: a rule matched, a tool called, a model called, an answer written."""
+
+    kind: str
+    name: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.model_calls + other.model_calls,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one message, with the path taken to reach it."""
+
+    text: str
+    steps: tuple[TraceStep, ...] = ()
+    usage: Usage = Usage()

@@ -1,0 +1,9 @@
+"""Every tool Tandem has, registered once. Add a tool here and both modes can use it."""
+
+from bot.tools.calendar_search import search_calendar
+from bot.tools.clock import current_time
+from bot.tools.registry import Tool, ToolInputError, ToolRegistry
+
+TOOLS = ToolRegistry([search_calendar, current_time])
+
+__all__ = ["TOOLS", "Tool", "ToolInputError", "ToolRegistry"]

@@ -1,0 +1,28 @@
+"""What every tool call may use: the user's settings, their calendars and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config import SearchSettings, UserSettings
+from integrations.calendar import CalendarSource
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    user: UserSettings
+    search: SearchSettings
+    calendar: CalendarSource
+    clock: Callable[[], datetime]
+
+    def now(self) -> datetime:
+        """The current time in the user's time zone."""
+        return self.clock().astimezone(self.user.zone)
+
+    def localize(self, moment: datetime) -> datetime:
+        """A datetime in the user's zone; one without an offset is read as the user's local time."""
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=self.user.zone)
+        return moment.astimezone(self.user.zone)

@@ -1,0 +1,124 @@
+"""Workflow mode: the user's own rules decide the path.
+
+The first rule whose trigger matches the message runs its steps in order: each tool step calls a
+tool from the registry, and the answer step writes the reply from what they found. Arguments a
+step does not set come from the understood question (start, end, text, limit) or from an earlier
+step's result by name. No rule matching is an honest "outside what my rules cover". Steps are a
+finite list, so a run's cost is bounded by the rule itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.answer import write_answer
+from bot.config import AnswerStep, Rule, Settings, Trigger
+from bot.formatting import View
+from bot.memory import Turn
+from bot.messages import Reply, TraceStep
+from bot.tools import ToolInputError, ToolRegistry
+from bot.tools.context import ToolContext
+from bot.understanding import Question, asks_about_personal_event
+from integrations.calendar import CalendarError
+from integrations.llm import Claude
+
+log = logging.getLogger(__name__)
+
+
+def matches(trigger: Trigger, text: str) -> bool:
+    """Whether a message fits a rule's trigger: any one of its conditions is enough."""
+    lowered = text.lower().replace("’", "'")
+    return (
+        any(re.search(rf"\b{re.escape(word.lower())}\b", lowered) for word in trigger.keywords)
+        or any(phrase.lower() in lowered for phrase in trigger.phrases)
+        or bool(trigger.regex and re.search(trigger.regex, text, re.IGNORECASE))
+        or (trigger.personal_event and asks_about_personal_event(text))
+    )
+
+
+def out_of_scope(rules: Sequence[Rule]) -> str:
+    if not rules:
+        return "That's outside what my rules cover: no rules are set up yet."
+    covered = "\n".join(f"• {rule.description}" for rule in rules)
+    return f"That's outside what my rules cover. They cover:\n{covered}"
+
+
+@dataclass
+class Workflow:
+    settings: Settings
+    tools: ToolRegistry
+    llm: Claude | None
+
+    def choose(self, text: str) -> Rule | None:
+        return next((rule for rule in self.settings.rules if matches(rule.when, text)), None)
+
+    async def run(self, question: Question, context: ToolContext, history: Sequence[Turn]) -> Reply:
+        rule = self.choose(question.text)
+        if rule is None:
+            return Reply(out_of_scope(self.settings.rules), (TraceStep("rule", "none"),))
+        trace = [TraceStep("rule", rule.name)]
+        if question.problem:
+            return Reply(question.problem, tuple(trace))
+        found: dict[str, Any] = {
+            "start": question.window.start if question.window else None,
+            "end": question.window.end if question.window else None,
+            "text": question.subject,
+            "limit": 1 if question.next_only else self.settings.search.max_results,
+        }
+        results = []
+        for step in rule.steps:
+            if isinstance(step, AnswerStep):
+                view = View(
+                    context.user.clock,
+                    context.now().date(),
+                    question.window.label if question.window else None,
+                )
+                text, usage, answered = await write_answer(
+                    question.text,
+                    results,
+                    view,
+                    context.user,
+                    context.now(),
+                    history,
+                    self.llm if step.answer == "llm_or_template" else None,
+                )
+                return Reply(text, (*trace, answered), usage)
+            tool = self.tools.get(step.tool)
+            arguments = {name: found[name] for name in tool.parameter_names if name in found}
+            arguments |= {name: _resolve(value, found) for name, value in step.with_.items()}
+            started = time.perf_counter()
+            try:
+                result = await asyncio.to_thread(tool.call, context, arguments)
+            except CalendarError as exc:
+                return Reply(str(exc), (*trace, TraceStep("tool", tool.name, {"error": str(exc)})))
+            except ToolInputError as exc:
+                log.error("rule %r gives a tool bad arguments: %s", rule.name, exc)
+                message = f"My rule “{rule.name}” is set up wrongly ({exc}). Please check it."
+                return Reply(message, tuple(trace))
+            trace.append(
+                TraceStep("tool", tool.name, _shown(arguments), time.perf_counter() - started)
+            )
+            found[step.save_as or tool.name] = result
+            results.append(result)
+        raise AssertionError("config validation guarantees a final answer step")
+
+
+def _resolve(value: Any, found: dict[str, Any]) -> Any:
+    """`$name` in a step's `with` means an earlier value by that name; anything else is literal."""
+    if isinstance(value, str) and value.startswith("$"):
+        return found.get(value[1:])
+    return value
+
+
+def _shown(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, value in arguments.items()
+        if value not in (None, "")
+    }

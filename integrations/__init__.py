@@ -1,0 +1,1 @@
+"""Leaves that talk to outside services. Each knows its API and nothing about Telegram or modes."""

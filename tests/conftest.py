@@ -1,0 +1,73 @@
+"""Shared fixtures: a fixed clock, a calendar of known events, an assistant with nothing real."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import LoadedConfig, load_config
+from bot.core import Assistant
+from bot.memory import ChatMemory
+from bot.tools import TOOLS
+from integrations.calendar import Event
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config" / "tandem.example.yaml"
+LONDON = ZoneInfo("Europe/London")
+# Wednesday 25 November 2026, 10:00 in London.
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=LONDON)
+
+
+class CountingCalendar:
+    """A calendar with given events that counts how often it is asked."""
+
+    name = "test"
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+        self.calls = 0
+
+    def events(self, start: datetime, end: datetime) -> list[Event]:
+        self.calls += 1
+        return sorted(
+            (e for e in self._events if e.start < end and e.end > start), key=lambda e: e.start
+        )
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=LONDON)
+
+
+def event(title: str, start: datetime, minutes: int = 60, **fields: str) -> Event:
+    return Event(title, start, start + timedelta(minutes=minutes), **fields)
+
+
+@pytest.fixture
+def example_config() -> LoadedConfig:
+    return load_config(EXAMPLE, known_tools=TOOLS.names())
+
+
+@pytest.fixture
+def week() -> CountingCalendar:
+    return CountingCalendar(
+        [
+            event("Team stand-up", at(25, 9, 30), 15, location="Online"),
+            event("Tennis match with Sam", at(26, 18, 30), 90, location="Regent's Park"),
+            event("Dentist check-up", at(10, 8, 30, month=12), 30, location="Smile Dental"),
+            Event("Working from home", at(27, 0), at(28, 0), all_day=True),
+            event("Parkrun", at(28, 9), location="Hampstead Heath, London"),
+        ]
+    )
+
+
+@pytest.fixture
+def make_assistant(tmp_path: Path, example_config: LoadedConfig) -> Callable[..., Assistant]:
+    def make(calendar: CountingCalendar, config: LoadedConfig = example_config, llm=None):
+        memory = ChatMemory(tmp_path / "memory.sqlite3", config.settings.memory.turns_kept)
+        return Assistant(config, calendar, memory, llm, clock=lambda: NOW)
+
+    return make

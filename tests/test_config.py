@@ -1,0 +1,121 @@
+"""A broken config names the file, the rule, the field, what is wrong and what was meant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+from bot.tools import TOOLS
+from tests.conftest import EXAMPLE
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "tandem.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, known_tools=TOOLS.names())
+    assert str(path) in str(caught.value)
+    return caught.value.problems
+
+
+def test_the_example_config_is_valid(example_config):
+    assert [rule.name for rule in example_config.settings.rules] == ["calendar", "time"]
+    assert example_config.settings.user.timezone == "Europe/London"
+
+
+def test_every_problem_is_listed_at_once_with_the_rule_and_a_suggestion(tmp_path):
+    problems = problems_of(
+        tmp_path,
+        """
+user:
+  timezone: Europe/Lundon
+  clok: 24h
+rules:
+  - name: calendar
+    description: my events
+    when: {personal_evnt: true}
+    steps:
+      - tool: search_calender
+      - answer: llm_or_template
+""",
+    )
+    text = "\n".join(problems)
+    assert (
+        "user.timezone: unknown time zone 'Europe/Lundon' (did you mean 'Europe/London'?)" in text
+    )
+    assert "user.clok: unknown field 'clok' (did you mean 'clock'?)" in text
+    assert "rule 'calendar' (rules[0]), when.personal_evnt: unknown field" in text
+    assert "did you mean 'personal_event'?" in text
+    assert len(problems) == 3  # the tool name is checked once the shape is right
+
+
+def test_an_unknown_tool_is_named_with_the_likely_one(tmp_path):
+    problems = problems_of(
+        tmp_path,
+        """
+rules:
+  - name: events
+    description: my events
+    when: {keywords: [calendar]}
+    steps:
+      - tool: search_calender
+      - answer: template
+""",
+    )
+    assert problems == [
+        "rule 'events' (rules[0]), steps[0].tool: unknown tool 'search_calender' "
+        "(did you mean 'search_calendar'?); tools are current_time, search_calendar"
+    ]
+
+
+def test_yaml_syntax_errors_give_the_line(tmp_path):
+    problems = problems_of(tmp_path, "user:\n  name: [Alex\n")
+    assert problems[0].startswith("line 3, column 1: not valid YAML")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - name: a\n    description: b\n    when: {}\n"
+            "    steps: [{answer: template}]",
+            "rule 'a' (rules[0]), when: a trigger needs at least one of keywords",
+        ),
+        (
+            "rules:\n  - name: a\n    description: b\n    when: {regex: '(['}\n"
+            "    steps: [{answer: template}]",
+            "rule 'a' (rules[0]), when.regex: not a valid regular expression",
+        ),
+        (
+            "rules:\n  - name: a\n    description: b\n    when: {keywords: [x]}\n"
+            "    steps: [{tool: current_time}]",
+            "rule 'a' (rules[0]): the last step must be an answer step",
+        ),
+        ("calendars:\n  - type: outlook\n", "calendars[0]: 'type' must be 'ics' or 'google'"),
+        ("calendars:\n  - type: ics\n", "calendars[0]: give exactly one of 'path'"),
+        ("calendars:\n  - type: ics\n    path: nowhere.ics\n", "calendars[0].path: no such file"),
+        ("user:\n  clock: 25h\n", "user.clock: Input should be '24h' or '12h'"),
+        ("search:\n  horizon_days: 0\n", "search.horizon_days: Input should be greater than"),
+        ("- just\n- a list\n", "the file must be a mapping of sections"),
+        (
+            "rules:\n  - {name: a, description: b, when: {keywords: [x]}, "
+            "steps: [{answer: template}]}\n  - {name: a, description: c, when: {keywords: [y]}, "
+            "steps: [{answer: template}]}\n",
+            "top level: rule names must be unique; used twice: a",
+        ),
+    ],
+)
+def test_each_kind_of_mistake_is_explained(tmp_path, text, expected):
+    assert any(problem.startswith(expected) for problem in problems_of(tmp_path, text)), expected
+
+
+def test_a_missing_file_is_explained(tmp_path):
+    with pytest.raises(ConfigError, match="the file does not exist"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_example_calendar_path_is_relative_to_the_file():
+    config = load_config(EXAMPLE)
+    assert config.resolve("sample-calendar.ics") == EXAMPLE.parent / "sample-calendar.ics"

@@ -1,0 +1,378 @@
+"""The Telegram front end, offline: a fake Bot API records every call, updates are fed directly.
+
+Assertions look at what the user would see: the texts sent back to the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from telegram import Update
+from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
+
+from bot import telegram_app
+from bot.config import TelegramSettings
+from bot.messages import Incoming, Reply
+from bot.telegram_app import REFUSAL, SORRY, build_application, run, split_message
+
+pytestmark = pytest.mark.anyio
+
+OWNER = 111
+STRANGER = 999
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Tandem", "username": "tandem_test_bot"}
+HELP = "I answer questions about your calendar.\nRules: dentist, weather at events."
+DATE = 1_767_225_600  # 2026-01-01, seconds as the Bot API sends them
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class FakeBotApi(BaseRequest):
+    """Answers getMe, sendMessage and sendChatAction with the documented JSON; records all calls."""
+
+    def __init__(self, failing: frozenset[str] = frozenset()) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failing = failing
+        self._message_ids = itertools.count(1000)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        self.calls.append((name, params))
+        if name in self.failing:
+            return 400, _json({"ok": False, "error_code": 400, "description": "Bad Request"})
+        if name == "getMe":
+            result: Any = {**BOT_USER, "can_join_groups": True, "supports_inline_queries": False}
+        elif name == "sendMessage":
+            result = {
+                "message_id": next(self._message_ids),
+                "date": DATE,
+                "chat": {"id": params["chat_id"], "type": "private"},
+                "from": BOT_USER,
+                "text": params["text"],
+            }
+        elif name == "sendChatAction":
+            result = True
+        else:
+            return 404, _json({"ok": False, "error_code": 404, "description": "Not Found"})
+        return 200, _json({"ok": True, "result": result})
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [params for called, params in self.calls if called == name]
+
+    def seen(self) -> list[str]:
+        """The messages as the user reads them (HTML entities resolved)."""
+        return [html.unescape(params["text"]) for params in self.named("sendMessage")]
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
+
+
+@dataclass
+class FakeCore:
+    answer: str = "Dentist tomorrow at 10:00."
+    error: Exception | None = None
+    work_seconds: float = 0.01
+    received: list[Incoming] = field(default_factory=list)
+    help_calls: int = 0
+
+    async def handle(self, message: Incoming) -> Reply:
+        self.received.append(message)
+        await asyncio.sleep(self.work_seconds)
+        if self.error is not None:
+            raise self.error
+        return Reply(text=self.answer)
+
+    def help_text(self) -> str:
+        self.help_calls += 1
+        return HELP
+
+
+@dataclass
+class Harness:
+    application: Application
+    api: FakeBotApi
+
+    async def send(self, update: dict[str, Any]) -> None:
+        await self.application.process_update(Update.de_json(update, self.application.bot))
+
+
+@asynccontextmanager
+async def running_bot(
+    core: FakeCore,
+    settings: TelegramSettings | None = None,
+    api: FakeBotApi | None = None,
+) -> AsyncIterator[Harness]:
+    settings = settings or TelegramSettings(allowed_user_ids=[OWNER])
+    api = api or FakeBotApi()
+    application = build_application(core, settings, "123:TEST", request=api)
+    await application.initialize()
+    try:
+        yield Harness(application, api)
+    finally:
+        await application.shutdown()
+
+
+_update_ids = itertools.count(1)
+
+
+def message_update(user_id: int = OWNER, kind: str = "message", **content: Any) -> dict[str, Any]:
+    person = {"id": user_id, "is_bot": False, "first_name": "Ada", "language_code": "en"}
+    message = {
+        "message_id": next(_update_ids),
+        "date": DATE,
+        "chat": {"id": user_id, "type": "private", "first_name": "Ada"},
+        "from": person,
+        **content,
+    }
+    return {"update_id": next(_update_ids), kind: message}
+
+
+def text_update(text: str, user_id: int = OWNER) -> dict[str, Any]:
+    content: dict[str, Any] = {"text": text}
+    if text.startswith("/"):
+        command = text.split()[0]
+        content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return message_update(user_id, **content)
+
+
+STICKER = {
+    "sticker": {
+        "file_id": "CAACAgIAAxkBAAE",
+        "file_unique_id": "AgADsQADVp29Cg",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
+}
+PHOTO = {
+    "photo": [
+        {"file_id": "AgACAgIAAxkBAAE", "file_unique_id": "AQADbrwx", "width": 90, "height": 67}
+    ]
+}
+
+
+async def test_allowed_user_gets_the_core_reply() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(text_update("When is the dentist?"))
+
+    assert bot.api.seen() == ["Dentist tomorrow at 10:00."]
+    assert core.received == [
+        Incoming(chat_id=OWNER, user_id=OWNER, text="When is the dentist?", language="en")
+    ]
+
+
+async def test_stranger_is_refused_with_their_id_and_the_core_is_not_called() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(text_update("What's on my calendar?", user_id=STRANGER))
+
+    assert bot.api.seen() == [REFUSAL.format(user_id=STRANGER)]
+    assert str(STRANGER) in bot.api.seen()[0]
+    assert core.received == []
+    assert bot.api.named("sendChatAction") == []
+
+
+async def test_stranger_sending_a_command_is_refused_too() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(text_update("/help", user_id=STRANGER))
+
+    assert bot.api.seen() == [REFUSAL.format(user_id=STRANGER)]
+    assert core.help_calls == 0
+
+
+async def test_empty_allowlist_refuses_everyone() -> None:
+    core = FakeCore()
+    async with running_bot(core, TelegramSettings()) as bot:
+        await bot.send(text_update("hello", user_id=OWNER))
+
+    assert bot.api.seen() == [REFUSAL.format(user_id=OWNER)]
+    assert core.received == []
+
+
+async def test_help_shows_the_core_help_text() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(text_update("/help"))
+
+    assert bot.api.seen() == [HELP]
+    assert core.received == []
+
+
+async def test_start_greets_and_includes_the_help_text() -> None:
+    async with running_bot(FakeCore()) as bot:
+        await bot.send(text_update("/start"))
+
+    (greeting,) = bot.api.seen()
+    assert greeting.startswith("Hi Ada! I'm Tandem")
+    assert "calendar" in greeting
+    assert greeting.endswith(HELP)
+
+
+async def test_unknown_command_points_to_help() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(text_update("/frobnicate"))
+
+    assert bot.api.seen() == [telegram_app.UNKNOWN_COMMAND]
+    assert core.received == []
+
+
+@pytest.mark.parametrize("content", [STICKER, PHOTO], ids=["sticker", "photo"])
+async def test_non_text_gets_a_polite_answer_without_calling_the_core(
+    content: dict[str, Any],
+) -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(message_update(**content))
+
+    (answer,) = bot.api.seen()
+    assert "text messages" in answer
+    assert "type your question" in answer
+    assert core.received == []
+
+
+async def test_edited_messages_are_ignored() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(message_update(kind="edited_message", text="hi", edit_date=DATE + 5))
+
+    assert [name for name, _ in bot.api.calls if name != "getMe"] == []
+    assert core.received == []
+
+
+async def test_html_characters_are_escaped_and_sent_as_html() -> None:
+    answer = 'Team <b>sync</b> & "1:1" at 10:00 -> room <A&B>'
+    async with running_bot(FakeCore(answer=answer)) as bot:
+        await bot.send(text_update("next meeting?"))
+
+    (sent,) = bot.api.named("sendMessage")
+    assert sent["parse_mode"] == "HTML"
+    assert "<b>" not in sent["text"]
+    assert "&lt;b&gt;sync&lt;/b&gt; &amp;" in sent["text"]
+    assert bot.api.seen() == [answer]
+
+
+async def test_a_long_reply_full_of_html_characters_is_split_to_fit() -> None:
+    lines = [f"{n:04d} <event> & <place> " + "x" * (n % 70) for n in range(300)]
+    answer = "\n".join(lines) + "\n" + "<&>" * 400  # the last line is too long on its own
+    answer = answer[:10_000]
+    assert len(answer) == 10_000
+
+    settings = TelegramSettings(allowed_user_ids=[OWNER])
+    async with running_bot(FakeCore(answer=answer), settings) as bot:
+        await bot.send(text_update("everything, please"))
+
+    sent = bot.api.named("sendMessage")
+    assert len(sent) > 3  # escaping makes it far longer than 10 000 characters
+    assert all(len(params["text"]) <= 4096 for params in sent)
+    assert all(params["parse_mode"] == "HTML" for params in sent)
+    assert "".join(bot.api.seen()) == answer
+
+
+async def test_typing_is_shown_before_the_reply() -> None:
+    async with running_bot(FakeCore()) as bot:
+        await bot.send(text_update("anything today?"))
+
+    names = [name for name, _ in bot.api.calls]
+    assert names.index("sendChatAction") < names.index("sendMessage")
+    assert bot.api.named("sendChatAction")[0] == {"chat_id": OWNER, "action": "typing"}
+
+
+async def test_typing_is_renewed_while_the_core_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_app, "TYPING_RENEW_SECONDS", 0.01)
+    async with running_bot(FakeCore(work_seconds=0.2)) as bot:
+        await bot.send(text_update("slow question"))
+        actions_when_done = len(bot.api.named("sendChatAction"))
+        await asyncio.sleep(0.05)
+
+    assert actions_when_done >= 3
+    assert len(bot.api.named("sendChatAction")) == actions_when_done  # stopped with the reply
+    assert bot.api.seen() == ["Dentist tomorrow at 10:00."]
+
+
+async def test_a_failing_typing_action_does_not_stop_the_reply() -> None:
+    api = FakeBotApi(failing=frozenset({"sendChatAction"}))
+    async with running_bot(FakeCore(), api=api) as bot:
+        await bot.send(text_update("anything today?"))
+
+    assert bot.api.named("sendChatAction")
+    assert bot.api.seen() == ["Dentist tomorrow at 10:00."]
+
+
+async def test_an_error_in_the_core_gives_a_kind_sorry(caplog: pytest.LogCaptureFixture) -> None:
+    core = FakeCore(error=RuntimeError("calendar exploded"))
+    with caplog.at_level(logging.INFO, logger="bot.telegram_app"):
+        async with running_bot(core) as bot:
+            await bot.send(text_update("my private question"))
+
+    assert bot.api.seen() == [SORRY]
+    assert any(record.levelno == logging.ERROR for record in caplog.records)
+    assert "my private question" not in caplog.text
+
+
+def test_run_warns_when_nobody_is_allowed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    polled: list[Any] = []
+    monkeypatch.setattr(Application, "run_polling", lambda self, **kwargs: polled.append(kwargs))
+    with caplog.at_level(logging.INFO, logger="bot.telegram_app"):
+        run(FakeCore(), TelegramSettings(), "123:TEST")
+
+    assert polled
+    (warning,) = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert "allowed_user_ids" in warning.getMessage()
+    assert "user id" in warning.getMessage()
+
+
+def test_split_message_breaks_on_lines_and_keeps_the_text() -> None:
+    text = "first line\nsecond line\nthird"
+    assert split_message(text, limit=12) == ["first line\n", "second line\n", "third"]
+    assert split_message(text, limit=100) == [text]
+    assert split_message("") == []
+
+
+def test_split_message_cuts_an_overlong_line_hard_and_counts_escaping() -> None:
+    pieces = split_message("&" * 10, limit=10)  # each "&" is sent as "&amp;" (5 characters)
+    assert pieces == ["&&", "&&", "&&", "&&", "&&"]
+    assert split_message("abcdefghij", limit=4) == ["abcd", "efgh", "ij"]
+
+
+def test_split_message_counts_emoji_as_telegram_does() -> None:
+    assert split_message("😀" * 4, limit=4) == ["😀😀", "😀😀"]

@@ -1,0 +1,211 @@
+"""Time windows, subjects and intent read from questions, all against a fixed `now`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.understanding import TimeWindow, asks_about_personal_event, understand
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def at(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=LONDON)
+
+
+NOW = at(2026, 11, 25, 10)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "label"),
+    [
+        ("what's on today?", at(2026, 11, 25), at(2026, 11, 26), "today"),
+        ("anything tonight?", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
+        ("what's on this morning?", at(2026, 11, 25, 6), at(2026, 11, 25, 12), "this morning"),
+        ("this afternoon", at(2026, 11, 25, 12), at(2026, 11, 25, 18), "this afternoon"),
+        ("this evening", at(2026, 11, 25, 18), at(2026, 11, 26), "this evening"),
+        ("what's on tomorrow?", at(2026, 11, 26), at(2026, 11, 27), "tomorrow"),
+        ("tomorrow morning", at(2026, 11, 26, 6), at(2026, 11, 26, 12), "tomorrow morning"),
+        ("tomorrow afternoon", at(2026, 11, 26, 12), at(2026, 11, 26, 18), "tomorrow afternoon"),
+        ("tomorrow night", at(2026, 11, 26, 18), at(2026, 11, 27), "tomorrow night"),
+        ("the day after tomorrow", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
+        ("what did I have yesterday?", at(2026, 11, 24), at(2026, 11, 25), "yesterday"),
+        ("this weekend", at(2026, 11, 28), at(2026, 11, 30), "this weekend"),
+        ("anything at the weekend?", at(2026, 11, 28), at(2026, 11, 30), "this weekend"),
+        ("next weekend", at(2026, 12, 5), at(2026, 12, 7), "next weekend"),
+        ("this week", NOW, at(2026, 11, 30), "this week"),
+        ("next week", at(2026, 11, 30), at(2026, 12, 7), "next week"),
+        ("on Friday", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
+        ("Friday", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
+        ("this Friday", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
+        ("next Friday", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
+        ("on Wednesday", at(2026, 11, 25), at(2026, 11, 26), "today"),
+        ("next Wednesday", at(2026, 12, 2), at(2026, 12, 3), "Wednesday 2 December"),
+        ("Thursday", at(2026, 11, 26), at(2026, 11, 27), "tomorrow"),
+        ("Monday", at(2026, 11, 30), at(2026, 12, 1), "Monday 30 November"),
+        (
+            "Friday afternoon",
+            at(2026, 11, 27, 12),
+            at(2026, 11, 27, 18),
+            "Friday 27 November afternoon",
+        ),
+        ("on 3 December", at(2026, 12, 3), at(2026, 12, 4), "Thursday 3 December"),
+        ("December 3rd", at(2026, 12, 3), at(2026, 12, 4), "Thursday 3 December"),
+        ("the 3rd of December", at(2026, 12, 3), at(2026, 12, 4), "Thursday 3 December"),
+        ("Dec 3", at(2026, 12, 3), at(2026, 12, 4), "Thursday 3 December"),
+        ("2026-12-03", at(2026, 12, 3), at(2026, 12, 4), "Thursday 3 December"),
+        ("25 November", at(2026, 11, 25), at(2026, 11, 26), "today"),
+        ("24 November", at(2027, 11, 24), at(2027, 11, 25), "Wednesday 24 November 2027"),
+        ("3 January", at(2027, 1, 3), at(2027, 1, 4), "Sunday 3 January 2027"),
+        ("3 December 2025", at(2025, 12, 3), at(2025, 12, 4), "Wednesday 3 December 2025"),
+        ("29 February", at(2028, 2, 29), at(2028, 3, 1), "Tuesday 29 February 2028"),
+        ("in 3 days", at(2026, 11, 28), at(2026, 11, 29), "Saturday 28 November"),
+        ("in two days", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
+        ("this month", NOW, at(2026, 12, 1), "this month"),
+        ("next month", at(2026, 12, 1), at(2027, 1, 1), "next month"),
+    ],
+)
+def test_time_windows(text: str, start: datetime, end: datetime, label: str) -> None:
+    assert understand(text, NOW).window == TimeWindow(start, end, label)
+
+
+@pytest.mark.parametrize(
+    "text", ["hello", "when is my dentist appointment?", "what is on in the garden?", "may I?"]
+)
+def test_no_time_named(text: str) -> None:
+    question = understand(text, NOW)
+    assert (question.window, question.problem) == (None, None)
+
+
+def test_tonight_starts_now_when_the_evening_has_begun() -> None:
+    late = at(2026, 11, 25, 21)
+    assert understand("tonight", late).window == TimeWindow(late, at(2026, 11, 26), "tonight")
+
+
+def test_weekend_when_already_in_it() -> None:
+    sunday = at(2026, 11, 29, 9)
+    assert understand("this weekend", sunday).window == TimeWindow(
+        at(2026, 11, 29), at(2026, 11, 30), "this weekend"
+    )
+    assert understand("next weekend", sunday).window == TimeWindow(
+        at(2026, 12, 5), at(2026, 12, 7), "next weekend"
+    )
+    assert understand("this week", sunday).window == TimeWindow(
+        sunday, at(2026, 11, 30), "this week"
+    )
+
+
+def test_next_weekday_on_that_weekday_is_a_week_later() -> None:
+    friday = at(2026, 11, 27, 9)
+    next_friday = TimeWindow(at(2026, 12, 4), at(2026, 12, 5), "Friday 4 December")
+    assert understand("next Friday", friday).window == next_friday
+    assert understand("Friday", friday).window == TimeWindow(
+        at(2026, 11, 27), at(2026, 11, 28), "today"
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "start_offset", "end_offset"),
+    [
+        (at(2026, 10, 23, 12), "this weekend", 1, 0),  # clocks go back Sunday 25 October 2026
+        (at(2026, 10, 24, 12), "tomorrow", 1, 0),
+        (at(2027, 3, 26, 12), "this weekend", 0, 1),  # clocks go forward Sunday 28 March 2027
+        (at(2027, 3, 27, 12), "tomorrow", 0, 1),
+    ],
+)
+def test_windows_across_dst_end_at_local_midnight(
+    now: datetime, text: str, start_offset: int, end_offset: int
+) -> None:
+    window = understand(text, now).window
+    assert window is not None
+    for moment, hours in ((window.start, start_offset), (window.end, end_offset)):
+        assert (moment.hour, moment.minute) == (0, 0)
+        assert moment.utcoffset() == timedelta(hours=hours)
+
+
+def test_weekend_across_dst_has_its_real_length() -> None:
+    window = understand("this weekend", at(2026, 10, 23, 12)).window
+    assert window is not None
+    # Same-zone subtraction in Python is wall-clock, so measure the real length in UTC.
+    assert window.end.astimezone(UTC) - window.start.astimezone(UTC) == timedelta(hours=49)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("what's on 31 February?", "There is no 31 February."),
+        ("anything on the 30th of February?", "There is no 30 February."),
+        ("February 30", "There is no 30 February."),
+        ("31 April", "There is no 31 April."),
+        ("29 February 2027", "There is no 29 February in 2027."),
+        ("2027-02-29", "There is no 29 February in 2027."),
+        ("2026-13-01", "There is no month 13."),
+    ],
+)
+def test_impossible_dates_are_explained_not_raised(text: str, problem: str) -> None:
+    question = understand(text, NOW)
+    assert (question.window, question.problem) == (None, problem)
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        ("when is my next dentist appointment?", "dentist"),
+        ("what time is tennis on Tuesday?", "tennis"),
+        ("when do I see Priya?", "priya"),
+        ("what's on tomorrow?", ""),
+        ("What’s on this weekend?", ""),
+        ("do I have a meeting with Sam next week?", "sam"),
+        ("when is Priya's birthday party?", "priya birthday party"),
+        ("is the team standup on 3 December?", "team standup"),
+        ("any yoga tomorrow morning?", "yoga"),
+    ],
+)
+def test_subject(text: str, subject: str) -> None:
+    assert understand(text, NOW).subject == subject
+
+
+@pytest.mark.parametrize(
+    ("text", "next_only"),
+    [
+        ("when is my next dentist appointment?", True),
+        ("when is my dentist appointment?", True),
+        ("when's my dentist appointment?", True),
+        ("when do I see Priya?", True),
+        ("what's on next week?", False),
+        ("anything next Friday?", False),
+        ("what's on tomorrow?", False),
+    ],
+)
+def test_next_only(text: str, next_only: bool) -> None:
+    assert understand(text, NOW).next_only is next_only
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what do I have tomorrow?", True),
+        ("when is my dentist appointment?", True),
+        ("am I free on Friday?", True),
+        ("am I busy this afternoon?", True),
+        ("what's on this weekend?", True),
+        ("anything on tomorrow?", True),
+        ("who am I meeting today?", True),
+        ("show me my calendar", True),
+        ("what's on my agenda?", True),
+        ("any plans for the weekend?", True),
+        ("what's happening tomorrow?", True),
+        ("will it rain at my tennis match?", True),
+        ("what's the weather tomorrow?", False),
+        ("hello", False),
+        ("tell me a joke", False),
+        ("what is 2+2?", False),
+        ("will it rain tomorrow?", False),
+        ("what time is it?", False),
+    ],
+)
+def test_asks_about_personal_event(text: str, expected: bool) -> None:
+    assert asks_about_personal_event(text) is expected
