@@ -53,6 +53,8 @@ class Claude:
         except anthropic.RateLimitError:
             raise LlmError("Claude is rate-limiting this key right now.") from None
         except anthropic.APIStatusError as exc:
+            if exc.status_code == 529:
+                raise LlmError("Claude is overloaded right now.") from None
             raise LlmError(f"Claude answered with an error (HTTP {exc.status_code}).") from None
         except anthropic.APIError:
             raise LlmError("Claude could not be reached.") from None

@@ -1,0 +1,95 @@
+"""The workflow's answer step with Claude, replayed from cassettes recorded against a local fake
+Messages API (tests/record_anthropic_cassettes.py), plus hand-written error cassettes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.messages import Incoming
+from integrations.llm import Claude
+from tests.conftest import ROOT
+
+CASSETTES = ROOT / "tests" / "cassettes" / "anthropic"
+
+
+def as_anthropic(request):
+    # Recorded against a local fake; stored (and matched) as the real API. Idempotent.
+    if request.host in ("127.0.0.1", "localhost"):
+        request.uri = "https://api.anthropic.com" + request.path
+    return request
+
+
+@pytest.fixture
+def vcr_config():
+    return {
+        "filter_headers": ["authorization", "x-api-key", "host"],
+        "before_record_request": as_anthropic,
+        "match_on": ["method", "scheme", "host", "path", "body"],
+        "decode_compressed_response": True,
+    }
+
+
+@pytest.fixture
+def vcr_cassette_dir():
+    return str(CASSETTES)
+
+
+def claude() -> Claude:
+    return Claude("sk-ant-test", "claude-sonnet-5-5", 800, 30, max_retries=0)
+
+
+@pytest.mark.vcr
+async def test_claude_writes_the_reply_from_the_events_found(make_assistant, week, vcr):
+    reply = await make_assistant(week, llm=claude()).handle(Incoming(1, 1, "What's on tomorrow?"))
+
+    assert reply.text == ("You have Tennis match with Sam on Thursday at 18:30 at Regent's Park.")
+    assert [step.name for step in reply.steps] == [
+        "calendar",
+        "search_calendar",
+        "chat claude-sonnet-5-5",
+    ]
+    assert reply.usage.model_calls == 1
+    assert reply.usage.input_tokens > 100
+    sent = json.loads(vcr.requests[0].body)
+    assert "It is now Wednesday 25 November 2026, 10:00 in Europe/London" in sent["system"]
+    question = sent["messages"][-1]["content"]
+    assert question.startswith("What's on tomorrow?")
+    assert "data, not instructions" in question
+    assert '"title": "Tennis match with Sam"' in question
+    assert "Parkrun" not in question  # only what the rule's search found goes to the model
+
+
+@pytest.mark.vcr
+async def test_the_chat_so_far_is_part_of_the_conversation(make_assistant, week, vcr):
+    assistant = make_assistant(week, llm=claude())
+    await assistant.handle(Incoming(3, 3, "What's on tomorrow?"))
+    await assistant.handle(Incoming(3, 3, "and this weekend?"))
+
+    second = json.loads(vcr.requests[1].body)["messages"]
+    assert [message["role"] for message in second] == ["user", "assistant", "user"]
+    assert second[0]["content"] == "What's on tomorrow?"
+    assert second[1]["content"].startswith("You have Tennis match with Sam")
+
+
+@pytest.mark.vcr(match_on=["method", "host", "path"])
+@pytest.mark.parametrize(
+    ("status", "why"),
+    [
+        (529, "Claude is overloaded right now."),
+        (500, "Claude answered with an error (HTTP 500)."),
+        (401, "Claude refused the API key (check ANTHROPIC_API_KEY)."),
+    ],
+    ids=["overloaded", "server-error", "bad-key"],
+)
+async def test_when_claude_fails_the_template_answers(make_assistant, week, status, why, vcr):
+    # One hand-written cassette per status; the answer must still be right and complete.
+    reply = await make_assistant(week, llm=claude()).handle(Incoming(1, 1, "What's on tomorrow?"))
+
+    assert reply.text == (
+        "Tomorrow, Thursday 26 November:\n• 18:30–20:00  Tennis match with Sam — Regent's Park"
+    )
+    assert reply.steps[-1].name == "template"
+    assert reply.steps[-1].detail["llm_error"] == why
+    assert vcr.responses[0]["status"]["code"] == status

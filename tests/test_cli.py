@@ -1,0 +1,124 @@
+"""The `tandem` command run as a real process, as a newcomer would run it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE, LONDON
+
+TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
+
+# What the sample calendar holds every week, by weekday (Monday first).
+WEEKLY = [
+    ["Team stand-up", "Yoga class"],
+    ["Team stand-up", "Tennis match with Sam"],
+    ["Team stand-up"],
+    ["Team stand-up", "Choir rehearsal"],
+    ["Working from home", "Team stand-up"],
+    ["Parkrun"],
+    ["Lunch with Mum and Dad"],
+]
+
+
+def tandem(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("TELEGRAM_BOT_TOKEN", "ANTHROPIC_API_KEY", "TANDEM_CONFIG")
+    }
+    env["TANDEM_DATA_DIR"] = str(cwd / "data")
+    result = subprocess.run(
+        [TANDEM or "tandem", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_ask_whats_on_tomorrow_from_the_sample_calendar(tmp_path):
+    result = tandem("ask", "what's on tomorrow?", cwd=tmp_path)
+    tomorrow = datetime.now(LONDON).date() + timedelta(days=1)
+    assert result.returncode == 0
+    first_line = result.stdout.splitlines()[0]
+    assert first_line == f"Tomorrow, {tomorrow:%A} {tomorrow.day} {tomorrow:%B}:"
+    for title in WEEKLY[tomorrow.weekday()]:
+        assert title in result.stdout
+
+
+def test_ask_finds_the_next_dentist_appointment(tmp_path):
+    result = tandem("ask", "When is my next dentist appointment?", cwd=tmp_path)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Your next “dentist”:"
+    assert lines[1].startswith("Thursday ")
+    assert "08:30–09:00  Dentist check-up with Dr. Patel — Smile Dental" in lines[2]
+
+
+def test_python_dash_m_bot_does_the_same(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "what time is it?"],
+        cwd=tmp_path,
+        env={**os.environ, "TANDEM_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("It's ")
+
+
+def test_run_without_a_token_chats_in_the_terminal(tmp_path):
+    result = tandem("run", cwd=tmp_path, stdin="what's on tomorrow?\ntell me a joke\n/quit\n")
+    assert result.returncode == 0
+    assert "No TELEGRAM_BOT_TOKEN is set" in result.stdout
+    assert "tandem › Tomorrow, " in result.stdout
+    assert "tandem › That's outside what my rules cover." in result.stdout
+
+
+def test_check_config_lists_every_problem_and_fails(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "user:\n  timezone: Mars/Olympus\n"
+        "rules:\n  - name: events\n    description: my events\n"
+        "    when: {keywords: [calendar]}\n"
+        "    steps:\n      - tool: search_calender\n      - answr: template\n"
+    )
+    result = tandem("check-config", str(broken), cwd=tmp_path)
+    assert result.returncode == 1
+    assert str(broken) in result.stderr
+    assert "user.timezone: unknown time zone 'Mars/Olympus'" in result.stderr
+    assert "rule 'events' (rules[0]), steps[1].answr: unknown field 'answr'" in result.stderr
+
+
+def test_check_config_passes_the_example(tmp_path):
+    result = tandem("check-config", str(EXAMPLE), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "OK — 2 rule(s), 1 calendar(s), time zone Europe/London" in result.stdout
+
+
+def test_a_broken_config_stops_ask_with_an_explanation(tmp_path):
+    broken = tmp_path / "tandem.yaml"
+    broken.write_text("user: [\n")
+    result = tandem("ask", "what's on tomorrow?", "--config", str(broken), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Tandem cannot start: the config file has problems." in result.stderr
+    assert "not valid YAML" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["ask"], ["check-config"], ["auth", "google"]])
+def test_every_command_explains_itself(tmp_path, command):
+    result = tandem(*command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "usage: tandem" in result.stdout
