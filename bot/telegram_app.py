@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
 from telegram import Chat, Message, Update
@@ -75,35 +75,28 @@ def split_message(text: str, limit: int = TELEGRAM_MESSAGE_LIMIT) -> list[str]:
     Pieces break after a newline where possible; a line too long on its own is cut hard.
     Joining the pieces gives back `text` exactly (newlines are kept at the end of pieces).
     """
+    units = [
+        part
+        for line in text.splitlines(keepends=True)
+        for part in (_pack(line, limit) if _sent_length(line) > limit else [line])
+    ]
+    return _pack(units, limit)
+
+
+def _pack(units: Iterable[str], limit: int) -> list[str]:
+    """Join units (lines, or the characters of one line) greedily into pieces within `limit`."""
     pieces: list[str] = []
     current, size = "", 0
-    for line in text.splitlines(keepends=True):
-        for part in _cut_hard(line, limit):
-            cost = _sent_length(part)
-            if current and size + cost > limit:
-                pieces.append(current)
-                current, size = "", 0
-            current += part
-            size += cost
+    for unit in units:
+        cost = _sent_length(unit)
+        if current and size + cost > limit:
+            pieces.append(current)
+            current, size = "", 0
+        current += unit
+        size += cost
     if current:
         pieces.append(current)
     return pieces
-
-
-def _cut_hard(line: str, limit: int) -> list[str]:
-    if _sent_length(line) <= limit:
-        return [line]
-    parts: list[str] = []
-    current, size = "", 0
-    for char in line:
-        cost = _sent_length(char)
-        if current and size + cost > limit:
-            parts.append(current)
-            current, size = "", 0
-        current += char
-        size += cost
-    parts.append(current)
-    return parts
 
 
 def _sent_length(text: str) -> int:

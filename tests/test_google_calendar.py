@@ -16,28 +16,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
-from zoneinfo import ZoneInfo
 
 import httplib2
 import pytest
 import vcr
-from google.oauth2.credentials import Credentials
 
 from integrations.calendar import CalendarAuthError, CalendarError, Event, google_auth
 from integrations.calendar.google import NOT_ANSWERING, CalendarInfo, GoogleCalendarSource
 from integrations.calendar.google_auth import SCOPES, load_credentials, sign_in
+from tests.record_google_cassettes import (
+    AUTH_CODE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FAMILY,
+    LONDON,
+    ONE_DAY,
+    TOKEN_URI,
+    WEEK,
+    make_credentials,
+)
 
 CASSETTES = Path(__file__).parent / "cassettes" / "google"
-TOKEN_URI = "https://oauth2.googleapis.com/token"
-
-# The queries the cassettes hold (see tests/record_google_cassettes.py).
-LONDON = ZoneInfo("Europe/London")
-WEEK = (datetime(2025, 3, 27, tzinfo=LONDON), datetime(2025, 4, 3, tzinfo=LONDON))
-ONE_DAY = (datetime(2025, 4, 2, tzinfo=LONDON), datetime(2025, 4, 3, tzinfo=LONDON))
-FAMILY = "family0x5sd8kq@group.calendar.google.com"
-CLIENT_ID = "1234567890-tandemtest.apps.googleusercontent.com"
-CLIENT_SECRET = "GOCSPX-not-a-real-secret"
-AUTH_CODE = "4/0AfakeAuthorizationCode"
 
 PLAYBACK = vcr.VCR(
     cassette_library_dir=str(CASSETTES),
@@ -48,22 +47,9 @@ PLAYBACK = vcr.VCR(
 )
 
 
-def make_credentials(*, expired: bool = False) -> Credentials:
-    return Credentials(
-        token=None if expired else "ya29.a0AfH6SMtest-access-token",
-        refresh_token="1//0gtest-refresh-token",
-        token_uri=TOKEN_URI,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        scopes=SCOPES,
-        # A fixed date long past: expired whatever the clock says.
-        expiry=datetime(2020, 1, 1) if expired else None,
-    )
-
-
 def source(*calendar_ids: str, expired: bool = False) -> GoogleCalendarSource:
     return GoogleCalendarSource(
-        "google", list(calendar_ids) or ["primary"], make_credentials(expired=expired)
+        "google", list(calendar_ids) or ["primary"], make_credentials(TOKEN_URI, expired=expired)
     )
 
 
@@ -240,7 +226,7 @@ def test_silent_server_times_out_with_a_plain_message() -> None:
         calendar = GoogleCalendarSource(
             "google",
             ["primary"],
-            make_credentials(),
+            make_credentials(TOKEN_URI),
             api_endpoint=f"http://127.0.0.1:{port}/calendar/v3/",
             timeout=0.3,
         )
