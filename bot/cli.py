@@ -145,24 +145,26 @@ def check_config(args: argparse.Namespace) -> int:
 
 def auth_google(args: argparse.Namespace) -> int:
     from integrations.calendar import CalendarError
+    from integrations.calendar.google import GoogleCalendarSource
     from integrations.calendar.google_auth import sign_in
 
     config = load(args)
     entries = [entry for entry in config.settings.calendars if isinstance(entry, GoogleCalendar)]
     entry = entries[0] if entries else GoogleCalendar(type="google")
-    if not entries:
-        print(
-            "Note: the config has no Google calendar yet. After signing in, add one under "
-            "'calendars:' (see config/tandem.example.yaml)."
-        )
     try:
-        sign_in(
+        credentials = sign_in(
             config.resolve(entry.client_secret_file),
             config.resolve(entry.token_file),
             port=args.port,
             paste=args.paste,
         )
+        calendars = GoogleCalendarSource(entry.name, ["primary"], credentials).list_calendars()
     except CalendarError as exc:
         print(exc, file=sys.stderr)
         return 1
+    print("\nYour calendars; list the ids you want under calendar_ids in the config file:")
+    for calendar in calendars:
+        print(f"  {calendar.id}  ({calendar.summary}{', primary' if calendar.primary else ''})")
+    if not entries:
+        print("The config has no Google calendar yet: add one (see config/tandem.example.yaml).")
     return 0

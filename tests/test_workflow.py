@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.calendars import open_calendars
 from bot.config import load_config
+from bot.core import Assistant
+from bot.memory import ChatMemory
 from bot.messages import Incoming
 from bot.tools import TOOLS
 
@@ -110,3 +113,29 @@ async def test_memory_keeps_only_the_last_turns(make_assistant, week):
     turns = assistant.memory.recent(7)
     assert len(turns) == 20
     assert turns[0].text == "what's on tomorrow? (5)"
+
+
+async def test_a_google_calendar_without_sign_in_says_how_to_sign_in(tmp_path):
+    path = tmp_path / "tandem.yaml"
+    path.write_text(
+        "user: {timezone: Europe/London}\n"
+        f"calendars:\n  - type: google\n    token_file: {tmp_path / 'absent.json'}\n"
+        "rules:\n  - name: cal\n    description: events\n    when: {personal_event: true}\n"
+        "    steps: [{tool: search_calendar}, {answer: template}]\n"
+    )
+    config = load_config(path, known_tools=TOOLS.names())
+    assistant = Assistant(config, open_calendars(config), ChatMemory(tmp_path / "m.db", 4), None)
+    reply = await ask(assistant, "what's on tomorrow?")
+    assert "tandem auth google" in reply
+    assert "Traceback" not in reply
+
+
+async def test_no_calendar_configured_is_explained(tmp_path):
+    path = tmp_path / "tandem.yaml"
+    path.write_text(
+        "rules:\n  - name: cal\n    description: events\n    when: {personal_event: true}\n"
+        "    steps: [{tool: search_calendar}, {answer: template}]\n"
+    )
+    config = load_config(path, known_tools=TOOLS.names())
+    assistant = Assistant(config, open_calendars(config), ChatMemory(tmp_path / "m.db", 4), None)
+    assert "No calendar is set up yet" in await ask(assistant, "what's on tomorrow?")
