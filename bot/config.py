@@ -18,7 +18,9 @@ from dotenv import load_dotenv
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -150,7 +152,23 @@ class AnswerStep(Strict):
     answer: Literal["llm_or_template", "template"] = "llm_or_template"
 
 
-Step = ToolStep | AnswerStep
+def _step_kind(data: Any) -> str | None:
+    """Which kind of step a mapping means; a misspelt key still picks its kind for the hint."""
+    keys = list(data) if isinstance(data, dict) else []
+    for key in ("tool", "answer"):
+        if key in keys or difflib.get_close_matches(key, keys, n=1, cutoff=0.6):
+            return f"{key} step"
+    return None
+
+
+Step = Annotated[
+    Annotated[ToolStep, Tag("tool step")] | Annotated[AnswerStep, Tag("answer step")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step is either '- tool: NAME' or '- answer: llm_or_template'",
+    ),
+]
 
 
 class Rule(Strict):
@@ -240,14 +258,14 @@ def load_config(path: Path, known_tools: set[str] | None = None) -> LoadedConfig
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, ["the file must be a mapping of sections (user:, calendars:, ...)"])
+    problems = _unknown_tools(raw, known_tools) if known_tools is not None else []
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(path, [_describe(error, raw) for error in exc.errors()]) from None
+        problems = [_describe(error, raw) for error in exc.errors()] + problems
+        raise ConfigError(path, problems) from None
     loaded = LoadedConfig(settings=settings, path=path)
-    problems = _missing_files(loaded)
-    if known_tools is not None:
-        problems += _unknown_tools(settings, known_tools)
+    problems = _missing_files(loaded) + problems
     if problems:
         raise ConfigError(path, problems)
     return loaded
@@ -263,15 +281,19 @@ def _missing_files(config: LoadedConfig) -> list[str]:
     ]
 
 
-def _unknown_tools(settings: Settings, known_tools: set[str]) -> list[str]:
+def _unknown_tools(raw: dict[str, Any], known_tools: set[str]) -> list[str]:
+    """Tool names no tool has, read from the raw file so they join every other problem."""
     problems = []
-    for index, rule in enumerate(settings.rules):
-        for number, step in enumerate(rule.steps):
-            if isinstance(step, ToolStep) and step.tool not in known_tools:
-                hint = _did_you_mean(step.tool, known_tools)
+    rules = raw.get("rules")
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        steps = rule.get("steps") if isinstance(rule, dict) else None
+        for number, step in enumerate(steps if isinstance(steps, list) else []):
+            tool = step.get("tool") if isinstance(step, dict) else None
+            if isinstance(tool, str) and tool not in known_tools:
+                where = _where(["rules", index, "steps", number, "tool"], raw)
                 problems.append(
-                    f"rule {rule.name!r} (rules[{index}]), steps[{number}].tool: "
-                    f"unknown tool {step.tool!r}{hint}; tools are {', '.join(sorted(known_tools))}"
+                    f"{where}: unknown tool {tool!r}{_did_you_mean(tool, known_tools)}; "
+                    f"tools are {', '.join(sorted(known_tools))}"
                 )
     return problems
 
@@ -301,8 +323,8 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
 
 
 def _is_union_tag(part: Any) -> bool:
-    # pydantic names the union member it tried ("ToolStep", "ics"); a person never wrote that.
-    return isinstance(part, str) and (part[:1].isupper() or part in ("ics", "google"))
+    # pydantic names the union member it tried ("ics", "tool"); a person never wrote that.
+    return part in ("ics", "google", "tool step", "answer step")
 
 
 def _where(loc: list[Any], raw: dict[str, Any]) -> str:

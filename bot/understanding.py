@@ -189,6 +189,7 @@ _STOPWORDS = {
     "of", "to", "with", "from", "about", "up", "please", "tell", "show", "next", "time", "see",
     "seeing", "meet", "meeting", "meetings", "appointment", "appointments", "event", "events",
     "plans", "schedule", "calendar", "agenda", "diary", "free", "busy", "coming", "upcoming",
+    "and", "or", "then", "also", "else", "again", "going", "happening", "planned", "booked",
 }
 # fmt: on
 _IGNORED = _STOPWORDS | _TIME_WORDS

@@ -48,7 +48,8 @@ rules:
     assert "user.clok: unknown field 'clok' (did you mean 'clock'?)" in text
     assert "rule 'calendar' (rules[0]), when.personal_evnt: unknown field" in text
     assert "did you mean 'personal_event'?" in text
-    assert len(problems) == 3  # the tool name is checked once the shape is right
+    assert "steps[0].tool: unknown tool 'search_calender' (did you mean 'search_calendar'?)" in text
+    assert len(problems) == 4
 
 
 def test_an_unknown_tool_is_named_with_the_likely_one(tmp_path):
@@ -109,6 +110,36 @@ def test_yaml_syntax_errors_give_the_line(tmp_path):
 )
 def test_each_kind_of_mistake_is_explained(tmp_path, text, expected):
     assert any(problem.startswith(expected) for problem in problems_of(tmp_path, text)), expected
+
+
+RULE_HEAD = "rules:\n  - name: a\n    description: b\n    when: {keywords: [x]}\n    steps:\n"
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (
+            "      - answr: template\n",
+            ["rule 'a' (rules[0]), steps[0].answr: unknown field 'answr' (did you mean 'answer'?)"],
+        ),
+        (
+            "      - search: x\n      - answer: template\n",
+            [
+                "rule 'a' (rules[0]), steps[0]: a step is either '- tool: NAME' or '- answer: "
+                "llm_or_template'"
+            ],
+        ),
+        (
+            "      - answer: templat\n",
+            [
+                "rule 'a' (rules[0]), steps[0].answer: Input should be 'llm_or_template' or "
+                "'template'"
+            ],
+        ),
+    ],
+)
+def test_a_wrong_step_gets_exactly_one_clear_problem(tmp_path, steps, expected):
+    assert problems_of(tmp_path, RULE_HEAD + steps) == expected
 
 
 def test_a_missing_file_is_explained(tmp_path):
