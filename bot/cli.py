@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     secrets = Secrets.from_environment()
     if not secrets.telegram_bot_token:
         print("No TELEGRAM_BOT_TOKEN is set, so Tandem chats here in the terminal.")
-        return chat(args)
+        return chat_with(config, secrets)
     from bot.telegram_app import run as run_telegram
 
     logging.basicConfig(
@@ -113,10 +113,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def chat(args: argparse.Namespace) -> int:
+    return chat_with(load(args), Secrets.from_environment())
+
+
+def chat_with(config: LoadedConfig, secrets: Secrets) -> int:
     quiet_logging()
-    config = load(args)
-    assistant = Assistant.from_config(config, Secrets.from_environment())
-    asyncio.run(chat_in_terminal(assistant, config))
+    asyncio.run(chat_in_terminal(Assistant.from_config(config, secrets), config))
     return 0
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from bot.calendars import open_calendars
 from bot.config import LoadedConfig, Secrets
 from bot.memory import ChatMemory, Turn
-from bot.messages import Incoming, Reply
+from bot.messages import SORRY, Incoming, Reply
 from bot.tools import TOOLS
 from bot.tools.context import ToolContext
 from bot.understanding import understand
@@ -18,8 +18,6 @@ from integrations.calendar import CalendarSource
 from integrations.llm import Claude
 
 log = logging.getLogger(__name__)
-
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def utc_now() -> datetime:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+
 
 @dataclass(frozen=True)
 class Incoming:

@@ -34,7 +34,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import TelegramSettings
-from bot.messages import Incoming, Reply
+from bot.messages import SORRY, Incoming, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ REFUSAL = (
     "Sorry, this is a private assistant. Your Telegram user id is {user_id}; "
     "the owner can add it to allowed_user_ids."
 )
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 # Edited messages, channel posts and the like are left alone: only new messages are answered.
 NEW_MESSAGE = filters.UpdateType.MESSAGE
