@@ -6,9 +6,10 @@ The SDK reads ANTHROPIC_BASE_URL by itself, so a self-hosted proxy or a local fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
+if TYPE_CHECKING:
+    import anthropic
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,19 @@ class Claude:
         timeout_seconds: float,
         max_retries: int = 2,
     ) -> None:
+        # Imported here: the SDK takes 0.7 s to import, and without a key it is never needed.
+        import anthropic
+
         self.model = model
         self.max_tokens = max_tokens
-        self._client = anthropic.AsyncAnthropic(
+        self._client: anthropic.AsyncAnthropic = anthropic.AsyncAnthropic(
             api_key=api_key, timeout=timeout_seconds, max_retries=max_retries
         )
 
     async def write(self, system: str, messages: list[dict[str, Any]]) -> Completion:
         """One Messages API call without tools; the reply's text blocks joined."""
+        import anthropic
+
         try:
             response = await self._client.messages.create(
                 model=self.model,
