@@ -9,6 +9,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -111,6 +112,11 @@ class MemorySettings(Strict):
     turns_kept: int = Field(default=20, ge=0)
 
 
+class SchedulerSettings(Strict):
+    chat_id: int | None = None  # where scheduled rules send; default: the first allowed user
+    grace_minutes: int = Field(default=60, ge=0)  # a slot missed while down is sent this late
+
+
 class Trigger(Strict):
     """When a rule applies. Any one listed condition that holds is enough."""
 
@@ -143,6 +149,7 @@ class ToolStep(Strict):
 
     tool: str
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    if_: str | None = Field(default=None, alias="if")  # run only when this value was found
     save_as: str | None = None
 
 
@@ -171,14 +178,50 @@ Step = Annotated[
 ]
 
 
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_GROUPS = {"daily": WEEKDAY_NAMES, "weekdays": WEEKDAY_NAMES[:5], "weekends": WEEKDAY_NAMES[5:]}
+
+
+class Schedule(Strict):
+    """Run a rule at a local time on some days, as if the owner had asked `ask`."""
+
+    at: time
+    days: list[str] = Field(default_factory=lambda: ["daily"], min_length=1)
+    ask: str = Field(min_length=1)
+
+    @field_validator("days")
+    @classmethod
+    def _known_days(cls, days: list[str]) -> list[str]:
+        known = [*DAY_GROUPS, *WEEKDAY_NAMES]
+        for day in days:
+            if day.lower() not in known:
+                raise ValueError(
+                    f"unknown day {day!r}{_did_you_mean(day.lower(), known)}; use mon..sun, "
+                    "weekdays, weekends or daily"
+                )
+        return [day.lower() for day in days]
+
+    @property
+    def weekdays(self) -> set[int]:
+        """The days it runs on, Monday = 0."""
+        names = {name for day in self.days for name in DAY_GROUPS.get(day, (day,))}
+        return {WEEKDAY_NAMES.index(name) for name in names}
+
+
 class Rule(Strict):
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    when: Trigger
+    when: Trigger | None = None
+    schedule: Schedule | None = None
+    voice: bool = Field(default=False, description="send the answer as a voice note too")
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _ends_with_answer(self) -> Rule:
+    def _well_formed(self) -> Rule:
+        if (self.when is None) == (self.schedule is None):
+            raise ValueError(
+                "a rule needs exactly one of 'when' (a message trigger) or 'schedule' (a time)"
+            )
         if not isinstance(self.steps[-1], AnswerStep):
             raise ValueError(
                 "the last step must be an answer step, e.g. '- answer: llm_or_template'"
@@ -194,6 +237,7 @@ class Settings(Strict):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -349,6 +393,7 @@ _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "llm": LlmSettings,
     "memory": MemorySettings,
     "limits": LimitSettings,
+    "scheduler": SchedulerSettings,
 }
 
 
@@ -365,8 +410,10 @@ def _allowed_fields(loc: list[Any], raw: dict[str, Any]) -> set[str]:
             return set(Rule.model_fields)
         if len(loc) >= 3 and loc[2] == "when":
             return set(Trigger.model_fields)
+        if len(loc) >= 3 and loc[2] == "schedule":
+            return set(Schedule.model_fields)
         if len(loc) >= 3 and loc[2] == "steps":
-            return {"tool", "with", "save_as", "answer"}
+            return {"tool", "with", "if", "save_as", "answer"}
     return set()
 
 

@@ -68,11 +68,14 @@ class Assistant:
         try:
             question = understand(text, self.context.now())
             history = self.memory.recent(message.chat_id)
-            reply = await self.workflow.run(question, self.context, history)
+            focus = self.memory.focus(message.chat_id)
+            reply = await self.workflow.run(question, self.context, history, focus)
         except Exception:
             log.exception("a message could not be answered")
             return Reply(SORRY)
         self.memory.remember(message.chat_id, Turn("user", text), Turn("assistant", reply.text))
+        if reply.focus is not None:
+            self.memory.remember_focus(message.chat_id, reply.focus)
         return reply
 
     def help_text(self) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
+
+from integrations.calendar import Event
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -18,6 +22,10 @@ CREATE TABLE IF NOT EXISTS turns (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_by_chat ON turns (chat_id, id);
+CREATE TABLE IF NOT EXISTS focus (
+    chat_id INTEGER PRIMARY KEY,
+    event TEXT NOT NULL
+);
 """
 
 
@@ -59,6 +67,29 @@ class ChatMemory:
                 (chat_id, self.turns_kept),
             ).fetchall()
         return [Turn(role, text) for role, text in reversed(rows)]
+
+    def remember_focus(self, chat_id: int, event: Event) -> None:
+        """Keep the event this chat last talked about, for follow-up questions."""
+        record = {**asdict(event), "start": event.start.isoformat(), "end": event.end.isoformat()}
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO focus (chat_id, event) VALUES (?, ?)",
+                (chat_id, json.dumps(record)),
+            )
+
+    def focus(self, chat_id: int) -> Event | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT event FROM focus WHERE chat_id = ?", (chat_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        record = json.loads(row[0])
+        start, end = (
+            datetime.fromisoformat(record.pop("start")),
+            datetime.fromisoformat(record.pop("end")),
+        )
+        return Event(start=start, end=end, **record)
 
     def close(self) -> None:
         with self._lock:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from integrations.calendar import Event
+
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
@@ -53,3 +55,4 @@ class Reply:
     text: str
     steps: tuple[TraceStep, ...] = ()
     usage: Usage = Usage()
+    focus: Event | None = None  # the event the reply was about, for follow-up questions

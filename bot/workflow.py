@@ -24,8 +24,9 @@ from bot.memory import Turn
 from bot.messages import Reply, TraceStep
 from bot.tools import ToolInputError, ToolRegistry
 from bot.tools.context import ToolContext
+from bot.tools.registry import ToolResult
 from bot.understanding import Question, asks_about_personal_event
-from integrations.calendar import CalendarError
+from integrations.calendar import CalendarError, Event
 from integrations.llm import Claude
 
 log = logging.getLogger(__name__)
@@ -56,22 +57,37 @@ class Workflow:
     llm: Claude | None
 
     def choose(self, text: str) -> Rule | None:
-        return next((rule for rule in self.settings.rules if matches(rule.when, text)), None)
+        return next(
+            (rule for rule in self.settings.rules if rule.when and matches(rule.when, text)), None
+        )
 
-    async def run(self, question: Question, context: ToolContext, history: Sequence[Turn]) -> Reply:
+    async def run(
+        self,
+        question: Question,
+        context: ToolContext,
+        history: Sequence[Turn],
+        focus: Event | None = None,
+    ) -> Reply:
+        """Answer a message with the first rule that matches it, or say no rule covers it."""
         rule = self.choose(question.text)
         if rule is None:
             return Reply(out_of_scope(self.settings.rules), (TraceStep("rule", "none"),))
+        return await self.run_rule(rule, question, context, history, focus)
+
+    async def run_rule(
+        self,
+        rule: Rule,
+        question: Question,
+        context: ToolContext,
+        history: Sequence[Turn],
+        focus: Event | None = None,
+    ) -> Reply:
+        """Run one rule's steps. `focus` is the event the chat last talked about."""
         trace = [TraceStep("rule", rule.name)]
         if question.problem:
             return Reply(question.problem, tuple(trace))
-        found: dict[str, Any] = {
-            "start": question.window.start if question.window else None,
-            "end": question.window.end if question.window else None,
-            "text": question.subject,
-            "limit": 1 if question.next_only else self.settings.search.max_results,
-        }
-        results = []
+        found = self._from_question(rule, question, focus)
+        results: list[ToolResult] = []
         for step in rule.steps:
             if isinstance(step, AnswerStep):
                 view = View(
@@ -79,19 +95,19 @@ class Workflow:
                     context.now().date(),
                     question.window.label if question.window else None,
                 )
+                llm = self.llm if step.answer == "llm_or_template" else None
                 text, usage, answered = await write_answer(
-                    question.text,
-                    results,
-                    view,
-                    context.user,
-                    context.now(),
-                    history,
-                    self.llm if step.answer == "llm_or_template" else None,
+                    question.text, results, view, context.user, context.now(), history, llm
                 )
-                return Reply(text, (*trace, answered), usage)
+                return Reply(text, (*trace, answered), usage, found.get("event"))
+            if step.if_ and not found.get(step.if_):
+                trace.append(TraceStep("skip", step.tool, {"because": f"no {step.if_}"}))
+                continue
             tool = self.tools.get(step.tool)
             arguments = {name: found[name] for name in tool.parameter_names if name in found}
-            arguments |= {name: _resolve(value, found) for name, value in step.with_.items()}
+            for name, value in step.with_.items():
+                if (resolved := _resolve(value, found)) is not None:
+                    arguments[name] = resolved
             started = time.perf_counter()
             try:
                 result = await asyncio.to_thread(tool.call, context, arguments)
@@ -105,15 +121,33 @@ class Workflow:
                 TraceStep("tool", tool.name, _shown(arguments), time.perf_counter() - started)
             )
             found[step.save_as or tool.name] = result
+            if (event := getattr(result, "focus", None)) is not None:
+                found["event"] = event
             results.append(result)
         raise AssertionError("config validation guarantees a final answer step")
 
+    def _from_question(self, rule: Rule, question: Question, focus: Event | None) -> dict[str, Any]:
+        """What steps can use before any tool ran: the question's window, subject and event."""
+        # The words that made the rule apply ("rain", "weather") are not what the user asks about.
+        keywords = {word.lower() for word in rule.when.keywords} if rule.when else set()
+        subject = " ".join(word for word in question.subject.split() if word not in keywords)
+        return {
+            "start": question.window.start if question.window else None,
+            "end": question.window.end if question.window else None,
+            "text": subject,
+            "limit": 1 if question.next_only else self.settings.search.max_results,
+            # "What will the weather be?" names no time or event: it means the last one talked of.
+            "event": focus if not (question.window or subject) else None,
+        }
+
 
 def _resolve(value: Any, found: dict[str, Any]) -> Any:
-    """`$name` in a step's `with` means an earlier value by that name; anything else is literal."""
-    if isinstance(value, str) and value.startswith("$"):
-        return found.get(value[1:])
-    return value
+    """`$name` or `$name.field` in a step's `with` means a value found earlier; else a literal."""
+    if not (isinstance(value, str) and value.startswith("$")):
+        return value
+    name, _, field = value[1:].partition(".")
+    known = found.get(name)
+    return getattr(known, field, None) if field and known is not None else known
 
 
 def _shown(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,11 @@ class CalendarFindings:
     end: datetime
     text: str
 
+    @property
+    def focus(self) -> Event | None:
+        """The event a follow-up question ("what will the weather be?") is about: the first."""
+        return self.events[0] if self.events else None
+
     def for_model(self) -> str:
         """The findings as delimited, untrusted JSON for a language model."""
         payload = {
