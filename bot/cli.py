@@ -18,8 +18,11 @@ from bot.config import (
 )
 from bot.core import Assistant
 from bot.messages import Incoming
+from bot.schedule import SlotLedger
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
+
+log = logging.getLogger("tandem")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +97,8 @@ def load(args: argparse.Namespace) -> LoadedConfig:
 
 def quiet_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Its retries are expected and already end in a kind reply; the terminal is not a log.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +113,12 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     assistant = Assistant.from_config(config, secrets)
-    run_telegram(assistant, config.settings.telegram, secrets.telegram_bot_token)
+    settings = config.settings
+    chat_id = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
+    schedule = (SlotLedger(config.data_dir / "tandem.sqlite3"), chat_id) if chat_id else None
+    if schedule is None and any(rule.schedule for rule in settings.rules):
+        log.warning("Scheduled rules are off: set scheduler.chat_id or telegram.allowed_user_ids")
+    run_telegram(assistant, settings.telegram, secrets.telegram_bot_token, schedule)
     return 0
 
 

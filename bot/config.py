@@ -101,6 +101,14 @@ class LimitSettings(Strict):
     max_message_chars: int = Field(default=4000, ge=1)
 
 
+class WeatherSettings(Strict):
+    units: Literal["metric", "imperial"] = "metric"
+    forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
+    cache_minutes: float = Field(default=30, ge=0)
+    timeout_seconds: float = Field(default=10, gt=0)
+
+
 class LlmSettings(Strict):
     model: str = "claude-sonnet-5-5"
     max_tokens: int = Field(default=800, ge=1, le=64000)
@@ -234,6 +242,7 @@ class Settings(Strict):
     calendars: list[CalendarSettings] = Field(default_factory=list)
     search: SearchSettings = Field(default_factory=SearchSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    weather: WeatherSettings = Field(default_factory=WeatherSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
@@ -391,6 +400,7 @@ _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "search": SearchSettings,
     "telegram": TelegramSettings,
     "llm": LlmSettings,
+    "weather": WeatherSettings,
     "memory": MemorySettings,
     "limits": LimitSettings,
     "scheduler": SchedulerSettings,

@@ -16,10 +16,10 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Protocol
 
-from telegram import Chat, Message, Update
+from telegram import Bot, Chat, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -35,6 +35,7 @@ from telegram.request import BaseRequest
 
 from bot.config import TelegramSettings
 from bot.messages import SORRY, Incoming, Reply
+from bot.schedule import Scheduler, SlotLedger
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ class Core(Protocol):
     async def handle(self, message: Incoming) -> Reply: ...
 
     def help_text(self) -> str: ...
+
+    def scheduler(
+        self, ledger: SlotLedger, chat_id: int, send: Callable[[Reply], Awaitable[None]]
+    ) -> Scheduler: ...
 
 
 def split_message(text: str, limit: int = TELEGRAM_MESSAGE_LIMIT) -> list[str]:
@@ -108,13 +113,13 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-async def _send_text(message: Message, text: str) -> None:
+async def _send_text(bot: Bot, chat_id: int, text: str) -> None:
     """Send plain text as one or more HTML messages, each within Telegram's limit."""
     pieces = [piece for piece in split_message(text) if piece.strip()]
     if not pieces:
         raise ValueError("the reply to send is empty")  # the error handler apologises
     for piece in pieces:
-        await message.reply_text(_escape(piece), parse_mode=ParseMode.HTML)
+        await bot.send_message(chat_id, _escape(piece), parse_mode=ParseMode.HTML)
 
 
 async def _keep_typing(chat: Chat) -> None:
@@ -150,7 +155,7 @@ class _Handlers:
             return
         if user is not None and update.message is not None:
             logger.info("Refused a message from Telegram user id %s", user.id)
-            await _send_text(update.message, REFUSAL.format(user_id=user.id))
+            await _send_text(context.bot, update.message.chat_id, REFUSAL.format(user_id=user.id))
         raise ApplicationHandlerStop
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -159,11 +164,11 @@ class _Handlers:
         user = update.effective_user
         name = f" {user.first_name}" if user is not None and user.first_name else ""
         text = f"{GREETING.format(name=name)}\n\n{self.core.help_text()}"
-        await _send_text(update.message, text)
+        await _send_text(context.bot, update.message.chat_id, text)
 
     async def show_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
-            await _send_text(update.message, self.core.help_text())
+            await _send_text(context.bot, update.message.chat_id, self.core.help_text())
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.message, update.effective_user
@@ -177,15 +182,15 @@ class _Handlers:
         )
         async with _typing(message.chat):
             reply = await self.core.handle(incoming)
-        await _send_text(message, reply.text)
+        await _send_text(context.bot, message.chat_id, reply.text)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
-            await _send_text(update.message, UNKNOWN_COMMAND)
+            await _send_text(context.bot, update.message.chat_id, UNKNOWN_COMMAND)
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
-            await _send_text(update.message, NOT_TEXT)
+            await _send_text(context.bot, update.message.chat_id, NOT_TEXT)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -227,11 +232,43 @@ def build_application(
     return application
 
 
-def run(core: Core, settings: TelegramSettings, token: str) -> None:
-    """Serve Tandem on Telegram by long polling until interrupted (Ctrl+C)."""
+def run_scheduled_rules(
+    application: Application, core: Core, ledger: SlotLedger, chat_id: int
+) -> None:
+    """Run the scheduled rules while the bot runs, each answer sent to `chat_id`."""
+
+    async def send(reply: Reply) -> None:
+        await _send_text(application.bot, chat_id, reply.text)
+
+    scheduler = core.scheduler(ledger, chat_id, send)
+    running: list[asyncio.Task[None]] = []
+
+    async def start(_: Application) -> None:
+        running.append(asyncio.create_task(scheduler.run_forever()))
+
+    async def stop(_: Application) -> None:
+        for task in running:
+            task.cancel()
+
+    application.post_init = start
+    application.post_stop = stop
+
+
+def run(
+    core: Core,
+    settings: TelegramSettings,
+    token: str,
+    schedule: tuple[SlotLedger, int] | None = None,
+) -> None:
+    """Serve Tandem on Telegram by long polling until interrupted (Ctrl+C).
+
+    `schedule` is where scheduled rules keep their ledger and which chat they send to.
+    """
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     application = build_application(core, settings, token)
+    if schedule is not None:
+        run_scheduled_rules(application, core, *schedule)
     if settings.allowed_user_ids:
         logger.info(
             "Tandem is starting on Telegram for %d allowed user id(s)",

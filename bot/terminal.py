@@ -6,7 +6,8 @@ import asyncio
 
 from bot.config import LoadedConfig
 from bot.core import Assistant
-from bot.messages import Incoming
+from bot.messages import Incoming, Reply
+from bot.schedule import SlotLedger
 
 TERMINAL_CHAT_ID = 0
 PROMPT = "you › "
@@ -14,6 +15,21 @@ PROMPT = "you › "
 
 async def chat_in_terminal(assistant: Assistant, config: LoadedConfig) -> None:
     print(f"Tandem — calendar assistant ({config.path}). Type /help for ideas, /quit to leave.")
+
+    async def show(reply: Reply) -> None:
+        print(f"\ntandem (scheduled) › {reply.text}\n{PROMPT}", end="", flush=True)
+
+    ledger = SlotLedger(config.data_dir / "tandem.sqlite3")
+    scheduled = asyncio.create_task(
+        assistant.scheduler(ledger, TERMINAL_CHAT_ID, show).run_forever()
+    )
+    try:
+        await _converse(assistant)
+    finally:
+        scheduled.cancel()
+
+
+async def _converse(assistant: Assistant) -> None:
     while True:
         try:
             line = await asyncio.to_thread(input, PROMPT)

@@ -190,6 +190,7 @@ _STOPWORDS = {
     "seeing", "meet", "meeting", "meetings", "appointment", "appointments", "event", "events",
     "plans", "schedule", "calendar", "agenda", "diary", "free", "busy", "coming", "upcoming",
     "and", "or", "then", "also", "else", "again", "going", "happening", "planned", "booked",
+    "be", "it's", "like", "gonna", "need", "should",
 }
 # fmt: on
 _IGNORED = _STOPWORDS | _TIME_WORDS

@@ -43,11 +43,15 @@ def matches(trigger: Trigger, text: str) -> bool:
     )
 
 
+def covered(rules: Sequence[Rule]) -> str:
+    """What the message rules answer, a line each."""
+    return "\n".join(f"• {rule.description}" for rule in rules if rule.when)
+
+
 def out_of_scope(rules: Sequence[Rule]) -> str:
-    if not rules:
+    if not covered(rules):
         return "That's outside what my rules cover: no rules are set up yet."
-    covered = "\n".join(f"• {rule.description}" for rule in rules)
-    return f"That's outside what my rules cover. They cover:\n{covered}"
+    return f"That's outside what my rules cover. They cover:\n{covered(rules)}"
 
 
 @dataclass

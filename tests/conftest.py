@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from bot.core import Assistant
 from bot.memory import ChatMemory
 from bot.tools import TOOLS
 from integrations.calendar import Event
+from integrations.weather import DailyWeather, ForecastOutOfRange, HourlyWeather, Place
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "tandem.example.yaml"
@@ -66,8 +68,53 @@ def week() -> CountingCalendar:
 
 @pytest.fixture
 def make_assistant(tmp_path: Path, example_config: LoadedConfig) -> Callable[..., Assistant]:
-    def make(calendar: CountingCalendar, config: LoadedConfig = example_config, llm=None):
+    def make(
+        calendar: CountingCalendar,
+        config: LoadedConfig = example_config,
+        llm=None,
+        weather: FakeWeather | None = None,
+    ):
         memory = ChatMemory(tmp_path / "memory.sqlite3", config.settings.memory.turns_kept)
-        return Assistant(config, calendar, memory, llm, clock=lambda: NOW)
+        return Assistant(
+            config, calendar, memory, llm, clock=lambda: NOW, weather=weather or FakeWeather()
+        )
 
     return make
+
+
+class FakeWeather:
+    """Stands in for integrations.weather.OpenMeteo: knows two places and records each ask."""
+
+    temperature_unit, wind_unit, precipitation_unit = "°C", "km/h", "mm"
+    PLACES: ClassVar[dict[str, Place]] = {
+        "London": Place("London", "United Kingdom", "England", 51.5, -0.13, "Europe/London"),
+        "Dorking": Place("Dorking", "United Kingdom", "England", 51.23, -0.33, "Europe/London"),
+    }
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, object]] = []
+
+    def find_place(self, text: str) -> tuple[Place, str] | None:
+        self.asked.append(("find_place", text))
+        for part in [text, *(part.strip() for part in text.split(","))]:
+            if part in self.PLACES:
+                return self.PLACES[part], part
+        return None
+
+    def hourly(self, place: Place, start: datetime, end: datetime) -> list[HourlyWeather]:
+        self.asked.append(("hourly", start))
+        if start.date() > NOW.date() + timedelta(days=15):
+            raise ForecastOutOfRange("That's more than 16 days ahead: too far for a forecast.")
+        hour = start.replace(minute=0)
+        return [HourlyWeather(hour, 9.0, 6.0, 70, 0.4, 61, "light rain", 14.0)]
+
+    def daily(self, place: Place, first: date, last: date) -> list[DailyWeather]:
+        self.asked.append(("daily", (first, last)))
+        if last > NOW.date() + timedelta(days=15):
+            raise ForecastOutOfRange("That's more than 16 days ahead: too far for a forecast.")
+        return [DailyWeather(first, 11.0, 4.0, 20, 0.0, 3, "overcast")]
+
+
+@pytest.fixture
+def weather() -> FakeWeather:
+    return FakeWeather()

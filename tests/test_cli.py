@@ -105,7 +105,7 @@ def test_check_config_lists_every_problem_and_fails(tmp_path):
 def test_check_config_passes_the_example(tmp_path):
     result = tandem("check-config", str(EXAMPLE), cwd=tmp_path)
     assert result.returncode == 0
-    assert "OK — 2 rule(s), 1 calendar(s), time zone Europe/London" in result.stdout
+    assert "OK — 4 rule(s), 1 calendar(s), time zone Europe/London" in result.stdout
 
 
 def test_a_broken_config_stops_ask_with_an_explanation(tmp_path):

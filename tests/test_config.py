@@ -21,7 +21,12 @@ def problems_of(tmp_path: Path, text: str) -> list[str]:
 
 
 def test_the_example_config_is_valid(example_config):
-    assert [rule.name for rule in example_config.settings.rules] == ["calendar", "time"]
+    assert [rule.name for rule in example_config.settings.rules] == [
+        "weather",
+        "calendar",
+        "time",
+        "morning-briefing",
+    ]
     assert example_config.settings.user.timezone == "Europe/London"
 
 
@@ -67,7 +72,8 @@ rules:
     )
     assert problems == [
         "rule 'events' (rules[0]), steps[0].tool: unknown tool 'search_calender' "
-        "(did you mean 'search_calendar'?); tools are current_time, search_calendar"
+        "(did you mean 'search_calendar'?); tools are current_time, search_calendar, "
+        "weather_forecast"
     ]
 
 

@@ -1,4 +1,4 @@
-"""What every tool call may use: the user's settings, their calendars and the clock."""
+"""What every tool call may use: the user's settings, their calendars, the weather, the clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.config import SearchSettings, UserSettings
 from integrations.calendar import CalendarSource
+from integrations.weather import OpenMeteo
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class ToolContext:
     user: UserSettings
     search: SearchSettings
     calendar: CalendarSource
+    weather: OpenMeteo
     clock: Callable[[], datetime]
 
     def now(self) -> datetime:

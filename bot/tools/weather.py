@@ -1,0 +1,134 @@
+"""The weather tool: a forecast for a place and time, hour by hour for an event, else by day."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.formatting import View, clock_time, day_name
+from bot.tools.context import ToolContext
+from integrations.weather import (
+    DailyWeather,
+    HourlyWeather,
+    OpenMeteo,
+    Place,
+    WeatherError,
+)
+
+# An event up to this long gets its weather hour by hour; a longer range, day by day.
+HOURLY_UP_TO = timedelta(hours=8)
+MAX_DAYS = 7
+
+
+@dataclass(frozen=True)
+class WeatherReport:
+    asked_place: str
+    place: Place | None = None
+    note: str = ""  # said before the forecast: a fallback to home, or why there is none
+    hours: list[HourlyWeather] = field(default_factory=list)
+    days: list[DailyWeather] = field(default_factory=list)
+    units: tuple[str, str, str] = ("°C", "km/h", "mm")
+
+    def for_model(self) -> str:
+        temperature, wind, rain = self.units
+        payload = {
+            "asked_for": self.asked_place,
+            "place": f"{self.place.name}, {self.place.country}" if self.place else None,
+            "note": self.note or None,
+            "units": {"temperature": temperature, "wind": wind, "precipitation": rain},
+            "hourly": [_plain(hour) for hour in self.hours],
+            "daily": [_plain(day) for day in self.days],
+        }
+        return f"<weather_data>\n{json.dumps(payload, ensure_ascii=False)}\n</weather_data>"
+
+    def for_person(self, view: View) -> str:
+        temperature, wind, _ = self.units
+        lines = [self.note] if self.note else []
+        where = self.place.name if self.place else ""
+        for hour in self.hours:
+            chance = _chance(hour.precipitation_probability)
+            lines.append(
+                f"Weather in {where}, {day_name(hour.time.date(), view.today)} at "
+                f"{clock_time(hour.time, view.clock)}: {hour.description}, "
+                f"{hour.temperature:.0f}{temperature} (feels like "
+                f"{hour.apparent_temperature:.0f}{temperature}){chance}, "
+                f"wind {hour.wind_speed:.0f} {wind}."
+            )
+        for day in self.days:
+            chance = _chance(day.precipitation_probability_max)
+            lines.append(
+                f"Weather in {where}, {day_name(day.day, view.today)}: {day.description}, "
+                f"{day.temperature_min:.0f}–{day.temperature_max:.0f}{temperature}{chance}."
+            )
+        return "\n".join(lines)
+
+
+def weather_forecast(
+    context: ToolContext,
+    place: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> WeatherReport:
+    """The weather forecast for a place and time, from Open-Meteo.
+
+    Use it for the weather at one of the user's events (pass the event's location, start and
+    end) or at a place and day. A range of up to 8 hours gives the weather at its first hour;
+    a longer range gives one line per day (at most 7 days). Forecasts reach 16 days ahead;
+    past days have none. A place that cannot be found falls back to the user's home, and the
+    result says so.
+
+    Args:
+        place: A place name or an event's location, e.g. "Dorking" or "Regent's Park Tennis
+            Centre, London" (the most specific part that is found is used). Empty means home.
+        start: Start of the time wanted, ISO 8601, e.g. "2026-12-05T09:00:00"; without an
+            offset it is read in the user's time zone. Defaults to now.
+        end: End of the time wanted (exclusive), e.g. "2026-12-06T00:00:00" for the whole of
+            5 December. Defaults to one hour after start.
+    """
+    begin = context.localize(start) if start else context.now()
+    finish = context.localize(end) if end else begin + timedelta(hours=1)
+    weather = context.weather
+    units = (weather.temperature_unit, weather.wind_unit, weather.precipitation_unit)
+    asked = place.strip()
+    try:
+        found, note = _locate(weather, asked, context.user.home)
+        if found is None:
+            return WeatherReport(asked, note=note, units=units)
+        if finish - begin <= HOURLY_UP_TO:
+            hours = weather.hourly(found, begin, begin + timedelta(hours=1))
+            return WeatherReport(asked, found, note, hours=hours[:1], units=units)
+        last_day = (finish - timedelta(microseconds=1)).date()
+        days = weather.daily(
+            found, begin.date(), min(last_day, begin.date() + timedelta(MAX_DAYS - 1))
+        )
+        return WeatherReport(asked, found, note, days=days, units=units)
+    except WeatherError as exc:
+        # Out of range, or the service is down: the rest of the answer still stands.
+        return WeatherReport(asked, note=str(exc), units=units)
+
+
+def _locate(weather: OpenMeteo, asked: str, home: str) -> tuple[Place | None, str]:
+    """The place to forecast for, and what to tell the user about how it was chosen."""
+    if asked:
+        match = weather.find_place(asked)
+        if match is not None:
+            place, part = match
+            return place, "" if part == asked else f"(For {asked}, I used {place.name}.)"
+    match = weather.find_place(home)
+    if match is None:
+        return None, f"I couldn't find your home place “{home}” to look up the weather."
+    if asked:
+        return match[0], f"I couldn't find “{asked}”, so this is the weather at home ({home})."
+    return match[0], ""
+
+
+def _chance(probability: int | None) -> str:
+    return f", {probability}% chance of rain" if probability is not None else ""
+
+
+def _plain(forecast: HourlyWeather | DailyWeather) -> dict[str, object]:
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, value in vars(forecast).items()
+    }

@@ -1,0 +1,56 @@
+"""The example's morning briefing, run by the core's scheduler on a controlled clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from bot.core import Assistant
+from bot.memory import ChatMemory
+from bot.messages import Reply
+from bot.schedule import SlotLedger
+from tests.conftest import LONDON, FakeWeather
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+
+async def test_the_morning_briefing_fires_once_at_0730_with_events_and_home_weather(
+    tmp_path, example_config, week
+):
+    clock = Clock(datetime(2026, 11, 25, 7, 0, tzinfo=LONDON))  # a Wednesday
+    weather = FakeWeather()
+    memory = ChatMemory(tmp_path / "tandem.sqlite3", 20)
+    assistant = Assistant(example_config, week, memory, None, clock=clock, weather=weather)
+    sent: list[tuple[datetime, Reply]] = []
+
+    async def send(reply: Reply) -> None:
+        sent.append((clock.now, reply))
+
+    ledger = SlotLedger(tmp_path / "tandem.sqlite3")
+    scheduler = assistant.scheduler(ledger, 99, send, sleep=clock.sleep)
+    task = asyncio.create_task(scheduler.run_forever())
+    while clock.now < datetime(2026, 11, 26, 12, 0, tzinfo=LONDON):
+        await asyncio.sleep(0)
+    task.cancel()
+
+    assert [moment for moment, _ in sent] == [
+        datetime(2026, 11, 25, 7, 30, tzinfo=LONDON),
+        datetime(2026, 11, 26, 7, 30, tzinfo=LONDON),
+    ]
+    first = sent[0][1].text
+    assert first.startswith("Today, Wednesday 25 November:\n• 09:30–09:45  Team stand-up")
+    assert first.endswith(
+        "Weather in London, Wednesday 25 November: overcast, 4–11°C, 20% chance of rain."
+    )
+    assert ("find_place", "London, United Kingdom") in weather.asked
+    assert memory.recent(99)[0].text == first  # the briefing is part of the owner's chat
