@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.config import (
     ConfigError,
@@ -16,7 +17,7 @@ from bot.config import (
     choose_config_path,
     load_config,
 )
-from bot.core import Assistant
+from bot.core import Assistant, open_speaker
 from bot.messages import Incoming
 from bot.schedule import SlotLedger
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         "ask", parents=[common], help="ask one question; the reply goes to stdout"
     )
     ask_parser.add_argument("text", help='the question, e.g. "what\'s on tomorrow?"')
+    ask_parser.add_argument(
+        "--voice-out",
+        metavar="FILE.ogg",
+        help="also write the reply as a voice note (OGG/Opus, as Telegram plays it)",
+    )
     ask_parser.set_defaults(command=ask)
 
     check = commands.add_parser(
@@ -135,8 +141,17 @@ def chat_with(config: LoadedConfig, secrets: Secrets) -> int:
 def ask(args: argparse.Namespace) -> int:
     quiet_logging()
     assistant = Assistant.from_config(load(args), Secrets.from_environment())
-    reply = asyncio.run(assistant.handle(Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, args.text)))
+    wants_voice = args.voice_out is not None
+    question = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, args.text, wants_voice=wants_voice)
+    reply = asyncio.run(assistant.handle(question))
     print(reply.text)
+    if not wants_voice:
+        return 0
+    if reply.voice is None:
+        print("The voice note could not be made; the reply above is the text.", file=sys.stderr)
+        return 1
+    Path(args.voice_out).write_bytes(reply.voice.ogg_opus)
+    print(f"Voice note ({reply.voice.duration:.1f} s) written to {args.voice_out}", file=sys.stderr)
     return 0
 
 
@@ -144,6 +159,7 @@ def check_config(args: argparse.Namespace) -> int:
     path = choose_config_path(args.file or args.config)
     try:
         config = load_config(path, known_tools=TOOLS.names())
+        open_speaker(config).close()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -109,6 +109,20 @@ class WeatherSettings(Strict):
     timeout_seconds: float = Field(default=10, gt=0)
 
 
+VoiceMode = Literal["never", "always", "on_request"]
+
+
+class VoiceSettings(Strict):
+    mode: VoiceMode = "on_request"  # each chat can change it with /voice
+    request_phrases: list[str] = Field(
+        default_factory=lambda: ["read it to me", "read it out", "say it out loud", "voice note"]
+    )
+    voice_only: bool = False  # send only the voice note, no text
+    default_voice: str = "gmw/en"  # for languages without a voice of their own
+    rate: int = Field(default=175, ge=80, le=400)  # words per minute
+    max_spoken_chars: int = Field(default=400, ge=50)  # longer replies: the first sentences
+
+
 class LlmSettings(Strict):
     model: str = "claude-sonnet-5-5"
     max_tokens: int = Field(default=800, ge=1, le=64000)
@@ -243,6 +257,7 @@ class Settings(Strict):
     search: SearchSettings = Field(default_factory=SearchSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
@@ -401,6 +416,7 @@ _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "telegram": TelegramSettings,
     "llm": LlmSettings,
     "weather": WeatherSettings,
+    "voice": VoiceSettings,
     "memory": MemorySettings,
     "limits": LimitSettings,
     "scheduler": SchedulerSettings,

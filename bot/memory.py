@@ -22,6 +22,12 @@ CREATE TABLE IF NOT EXISTS turns (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_by_chat ON turns (chat_id, id);
+CREATE TABLE IF NOT EXISTS chat_settings (
+    chat_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (chat_id, name)
+);
 CREATE TABLE IF NOT EXISTS focus (
     chat_id INTEGER PRIMARY KEY,
     event TEXT NOT NULL
@@ -90,6 +96,21 @@ class ChatMemory:
             datetime.fromisoformat(record.pop("end")),
         )
         return Event(start=start, end=end, **record)
+
+    def set_setting(self, chat_id: int, name: str, value: str) -> None:
+        """A chat's own choice (its voice mode, ...), kept across restarts."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO chat_settings (chat_id, name, value) VALUES (?, ?, ?)",
+                (chat_id, name, value),
+            )
+
+    def setting(self, chat_id: int, name: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM chat_settings WHERE chat_id = ? AND name = ?", (chat_id, name)
+            ).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         with self._lock:

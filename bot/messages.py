@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integrations.calendar import Event
 
+if TYPE_CHECKING:
+    from integrations.speech import VoiceNote
+
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+# Commands the core answers itself, so that every front end has them.
+CORE_COMMANDS = ("voice", "say")
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class Incoming:
     user_id: int
     text: str
     language: str | None = None
+    wants_voice: bool = False  # the front end was asked for a spoken reply (/say, --voice-out)
 
 
 @dataclass(frozen=True)
@@ -56,3 +62,6 @@ class Reply:
     steps: tuple[TraceStep, ...] = ()
     usage: Usage = Usage()
     focus: Event | None = None  # the event the reply was about, for follow-up questions
+    speak: bool = False  # the rule that answered asks for a voice note
+    voice: VoiceNote | None = None
+    voice_only: bool = False  # send the voice note without the text

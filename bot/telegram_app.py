@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Protocol
 
-from telegram import Bot, Chat, Update
+from telegram import Bot, Chat, InputFile, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -34,7 +34,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import TelegramSettings
-from bot.messages import SORRY, Incoming, Reply
+from bot.messages import CORE_COMMANDS, SORRY, Incoming, Reply
 from bot.schedule import Scheduler, SlotLedger
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,19 @@ async def _send_text(bot: Bot, chat_id: int, text: str) -> None:
         await bot.send_message(chat_id, _escape(piece), parse_mode=ParseMode.HTML)
 
 
+async def deliver(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """Send a reply: its text, then its voice note as a voice bubble (OGG/Opus with duration)."""
+    if not (reply.voice and reply.voice_only):
+        await _send_text(bot, chat_id, reply.text)
+    if reply.voice is not None:
+        await bot.send_chat_action(chat_id, ChatAction.UPLOAD_VOICE)
+        await bot.send_voice(
+            chat_id,
+            InputFile(reply.voice.ogg_opus, filename="reply.ogg"),
+            duration=max(1, round(reply.voice.duration)),
+        )
+
+
 async def _keep_typing(chat: Chat) -> None:
     while True:
         with contextlib.suppress(TelegramError):
@@ -182,7 +195,7 @@ class _Handlers:
         )
         async with _typing(message.chat):
             reply = await self.core.handle(incoming)
-        await _send_text(context.bot, message.chat_id, reply.text)
+        await deliver(context.bot, message.chat_id, reply)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
@@ -225,6 +238,8 @@ def build_application(
     application.add_handler(TypeHandler(Update, handlers.refuse_strangers), group=-1)
     application.add_handler(CommandHandler("start", handlers.start, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("help", handlers.show_help, filters=NEW_MESSAGE))
+    # The core's own commands (/voice, /say) work the same in every front end.
+    application.add_handler(CommandHandler(CORE_COMMANDS, handlers.text, filters=NEW_MESSAGE))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.TEXT, handlers.text))
     application.add_handler(MessageHandler(NEW_MESSAGE, handlers.not_text))
@@ -238,7 +253,7 @@ def run_scheduled_rules(
     """Run the scheduled rules while the bot runs, each answer sent to `chat_id`."""
 
     async def send(reply: Reply) -> None:
-        await _send_text(application.bot, chat_id, reply.text)
+        await deliver(application.bot, chat_id, reply)
 
     scheduler = core.scheduler(ledger, chat_id, send)
     running: list[asyncio.Task[None]] = []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from pathlib import Path
 
 from bot.config import LoadedConfig
 from bot.core import Assistant
@@ -16,20 +18,32 @@ PROMPT = "you › "
 async def chat_in_terminal(assistant: Assistant, config: LoadedConfig) -> None:
     print(f"Tandem — calendar assistant ({config.path}). Type /help for ideas, /quit to leave.")
 
+    voice_dir = config.data_dir / "voice"
+
     async def show(reply: Reply) -> None:
-        print(f"\ntandem (scheduled) › {reply.text}\n{PROMPT}", end="", flush=True)
+        print(f"\ntandem (scheduled) › {shown(reply, voice_dir)}\n{PROMPT}", end="", flush=True)
 
     ledger = SlotLedger(config.data_dir / "tandem.sqlite3")
     scheduled = asyncio.create_task(
         assistant.scheduler(ledger, TERMINAL_CHAT_ID, show).run_forever()
     )
     try:
-        await _converse(assistant)
+        await _converse(assistant, voice_dir)
     finally:
         scheduled.cancel()
 
 
-async def _converse(assistant: Assistant) -> None:
+def shown(reply: Reply, voice_dir: Path) -> str:
+    """The reply's text, and where its voice note was written, if it has one."""
+    if reply.voice is None:
+        return reply.text
+    voice_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = voice_dir / f"reply-{datetime.now():%Y%m%d-%H%M%S-%f}.ogg"
+    path.write_bytes(reply.voice.ogg_opus)
+    return f"{reply.text}\n(voice note, {reply.voice.duration:.0f} s: {path})"
+
+
+async def _converse(assistant: Assistant, voice_dir: Path) -> None:
     while True:
         try:
             line = await asyncio.to_thread(input, PROMPT)
@@ -44,7 +58,6 @@ async def _converse(assistant: Assistant) -> None:
         if text in ("/help", "/start"):
             reply = assistant.help_text()
         else:
-            reply = (
-                await assistant.handle(Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, text))
-            ).text
+            message = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, text)
+            reply = shown(await assistant.handle(message), voice_dir)
         print(f"tandem › {reply}\n")

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.answer import write_answer
@@ -87,6 +87,17 @@ class Workflow:
         focus: Event | None = None,
     ) -> Reply:
         """Run one rule's steps. `focus` is the event the chat last talked about."""
+        reply = await self._run_steps(rule, question, context, history, focus)
+        return replace(reply, speak=rule.voice)
+
+    async def _run_steps(
+        self,
+        rule: Rule,
+        question: Question,
+        context: ToolContext,
+        history: Sequence[Turn],
+        focus: Event | None,
+    ) -> Reply:
         trace = [TraceStep("rule", rule.name)]
         if question.problem:
             return Reply(question.problem, tuple(trace))

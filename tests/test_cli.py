@@ -122,3 +122,52 @@ def test_every_command_explains_itself(tmp_path, command):
     result = tandem(*command, "--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "usage: tandem" in result.stdout
+
+
+@pytest.fixture
+def open_meteo(tmp_path):
+    """The local fake Open-Meteo in its own process, and a config that points at it."""
+    today = datetime.now(LONDON).date().isoformat()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.open_meteo_server", "--port", "0", "--today", today],
+        cwd=EXAMPLE.parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    port = server.stdout.readline().split()[1]
+    config = tmp_path / "tandem.yaml"
+    config.write_text(
+        EXAMPLE.read_text()
+        .replace("https://api.open-meteo.com", f"http://127.0.0.1:{port}")
+        .replace("https://geocoding-api.open-meteo.com", f"http://127.0.0.1:{port}")
+        .replace("path: sample-calendar.ics", f"path: {EXAMPLE.parent / 'sample-calendar.ics'}")
+    )
+    yield config
+    server.terminate()
+    server.wait()
+
+
+def test_the_weather_follow_up_in_the_terminal_is_for_that_event(tmp_path, open_meteo):
+    result = tandem(
+        "chat",
+        "--config",
+        str(open_meteo),
+        cwd=tmp_path,
+        stdin="what's on Saturday?\nwhat will the weather be?\n/quit\n",
+    )
+    replies = result.stdout.split("tandem › ")[1:]
+    assert "09:00–10:00  Parkrun — Hampstead Heath, London" in replies[0]
+    assert "(For Hampstead Heath, London, I used London.)" in replies[1]
+    assert "Weather in London, Saturday" in replies[1]
+    assert " at 09:00: " in replies[1]
+
+
+def test_ask_writes_a_voice_note_that_telegram_plays_as_a_bubble(tmp_path):
+    import soundfile
+
+    result = tandem("ask", "what's on tomorrow?", "--voice-out", "reply.ogg", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "Voice note (" in result.stderr
+    info = soundfile.info(tmp_path / "reply.ogg")
+    assert (info.format, info.subtype, info.channels, info.samplerate) == ("OGG", "OPUS", 1, 48000)
+    assert 2 < info.duration < 60

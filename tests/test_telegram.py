@@ -44,6 +44,7 @@ class FakeBotApi(BaseRequest):
 
     def __init__(self, failing: frozenset[str] = frozenset()) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.voices: list[dict[str, Any]] = []  # each sendVoice's uploaded parts
         self.failing = failing
         self._message_ids = itertools.count(1000)
 
@@ -84,6 +85,20 @@ class FakeBotApi(BaseRequest):
             }
         elif name == "sendChatAction":
             result = True
+        elif name == "sendVoice":
+            self.voices.append(request_data.multipart_data if request_data else {})
+            result = {
+                "message_id": next(self._message_ids),
+                "date": DATE,
+                "chat": {"id": params["chat_id"], "type": "private"},
+                "from": BOT_USER,
+                "voice": {
+                    "file_id": "AwACAgIAAxkBAAI",
+                    "file_unique_id": "AgADbQ",
+                    "duration": params["duration"],
+                    "mime_type": "audio/ogg",
+                },
+            }
         else:
             return 404, _json({"ok": False, "error_code": 404, "description": "Not Found"})
         return 200, _json({"ok": True, "result": result})

@@ -49,7 +49,7 @@ async def test_an_event_named_in_the_question_is_found_first(make_assistant, wee
 
     assert reply.startswith("Your next “tennis match”:\nThursday 26 November:\n")
     assert ("hourly", datetime(2026, 11, 26, 18, 30, tzinfo=LONDON)) in weather.asked
-    assert "Weather in London, Thursday 26 November at 18:00: light rain" in reply
+    assert "Weather in London, Thursday 26 November at 18:30: light rain" in reply
 
 
 async def test_the_weather_tomorrow_is_at_home_for_the_whole_day(make_assistant, week, weather):

@@ -26,6 +26,7 @@ class WeatherReport:
     asked_place: str
     place: Place | None = None
     note: str = ""  # said before the forecast: a fallback to home, or why there is none
+    at: datetime | None = None  # the time asked for, inside the forecast's hour
     hours: list[HourlyWeather] = field(default_factory=list)
     days: list[DailyWeather] = field(default_factory=list)
     units: tuple[str, str, str] = ("°C", "km/h", "mm")
@@ -50,7 +51,7 @@ class WeatherReport:
             chance = _chance(hour.precipitation_probability)
             lines.append(
                 f"Weather in {where}, {day_name(hour.time.date(), view.today)} at "
-                f"{clock_time(hour.time, view.clock)}: {hour.description}, "
+                f"{clock_time(self.at or hour.time, view.clock)}: {hour.description}, "
                 f"{hour.temperature:.0f}{temperature} (feels like "
                 f"{hour.apparent_temperature:.0f}{temperature}){chance}, "
                 f"wind {hour.wind_speed:.0f} {wind}."
@@ -97,7 +98,7 @@ def weather_forecast(
             return WeatherReport(asked, note=note, units=units)
         if finish - begin <= HOURLY_UP_TO:
             hours = weather.hourly(found, begin, begin + timedelta(hours=1))
-            return WeatherReport(asked, found, note, hours=hours[:1], units=units)
+            return WeatherReport(asked, found, note, begin, hours[:1], units=units)
         last_day = (finish - timedelta(microseconds=1)).date()
         days = weather.daily(
             found, begin.date(), min(last_day, begin.date() + timedelta(MAX_DAYS - 1))
