@@ -8,7 +8,7 @@ the check that the JSON has the right shape.
 
 Run from the project root:
 
-    .venv/bin/python tests/record_google_cassettes.py
+    .venv/bin/python -m tests.record_google_cassettes
 
 The error cassettes (401, 403, 404, invalid_grant) are hand-written and left alone.
 """
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -33,10 +31,10 @@ from vcr.request import Request
 
 from integrations.calendar.google import GoogleCalendarSource
 from integrations.calendar.google_auth import SCOPES, sign_in
+from tests.fakes import report, running, start_afresh
 
 HERE = Path(__file__).resolve().parent
 CASSETTES = HERE / "cassettes" / "google"
-FAKE_SERVER = HERE / "fakes" / "google_calendar_server.py"
 
 API_HOST = "https://www.googleapis.com"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -96,25 +94,6 @@ def make_credentials(token_uri: str, *, expired: bool = False) -> Credentials:
 
 
 @contextlib.contextmanager
-def fake_google() -> Iterator[str]:
-    """Run the fake server in a subprocess; yield its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, str(FAKE_SERVER), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the fake server did not start (said {line!r})")
-        yield f"http://127.0.0.1:{line.split()[1]}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@contextlib.contextmanager
 def insecure_transport_for_fake() -> Iterator[None]:
     # requests-oauthlib refuses a plain-http token endpoint; only the local fake is plain http.
     # The product never sets this: the real token endpoint is https.
@@ -135,7 +114,7 @@ def record_events(recorder: vcr.VCR, base: str) -> None:
     )
     with recorder.use_cassette("events_two_calendars.yaml") as cassette:
         events = source.events(*WEEK)
-    _report("events_two_calendars.yaml", cassette, [f"{e.start} {e.title}" for e in events])
+    report("events_two_calendars.yaml", cassette, [f"{e.start} {e.title}" for e in events])
 
 
 def record_refresh(recorder: vcr.VCR, base: str) -> None:
@@ -143,7 +122,7 @@ def record_refresh(recorder: vcr.VCR, base: str) -> None:
     source = GoogleCalendarSource("google", ["primary"], credentials, f"{base}/calendar/v3/")
     with recorder.use_cassette("events_after_refresh.yaml") as cassette:
         events = source.events(*ONE_DAY)
-    _report("events_after_refresh.yaml", cassette, [f"{e.start} {e.title}" for e in events])
+    report("events_after_refresh.yaml", cassette, [f"{e.start} {e.title}" for e in events])
 
 
 def record_calendar_list(recorder: vcr.VCR, base: str) -> None:
@@ -152,7 +131,7 @@ def record_calendar_list(recorder: vcr.VCR, base: str) -> None:
     )
     with recorder.use_cassette("calendar_list.yaml") as cassette:
         calendars = source.list_calendars()
-    _report("calendar_list.yaml", cassette, [str(calendar) for calendar in calendars])
+    report("calendar_list.yaml", cassette, [str(calendar) for calendar in calendars])
 
 
 def record_sign_in(recorder: vcr.VCR, base: str) -> None:
@@ -169,7 +148,7 @@ def record_sign_in(recorder: vcr.VCR, base: str) -> None:
                 print=lambda *parts: printed.append(" ".join(map(str, parts))),
                 input=lambda _prompt: redirect_from(printed[0], PASTE_PORT),
             )
-    _report("sign_in_paste.yaml", cassette, [])
+    report("sign_in_paste.yaml", cassette, [])
 
 
 def client_secret_json(token_uri: str = TOKEN_URI) -> str:
@@ -194,14 +173,6 @@ def redirect_from(instructions: str, port: int) -> str:
     )
 
 
-def _report(name: str, cassette: Any, lines: list[str]) -> None:
-    print(f"{name}: {len(cassette.requests)} interactions")
-    for request in cassette.requests:
-        print(f"  {request.method} {request.uri}")
-    for line in lines:
-        print(f"    {line}")
-
-
 RECORDED = [
     "events_two_calendars.yaml",
     "events_after_refresh.yaml",
@@ -211,11 +182,8 @@ RECORDED = [
 
 
 def main() -> None:
-    CASSETTES.mkdir(parents=True, exist_ok=True)
-    # Start from nothing: in record mode "all" vcrpy would still load the old interactions.
-    for name in RECORDED:
-        (CASSETTES / name).unlink(missing_ok=True)
-    with fake_google() as base:
+    start_afresh(CASSETTES, RECORDED)
+    with running("tests.fakes.google_calendar_server") as base:
         recorder = google_vcr(base)
         record_events(recorder, base)
         record_refresh(recorder, base)

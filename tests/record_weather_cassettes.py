@@ -8,17 +8,13 @@ the JSON has the documented shape.
 
 Run from the project root:
 
-    .venv/bin/python tests/record_weather_cassettes.py
+    .venv/bin/python -m tests.record_weather_cassettes
 
 The error cassettes (forecast_400, forecast_429, forecast_503) are hand-written and left alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ import vcr
 from vcr.request import Request
 
 from integrations.weather import FORECAST_URL, GEOCODING_URL, OpenMeteo, Place
+from tests.fakes import report, running, start_afresh
 
 HERE = Path(__file__).resolve().parent
 CASSETTES = HERE / "cassettes" / "weather"
@@ -77,47 +74,27 @@ def client(base: str, **options: Any) -> OpenMeteo:
     return OpenMeteo(f"{base}/v1/forecast", f"{base}/v1/search", clock=lambda: NOW, **options)
 
 
-@contextlib.contextmanager
-def fake_open_meteo() -> Iterator[str]:
-    """Run the fake server in a subprocess, as if today were NOW's date; yield its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.open_meteo_server", "--today", NOW.date().isoformat()],
-        cwd=HERE.parent,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the fake server did not start (said {line!r})")
-        yield f"http://127.0.0.1:{line.split()[1]}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def record_all(recorder: vcr.VCR, base: str) -> None:
     weather = client(base)
     with recorder.use_cassette("geocode_london.yaml") as cassette:
         found = weather.geocode("London")
-    _report("geocode_london.yaml", cassette, [str(found)])
+    report("geocode_london.yaml", cassette, [str(found)])
 
     with recorder.use_cassette("geocode_miss.yaml") as cassette:
         found = weather.geocode(NOWHERE)
-    _report("geocode_miss.yaml", cassette, [str(found)])
+    report("geocode_miss.yaml", cassette, [str(found)])
 
     with recorder.use_cassette("find_place_tennis_centre.yaml") as cassette:
         match = client(base).find_place(TENNIS_CENTRE)  # a fresh cache: every request is made
-    _report("find_place_tennis_centre.yaml", cassette, [str(match)])
+    report("find_place_tennis_centre.yaml", cassette, [str(match)])
 
     with recorder.use_cassette("hourly_london.yaml") as cassette:
         hours = weather.hourly(LONDON, *PARKRUN)
-    _report("hourly_london.yaml", cassette, [str(hour) for hour in hours])
+    report("hourly_london.yaml", cassette, [str(hour) for hour in hours])
 
     with recorder.use_cassette("daily_london.yaml") as cassette:
         days = weather.daily(LONDON, *WEEKEND)
-    _report("daily_london.yaml", cassette, [str(day) for day in days])
+    report("daily_london.yaml", cassette, [str(day) for day in days])
 
     imperial = client(base, units="imperial")
     with recorder.use_cassette("imperial_dorking.yaml") as cassette:
@@ -125,15 +102,7 @@ def record_all(recorder: vcr.VCR, base: str) -> None:
         assert dorking is not None, "the fake should know Dorking"
         days = imperial.daily(dorking, WEEKEND[0], WEEKEND[0])
         hours = imperial.hourly(dorking, *PARKRUN)
-    _report("imperial_dorking.yaml", cassette, [str(dorking), *map(str, days), str(hours[0])])
-
-
-def _report(name: str, cassette: Any, lines: list[str]) -> None:
-    print(f"{name}: {len(cassette.requests)} interactions")
-    for request in cassette.requests:
-        print(f"  {request.method} {request.uri}")
-    for line in lines:
-        print(f"    {line}")
+    report("imperial_dorking.yaml", cassette, [str(dorking), *map(str, days), str(hours[0])])
 
 
 RECORDED = [
@@ -147,11 +116,8 @@ RECORDED = [
 
 
 def main() -> None:
-    CASSETTES.mkdir(parents=True, exist_ok=True)
-    # Start from nothing: in record mode "all" vcrpy would still load the old interactions.
-    for name in RECORDED:
-        (CASSETTES / name).unlink(missing_ok=True)
-    with fake_open_meteo() as base:
+    start_afresh(CASSETTES, RECORDED)
+    with running("tests.fakes.open_meteo_server", "--today", NOW.date().isoformat()) as base:
         record_all(weather_vcr(base), base)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE, LONDON
+from tests.fakes import running
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
 
@@ -128,23 +129,15 @@ def test_every_command_explains_itself(tmp_path, command):
 def open_meteo(tmp_path):
     """The local fake Open-Meteo in its own process, and a config that points at it."""
     today = datetime.now(LONDON).date().isoformat()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.open_meteo_server", "--port", "0", "--today", today],
-        cwd=EXAMPLE.parent.parent,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    port = server.stdout.readline().split()[1]
-    config = tmp_path / "tandem.yaml"
-    config.write_text(
-        EXAMPLE.read_text()
-        .replace("https://api.open-meteo.com", f"http://127.0.0.1:{port}")
-        .replace("https://geocoding-api.open-meteo.com", f"http://127.0.0.1:{port}")
-        .replace("path: sample-calendar.ics", f"path: {EXAMPLE.parent / 'sample-calendar.ics'}")
-    )
-    yield config
-    server.terminate()
-    server.wait()
+    with running("tests.fakes.open_meteo_server", "--today", today) as base:
+        config = tmp_path / "tandem.yaml"
+        config.write_text(
+            EXAMPLE.read_text()
+            .replace("https://api.open-meteo.com", base)
+            .replace("https://geocoding-api.open-meteo.com", base)
+            .replace("path: sample-calendar.ics", f"path: {EXAMPLE.parent / 'sample-calendar.ics'}")
+        )
+        yield config
 
 
 def test_the_weather_follow_up_in_the_terminal_is_for_that_event(tmp_path, open_meteo):

@@ -1,0 +1,53 @@
+"""Local stand-ins for the outside APIs, each run in its own process, and what recording needs.
+
+A fake runs as a subprocess, not a thread: a thread's real HTTP while vcrpy is active can
+un-patch the HTTP clients process-wide for a moment (see shared/notes/offline-testing.md).
+Each fake takes `--port 0` and prints `PORT <n>` once it listens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def running(module: str, *arguments: str) -> Iterator[str]:
+    """Run the fake server `module` in a subprocess; yield its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0", *arguments],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"the fake server {module} did not start (said {line!r})")
+        yield f"http://127.0.0.1:{line.split()[1]}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def start_afresh(folder: Path, names: list[str]) -> None:
+    """Remove the cassettes about to be recorded: in mode "all" vcrpy would keep old ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+
+
+def report(name: str, cassette: Any, lines: list[str]) -> None:
+    """Say what a recorded cassette holds, for the person running the recording."""
+    print(f"{name}: {len(cassette.requests)} interactions")
+    for request in cassette.requests:
+        print(f"  {request.method} {request.uri}")
+    for line in lines:
+        print(f"    {line}")

@@ -2,14 +2,14 @@
 
 It answers `POST /v1/messages` like Claude would for Tandem's answer step: it reads the events in
 the <calendar_data> block of the last user message and writes a short reply about them. Run it as
-a separate process (see tests/record_cassettes.py): `python -m tests.fakes.anthropic_server PORT`.
+a separate process: see tests/record_anthropic_cassettes.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
-import sys
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -77,5 +77,13 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    server = ThreadingHTTPServer(("127.0.0.1", parser.parse_args().port), Handler)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
 if __name__ == "__main__":
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    main()
