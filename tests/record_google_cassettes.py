@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -31,7 +30,7 @@ from vcr.request import Request
 
 from integrations.calendar.google import GoogleCalendarSource
 from integrations.calendar.google_auth import SCOPES, sign_in
-from tests.fakes import report, running, start_afresh
+from tests.fakes import report, running, start_afresh, without_varying_headers
 
 HERE = Path(__file__).resolve().parent
 CASSETTES = HERE / "cassettes" / "google"
@@ -62,12 +61,6 @@ def google_vcr(fake_base: str, record_mode: str = "all") -> vcr.VCR:
             request.uri = API_HOST + request.uri.removeprefix(fake_base)
         return request
 
-    def without_fake_headers(response: dict[str, Any]) -> dict[str, Any]:
-        # The fake's Server and Date headers would only make each recording differ.
-        for name in ("Server", "server", "Date", "date"):
-            response["headers"].pop(name, None)
-        return response
-
     return vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode=record_mode,
@@ -75,7 +68,7 @@ def google_vcr(fake_base: str, record_mode: str = "all") -> vcr.VCR:
         filter_headers=["authorization"],
         filter_post_data_parameters=["client_secret", "refresh_token", "code", "code_verifier"],
         before_record_request=to_google,
-        before_record_response=without_fake_headers,
+        before_record_response=without_varying_headers,
         decode_compressed_response=True,
     )
 

@@ -24,7 +24,7 @@ import vcr
 from vcr.request import Request
 
 from integrations.weather import FORECAST_URL, GEOCODING_URL, OpenMeteo, Place
-from tests.fakes import report, running, start_afresh
+from tests.fakes import report, running, start_afresh, without_varying_headers
 
 HERE = Path(__file__).resolve().parent
 CASSETTES = HERE / "cassettes" / "weather"
@@ -54,18 +54,12 @@ def weather_vcr(fake_base: str, record_mode: str = "all") -> vcr.VCR:
             request.uri = FORECAST_URL + request.uri.removeprefix(f"{fake_base}/v1/forecast")
         return request
 
-    def without_fake_headers(response: dict[str, Any]) -> dict[str, Any]:
-        # The fake's Server and Date headers would only make each recording differ.
-        for name in ("Server", "server", "Date", "date"):
-            response["headers"].pop(name, None)
-        return response
-
     return vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode=record_mode,
         match_on=("method", "scheme", "host", "port", "path", "query"),
         before_record_request=to_open_meteo,
-        before_record_response=without_fake_headers,
+        before_record_response=without_varying_headers,
         decode_compressed_response=True,
     )
 

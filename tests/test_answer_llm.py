@@ -10,6 +10,7 @@ import pytest
 from bot.messages import Incoming
 from integrations.llm import Claude
 from tests.conftest import ROOT
+from tests.fakes import without_varying_headers
 
 CASSETTES = ROOT / "tests" / "cassettes" / "anthropic"
 
@@ -26,6 +27,7 @@ def vcr_config():
     return {
         "filter_headers": ["authorization", "x-api-key", "host"],
         "before_record_request": as_anthropic,
+        "before_record_response": without_varying_headers,
         "match_on": ["method", "scheme", "host", "path", "body"],
         "decode_compressed_response": True,
     }

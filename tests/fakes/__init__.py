@@ -44,6 +44,13 @@ def start_afresh(folder: Path, names: list[str]) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
+def without_varying_headers(response: dict[str, Any]) -> dict[str, Any]:
+    """Drop the Server and Date headers: they would only make each recording differ."""
+    for name in ("Server", "server", "Date", "date"):
+        response["headers"].pop(name, None)
+    return response
+
+
 def report(name: str, cassette: Any, lines: list[str]) -> None:
     """Say what a recorded cassette holds, for the person running the recording."""
     print(f"{name}: {len(cassette.requests)} interactions")
