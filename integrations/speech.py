@@ -11,8 +11,11 @@ How it works, and why (see also the team's voice-notes.md):
 - pyttsx3 2.99 is not thread-safe. Every pyttsx3 call runs on ONE thread per process (eSpeak can be
   initialised only once per process), fed by a queue. Requests from all Speakers wait their turn
   there, and results go back to the caller through futures.
-- `runAndWait()` can return before the WAV exists, because eSpeak synthesises on its own thread. So
-  each request waits for the finished-utterance callback, with a timeout, and checks frames > 0.
+- eSpeak synthesises and applies settings on its own thread, and pyttsx3 2.99 does not wait for
+  it: a fresh engine's first `runAndWait()` returns before the WAV exists, and a `runAndWait()`
+  issued while eSpeak is still applying the voice cancels the utterance. So the engine gets one
+  empty warm-up run, each request waits for eSpeak to be idle before speaking, checks the voice
+  took, waits for the finished-utterance callback (with a timeout) and checks frames > 0.
 - Encoding (soxr 22 050 -> 48 000 Hz, then Opus through libsndfile) is most of the cost and
   releases the GIL. It runs in `asyncio.to_thread`, off the event loop and off the speech thread,
   so one request's encoding overlaps the next one's synthesis.
@@ -71,7 +74,8 @@ class Speaker:
         *,
         timeout_seconds: float = 10.0,
     ) -> None:
-        # eSpeak makes 15 s of speech in about 20 ms, so 10 s means it is stuck, not busy.
+        # eSpeak makes 15 s of speech in about 20 ms and 4 minutes in under a second, so
+        # 10 s, counted from the request, means it is stuck rather than busy.
         self.default_voice = default_voice.strip().lower()
         self.rate = rate
         self.timeout_seconds = timeout_seconds
@@ -110,9 +114,14 @@ class Speaker:
         if problem := table.check(voice):
             raise SpeechError(problem)
         rate, timeout = self.rate, self.timeout_seconds
-        samples, sample_rate = await asyncio.wrap_future(
-            self._submit(lambda worker: worker.synthesise(text, voice, rate, timeout))
-        )
+        job = self._submit(lambda worker: worker.synthesise(text, voice, rate, timeout))
+        try:
+            # On timeout wait_for cancels the future: a request still queued is then skipped; one
+            # already running finishes on the speech thread and is thrown away.
+            samples, sample_rate = await asyncio.wait_for(asyncio.wrap_future(job), timeout)
+        except TimeoutError:
+            log.warning("no speech after %g s (voice %s, %d characters)", timeout, voice, len(text))
+            raise SpeechError("Sorry, reading this reply aloud took too long.") from None
         ogg_opus, duration = await asyncio.to_thread(_encode_ogg_opus, samples, sample_rate)
         return VoiceNote(ogg_opus=ogg_opus, duration=duration, voice=voice)
 
@@ -174,7 +183,7 @@ class _VoiceTable:
         close = difflib.get_close_matches(wanted, list(candidates), n=5, cutoff=0.6)
         # Ties are common ("gmw/engl" is as close to gmw/nl as to gmw/en); difflib would break
         # them alphabetically, so prefer the candidate sharing the longest start with the typo.
-        close.sort(key=lambda c: len(os.path.commonprefix([wanted, c])), reverse=True)  # noqa: RUF071 (characters, not paths)
+        close.sort(key=lambda c: _shared_start(wanted, c), reverse=True)
         hint = f' Did you mean "{candidates[close[0]]}"?' if close else ""
         return f'Unknown voice "{voice}".{hint}'
 
@@ -193,6 +202,12 @@ class _VoiceTable:
             if key and key in self.by_language:
                 return self.by_language[key]
         return default
+
+
+def _shared_start(a: str, b: str) -> int:
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 @dataclass
@@ -297,18 +312,14 @@ class _SpeechThread:
             # pyttsx3 ignores a voice it cannot set; the text would be read in the previous one.
             self._fail(voice, f"the voice in use is {current}")
         engine.save_to_file(text, path)
-        # runAndWait returns only once pyttsx3 hears that the utterance ended. If that never
-        # happens, the watchdog ends pyttsx3's loop from outside, so the timeout still applies.
-        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _end_loop, (engine,))
-        watchdog.daemon = True
-        watchdog.start()
+        # After the warm-up in _get_engine, runAndWait returns when the utterance ends. It cannot
+        # be interrupted: calling engine.stop() from a watchdog thread deadlocked in espeak_Cancel.
+        # speak() bounds the caller's wait instead.
         try:
             engine.runAndWait()
-            finished = utterance.finished.wait(max(0.0, deadline - time.monotonic()))
         except RuntimeError as exc:  # "run loop already started", after an earlier failure
             self._fail(voice, str(exc))
-        finally:
-            watchdog.cancel()
+        finished = utterance.finished.wait(max(0.0, deadline - time.monotonic()))
         if utterance.errors:
             self._fail(voice, "; ".join(utterance.errors))
         if not finished:
@@ -403,12 +414,6 @@ def _wait_until_idle(deadline: float) -> bool:
             return False
         time.sleep(0.0005)
     return True
-
-
-def _end_loop(engine: Any) -> None:
-    # Fails with RuntimeError when runAndWait has already returned: nothing to end.
-    with contextlib.suppress(Exception):
-        engine.stop()
 
 
 def _read_wav(path: str) -> tuple[np.ndarray, int]:
