@@ -230,7 +230,9 @@ def understand(text: str, now: datetime) -> Question:
             label = f"this {part[1]}" if window.label == "today" else f"{window.label} {part[1]}"
             window = _part_of_day(window.start.date(), part[1], now, label)
     words = (w.removesuffix("'s") for w in re.findall(r"[a-z0-9]+(?:'[a-z]+)?", rest))
-    subject = [w for w in words if w not in _IGNORED and not w.isdigit()]
+    # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
+    as_written = {word.lower(): word for word in re.findall(r"\w+", text)}
+    subject = [as_written.get(w, w) for w in words if w not in _IGNORED and not w.isdigit()]
     return Question(text, window, " ".join(subject), bool(_NEXT_ONLY.search(rest)), problem)
 
 

@@ -145,7 +145,7 @@ class Workflow:
         """What steps can use before any tool ran: the question's window, subject and event."""
         # The words that made the rule apply ("rain", "weather") are not what the user asks about.
         keywords = {word.lower() for word in rule.when.keywords} if rule.when else set()
-        subject = " ".join(word for word in question.subject.split() if word not in keywords)
+        subject = " ".join(w for w in question.subject.split() if w.lower() not in keywords)
         return {
             "start": question.window.start if question.window else None,
             "end": question.window.end if question.window else None,
@@ -157,12 +157,18 @@ class Workflow:
 
 
 def _resolve(value: Any, found: dict[str, Any]) -> Any:
-    """`$name` or `$name.field` in a step's `with` means a value found earlier; else a literal."""
+    """`$name` or `$name.field` in a step's `with` means a value found earlier, and
+    `$a|$b` the first of them that was found; anything else is a literal."""
     if not (isinstance(value, str) and value.startswith("$")):
         return value
-    name, _, field = value[1:].partition(".")
-    known = found.get(name)
-    return getattr(known, field, None) if field and known is not None else known
+    for choice in value.split("|"):
+        name, _, field = choice.strip().removeprefix("$").partition(".")
+        known = found.get(name)
+        if field and known is not None:
+            known = getattr(known, field, None)
+        if known not in (None, ""):
+            return known
+    return None
 
 
 def _shown(arguments: dict[str, Any]) -> dict[str, Any]:

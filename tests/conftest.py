@@ -97,8 +97,8 @@ class FakeWeather:
     def find_place(self, text: str) -> tuple[Place, str] | None:
         self.asked.append(("find_place", text))
         for part in [text, *(part.strip() for part in text.split(","))]:
-            if part in self.PLACES:
-                return self.PLACES[part], part
+            if part.title() in self.PLACES:  # like Open-Meteo, whatever the capitals
+                return self.PLACES[part.title()], part
         return None
 
     def hourly(self, place: Place, start: datetime, end: datetime) -> list[HourlyWeather]:

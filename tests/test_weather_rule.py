@@ -95,3 +95,17 @@ async def test_without_the_weather_rule_the_follow_up_is_out_of_scope(
     assert "• Questions about your own events" in reply
     assert "weather" not in reply.split("They cover:")[1].lower()
     assert weather.asked == []
+
+
+async def test_a_place_named_in_the_question_is_used_when_no_event_matches(
+    make_assistant, week, weather
+):
+    reply = await ask(
+        make_assistant(week, weather=weather), "What's the weather in Dorking tomorrow?"
+    )
+
+    assert ("find_place", "Dorking") in weather.asked
+    assert reply == (
+        "I found nothing matching “Dorking” tomorrow, Thursday 26 November.\n\n"
+        "Weather in Dorking, Thursday 26 November: overcast, 4–11°C, 20% chance of rain."
+    )
