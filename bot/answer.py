@@ -50,7 +50,7 @@ async def write_answer(
     llm: Claude | None,
 ) -> tuple[str, Usage, TraceStep]:
     """The reply text, what it cost, and how it was written."""
-    template = "\n\n".join(result.for_person(view) for result in results)
+    template = "\n\n".join(filter(None, (result.for_person(view) for result in results)))
     if llm is None:
         return template, Usage(), TraceStep("answer", "template")
     findings = "\n\n".join(result.for_model() for result in results) or "(no tool was called)"

@@ -66,11 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask_parser.add_argument("text", help='the question, e.g. "what\'s on tomorrow?"')
     ask_parser.add_argument(
+        "--mode",
+        choices=["workflow", "agent", "hybrid"],
+        help="answer in this mode (default: the config's mode)",
+    )
+    ask_parser.add_argument(
         "--voice-out",
         metavar="FILE.ogg",
         help="also write the reply as a voice note (OGG/Opus, as Telegram plays it)",
     )
     ask_parser.set_defaults(command=ask)
+
+    compare = commands.add_parser(
+        "compare",
+        parents=[common],
+        help="answer one question as a workflow and as an agent, side by side",
+    )
+    compare.add_argument("text", help='the question, e.g. "what will the weather be?"')
+    compare.set_defaults(command=compare_modes)
 
     check = commands.add_parser(
         "check-config", parents=[common], help="validate a config file and list every problem"
@@ -142,7 +155,9 @@ def ask(args: argparse.Namespace) -> int:
     quiet_logging()
     assistant = Assistant.from_config(load(args), Secrets.from_environment())
     wants_voice = args.voice_out is not None
-    question = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, args.text, wants_voice=wants_voice)
+    question = Incoming(
+        TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, args.text, wants_voice=wants_voice, mode=args.mode
+    )
     reply = asyncio.run(assistant.handle(question))
     print(reply.text)
     if not wants_voice:
@@ -152,6 +167,14 @@ def ask(args: argparse.Namespace) -> int:
         return 1
     Path(args.voice_out).write_bytes(reply.voice.ogg_opus)
     print(f"Voice note ({reply.voice.duration:.1f} s) written to {args.voice_out}", file=sys.stderr)
+    return 0
+
+
+def compare_modes(args: argparse.Namespace) -> int:
+    quiet_logging()
+    assistant = Assistant.from_config(load(args), Secrets.from_environment())
+    message = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, f"/compare {args.text}")
+    print(asyncio.run(assistant.handle(message)).text)
     return 0
 
 

@@ -123,10 +123,57 @@ class VoiceSettings(Strict):
     max_spoken_chars: int = Field(default=400, ge=50)  # longer replies: the first sentences
 
 
+class Price(Strict):
+    """US dollars per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
+def _default_prices() -> dict[str, Price]:
+    sonnet = Price(input=3, output=15, cache_write=3.75, cache_read=0.30)
+    haiku = Price(input=1, output=5, cache_write=1.25, cache_read=0.10)
+    return {"claude-sonnet-5-5": sonnet, "claude-haiku-5-5": haiku}
+
+
+class AgentLimits(Strict):
+    """Checked before every model call of the agent; reaching one ends the run with an answer."""
+
+    model_calls: int = Field(default=6, ge=1)
+    tool_calls: int = Field(default=12, ge=0)
+    input_tokens: int = Field(default=60_000, ge=1)
+    output_tokens: int = Field(default=4_000, ge=1)
+    cost_usd: float = Field(default=0.10, gt=0)
+    wall_seconds: float = Field(default=60, gt=0)
+
+
 class LlmSettings(Strict):
     model: str = "claude-sonnet-5-5"
     max_tokens: int = Field(default=800, ge=1, le=64000)
     timeout_seconds: float = Field(default=60, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)  # on 429, 529 and 5xx, after retry-after
+    prices: dict[str, Price] = Field(default_factory=_default_prices)
+    limits: AgentLimits = Field(default_factory=AgentLimits)
+
+    @model_validator(mode="after")
+    def _priced(self) -> LlmSettings:
+        if self.model not in self.prices:
+            raise ValueError(
+                f"no price for model {self.model!r}: add it under llm.prices "
+                "(dollars per million input, output, cache_write and cache_read tokens)"
+            )
+        return self
+
+
+Mode = Literal["workflow", "agent", "hybrid"]
+
+
+class TelemetrySettings(Strict):
+    otlp_endpoint: str | None = None  # e.g. http://localhost:4318; OTEL_EXPORTER_OTLP_ENDPOINT too
+    capture_content: bool = False  # put messages and tool arguments in spans
+    service_name: str = "tandem"
 
 
 class MemorySettings(Strict):
@@ -252,6 +299,7 @@ class Rule(Strict):
 
 
 class Settings(Strict):
+    mode: Mode = "workflow"  # each chat can change it with /mode
     user: UserSettings = Field(default_factory=UserSettings)
     calendars: list[CalendarSettings] = Field(default_factory=list)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -262,6 +310,7 @@ class Settings(Strict):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -420,6 +469,7 @@ _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "memory": MemorySettings,
     "limits": LimitSettings,
     "scheduler": SchedulerSettings,
+    "telemetry": TelemetrySettings,
 }
 
 

@@ -6,20 +6,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from bot import telemetry
+from bot.agent import Agent
 from bot.calendars import open_calendars
 from bot.config import (
     ConfigError,
     LoadedConfig,
+    Mode,
+    Price,
     Rule,
     Secrets,
     VoiceMode,
     WeatherSettings,
 )
-from bot.memory import ChatMemory, Turn
+from bot.memory import ChatMemory, Run, Turn
 from bot.messages import SORRY, Incoming, Reply, TraceStep
+from bot.report import compare_report, trace_report
 from bot.schedule import Scheduler, SlotLedger
 from bot.tools import TOOLS
 from bot.tools.context import ToolContext
@@ -32,6 +37,19 @@ from integrations.speech import Speaker, SpeechError
 from integrations.weather import OpenMeteo
 
 log = logging.getLogger(__name__)
+
+MODES = {
+    "workflow": "your rules decide the path: fixed steps, bounded cost; what no rule covers is "
+    "out of scope",
+    "agent": "Claude decides which tools to call, in what order, within hard limits",
+    "hybrid": "your rules first; when no rule matches, the agent takes over",
+}
+
+
+@dataclass(frozen=True)
+class Answered:
+    reply: Reply
+    record: Run
 
 
 def utc_now() -> datetime:
@@ -78,9 +96,12 @@ class Assistant:
             self.settings.user, self.settings.search, calendar, weather, clock
         )
         self.workflow = Workflow(self.settings, TOOLS, llm)
+        self.agent = Agent(self.settings, TOOLS, llm)
 
     @classmethod
-    def from_config(cls, config: LoadedConfig, secrets: Secrets) -> Assistant:
+    def from_config(
+        cls, config: LoadedConfig, secrets: Secrets, clock: Callable[[], datetime] = utc_now
+    ) -> Assistant:
         llm = None
         if secrets.anthropic_api_key:
             settings = config.settings.llm
@@ -89,9 +110,12 @@ class Assistant:
                 settings.model,
                 settings.max_tokens,
                 settings.timeout_seconds,
+                settings.max_retries,
             )
         memory = ChatMemory(config.data_dir / "tandem.sqlite3", config.settings.memory.turns_kept)
-        return cls(config, open_calendars(config), memory, llm, speaker=open_speaker(config))
+        telemetry.setup_tracing(config.settings.telemetry)
+        calendar = open_calendars(config)
+        return cls(config, calendar, memory, llm, clock=clock, speaker=open_speaker(config))
 
     async def handle(self, message: Incoming) -> Reply:
         """Answer one message. Never raises: a failure becomes a kind reply."""
@@ -107,31 +131,80 @@ class Assistant:
         wants_voice = message.wants_voice
         command, _, argument = text.partition(" ")
         name = command[1:].split("@")[0].lower() if command.startswith("/") else ""
-        if name == "voice":
-            return self.set_voice_mode(message.chat_id, argument)
+        if name in ("voice", "mode", "trace", "compare"):
+            return await self._command(name, message.chat_id, argument.strip())
         if name == "say":
             if not argument.strip():
                 return Reply("Tell me what to read out, e.g. “/say what's on tomorrow?”")
             text, wants_voice = argument.strip(), True
         asked, text = asks_for_voice(text, self.settings.voice.request_phrases)
+        mode = message.mode or self.mode(message.chat_id)
         try:
-            reply = await self._answer(message.chat_id, text)
+            run = await self.run(message.chat_id, text, mode)
         except Exception:
             log.exception("a message could not be answered")
             return Reply(SORRY)
+        reply = run.reply
+        self.memory.remember(message.chat_id, Turn("user", text), Turn("assistant", reply.text))
+        if reply.focus is not None:
+            self.memory.remember_focus(message.chat_id, reply.focus)
+        self.memory.record_run(message.chat_id, run.record)
         if self._speaks(message.chat_id, wants_voice or asked or reply.speak):
             reply = await self.with_voice(reply, message.language)
         return reply
 
-    async def _answer(self, chat_id: int, text: str) -> Reply:
-        question = understand(text, self.context.now())
+    async def run(self, chat_id: int, text: str, mode: Mode) -> Answered:
+        """Answer `text` in one mode with the chat's history, changing nothing in the chat."""
+        started = time.perf_counter()
         history = self.memory.recent(chat_id)
-        focus = self.memory.focus(chat_id)
-        reply = await self.workflow.run(question, self.context, history, focus)
-        self.memory.remember(chat_id, Turn("user", text), Turn("assistant", reply.text))
-        if reply.focus is not None:
-            self.memory.remember_focus(chat_id, reply.focus)
-        return reply
+        rule = self.workflow.choose(text)
+        if mode == "agent" or (mode == "hybrid" and rule is None):
+            reply = await self.agent.run(text, self.context, history, chat_id)
+            ran = "agent" if mode == "agent" else "hybrid → agent"
+        else:
+            question = understand(text, self.context.now())
+            focus = self.memory.focus(chat_id)
+            with telemetry.invoke_workflow(rule.name if rule else "none", chat_id):
+                reply = await self.workflow.run(question, self.context, history, focus)
+            ran = "workflow" if mode == "workflow" else "hybrid → workflow"
+        seconds = time.perf_counter() - started
+        return Answered(reply, Run(ran, text, reply.text, reply.steps, reply.usage, seconds))
+
+    async def _command(self, name: str, chat_id: int, argument: str) -> Reply:
+        """The core's own commands, the same in every front end."""
+        if name == "voice":
+            return self.set_voice_mode(chat_id, argument)
+        if name == "mode":
+            return self.set_mode(chat_id, argument)
+        if name == "trace":
+            return Reply(trace_report(self.memory.last_run(chat_id), self.price))
+        if not argument:
+            return Reply("Ask it a question, e.g. “/compare what will the weather be?”")
+        both = [self.run(chat_id, argument, mode) for mode in ("workflow", "agent")]
+        runs = await asyncio.gather(*both)
+        return Reply(compare_report([run.record for run in runs], self.price))
+
+    def mode(self, chat_id: int) -> Mode:
+        chosen = self.memory.setting(chat_id, "mode")
+        return chosen if chosen in MODES else self.settings.mode  # type: ignore[return-value]
+
+    def set_mode(self, chat_id: int, argument: str) -> Reply:
+        """`/mode` shows the chat's mode and what each does; `/mode NAME` changes it."""
+        wanted = argument.lower()
+        if wanted in MODES:
+            self.memory.set_setting(chat_id, "mode", wanted)
+            return Reply(f"Mode: {wanted} — {MODES[wanted]}.")
+        current = self.mode(chat_id)
+        lines = "\n".join(
+            f"{'•' if name == current else '◦'} {name} — {what}" for name, what in MODES.items()
+        )
+        unknown = f"I don't know the mode “{argument}”.\n" if wanted else ""
+        change = "Change it with /mode workflow, /mode agent or /mode hybrid."
+        return Reply(f"{unknown}Mode: {current}.\n{lines}\n{change}")
+
+    @property
+    def price(self) -> Price:
+        return self.settings.llm.prices[self.settings.llm.model]
 
     def voice_mode(self, chat_id: int) -> VoiceMode:
         chosen = self.memory.setting(chat_id, "voice")
@@ -154,7 +227,7 @@ class Assistant:
 
     async def with_voice(self, reply: Reply, language: str | None) -> Reply:
         """The reply with a voice note of it; if speech fails, the text still goes out alone."""
-        spoken = spoken_version(reply.text, self.settings.voice.max_spoken_chars)
+        spoken = spoken_version(reply.spoken or reply.text, self.settings.voice.max_spoken_chars)
         started = time.perf_counter()
         try:
             note = await self.speaker.speak(spoken, language or self.settings.user.language)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from bot.messages import TraceStep, Usage
 from integrations.calendar import Event
 
 SCHEMA = """
@@ -28,6 +29,18 @@ CREATE TABLE IF NOT EXISTS chat_settings (
     value TEXT NOT NULL,
     PRIMARY KEY (chat_id, name)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id INTEGER NOT NULL,
+    mode TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    steps TEXT NOT NULL,
+    usage TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_chat ON runs (chat_id, id);
 CREATE TABLE IF NOT EXISTS focus (
     chat_id INTEGER PRIMARY KEY,
     event TEXT NOT NULL
@@ -39,6 +52,18 @@ CREATE TABLE IF NOT EXISTS focus (
 class Turn:
     role: Literal["user", "assistant"]
     text: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """One answered message as recorded: the mode, the path taken, what it cost."""
+
+    mode: str
+    question: str
+    answer: str
+    steps: tuple[TraceStep, ...]
+    usage: Usage
+    seconds: float
 
 
 class ChatMemory:
@@ -96,6 +121,38 @@ class ChatMemory:
             datetime.fromisoformat(record.pop("end")),
         )
         return Event(start=start, end=end, **record)
+
+    def record_run(self, chat_id: int, run: Run) -> None:
+        """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""
+        steps = json.dumps([asdict(step) for step in run.steps], default=str)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO runs (chat_id, mode, question, answer, steps, usage, seconds, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chat_id,
+                    run.mode,
+                    run.question,
+                    run.answer,
+                    steps,
+                    json.dumps(asdict(run.usage)),
+                    run.seconds,
+                    time.time(),
+                ),
+            )
+
+    def last_run(self, chat_id: int) -> Run | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT mode, question, answer, steps, usage, seconds FROM runs"
+                " WHERE chat_id = ? ORDER BY id DESC LIMIT 1",
+                (chat_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        mode, question, answer, steps, usage, seconds = row
+        trace = tuple(TraceStep(**step) for step in json.loads(steps))
+        return Run(mode, question, answer, trace, Usage(**json.loads(usage)), seconds)
 
     def set_setting(self, chat_id: int, name: str, value: str) -> None:
         """A chat's own choice (its voice mode, ...), kept across restarts."""

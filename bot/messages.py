@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from integrations.calendar import Event
 
 if TYPE_CHECKING:
+    from bot.config import Mode
     from integrations.speech import VoiceNote
 
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 # Commands the core answers itself, so that every front end has them.
-CORE_COMMANDS = ("voice", "say")
+CORE_COMMANDS = ("voice", "say", "mode", "trace", "compare")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Incoming:
     text: str
     language: str | None = None
     wants_voice: bool = False  # the front end was asked for a spoken reply (/say, --voice-out)
+    mode: Mode | None = None  # this message only (tandem ask --mode); else the chat's mode
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Reply:
     steps: tuple[TraceStep, ...] = ()
     usage: Usage = Usage()
     focus: Event | None = None  # the event the reply was about, for follow-up questions
-    speak: bool = False  # the rule that answered asks for a voice note
+    speak: bool = False  # the rule that answered, or the agent, asks for a voice note
+    spoken: str = ""  # what to say, when not the text itself
     voice: VoiceNote | None = None
     voice_only: bool = False  # send the voice note without the text

@@ -1,11 +1,13 @@
-"""Claude through the anthropic SDK: one call in, text and token counts out.
+"""Claude through the anthropic SDK: a request in, content blocks and token counts out.
 
 The SDK reads ANTHROPIC_BASE_URL by itself, so a self-hosted proxy or a local fake just works.
+It also retries 408, 429, 529 and 5xx answers with backoff, honouring `retry-after`
+(`max_retries` times), so no retry loop is written here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,11 +16,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Completion:
-    text: str
-    input_tokens: int
-    output_tokens: int
+    """One model call's answer: its content blocks (as the API's JSON), why it stopped, its cost."""
+
+    content: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(b["text"] for b in self.content if b["type"] == "text").strip()
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [block for block in self.content if block["type"] == "tool_use"]
 
 
 class LlmError(Exception):
@@ -44,15 +57,27 @@ class Claude:
         )
 
     async def write(self, system: str, messages: list[dict[str, Any]]) -> Completion:
-        """One Messages API call without tools; the reply's text blocks joined."""
+        """One Messages API call without tools."""
+        return await self._create(system=system, messages=messages)
+
+    async def converse(
+        self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> Completion:
+        """One turn of a tool-using conversation. The system prompt and the tools are marked
+        for prompt caching, so every call after the first reads them from the cache."""
+        cached = {"type": "ephemeral"}
+        return await self._create(
+            system=[{"type": "text", "text": system, "cache_control": cached}],
+            messages=messages,
+            tools=[*tools[:-1], {**tools[-1], "cache_control": cached}] if tools else [],
+        )
+
+    async def _create(self, **request: Any) -> Completion:
         import anthropic
 
         try:
             response = await self._client.messages.create(
-                model=self.model,
-                max_tokens=self.max_tokens,
-                system=system,
-                messages=messages,
+                model=self.model, max_tokens=self.max_tokens, **request
             )
         except anthropic.AuthenticationError:
             raise LlmError("Claude refused the API key (check ANTHROPIC_API_KEY).") from None
@@ -64,10 +89,10 @@ class Claude:
             raise LlmError(f"Claude answered with an error (HTTP {exc.status_code}).") from None
         except anthropic.APIError:
             raise LlmError("Claude could not be reached.") from None
-        text = "".join(block.text for block in response.content if block.type == "text")
         usage = response.usage
         return Completion(
-            text=text.strip(),
+            content=[block.model_dump(exclude_none=True) for block in response.content],
+            stop_reason=response.stop_reason,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_input_tokens or 0,

@@ -15,7 +15,8 @@ class CountingClaude:
 
     async def write(self, system: str, messages: list[dict[str, str]]) -> Completion:
         self.calls += 1
-        return Completion("Tennis with Sam tomorrow at 18:30.", 100, 10)
+        text = {"type": "text", "text": "Tennis with Sam tomorrow at 18:30."}
+        return Completion([text], "end_turn", input_tokens=100, output_tokens=10)
 
 
 async def test_a_stranger_gets_their_id_and_causes_no_calendar_or_model_call(make_assistant, week):

@@ -72,7 +72,7 @@ rules:
     )
     assert problems == [
         "rule 'events' (rules[0]), steps[0].tool: unknown tool 'search_calender' "
-        "(did you mean 'search_calendar'?); tools are current_time, search_calendar, "
+        "(did you mean 'search_calendar'?); tools are current_time, search_calendar, speak, "
         "weather_forecast"
     ]
 
