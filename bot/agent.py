@@ -71,21 +71,26 @@ class Budget:
     usage: Usage = field(default_factory=Usage)
     tool_calls: int = 0
 
-    def exhausted(self, tools_wanted: int = 0) -> str | None:
-        """Which limit stops the run, in words, or None while within all of them."""
+    def exhausted(self) -> str | None:
+        """Which limit stops the run before another model call, in words, or None."""
         limits, used = self.limits, self.usage
+        dollars = f"{limits.cost_usd:.2f}" if limits.cost_usd >= 0.01 else f"{limits.cost_usd:.4f}"
         checks = [
             (used.model_calls >= limits.model_calls, f"{limits.model_calls} model calls"),
-            (self.tool_calls + tools_wanted > limits.tool_calls, f"{limits.tool_calls} tool calls"),
+            (self.tool_calls > limits.tool_calls, f"{limits.tool_calls} tool calls"),
             (used.input_tokens >= limits.input_tokens, f"{limits.input_tokens:,} input tokens"),
             (used.output_tokens >= limits.output_tokens, f"{limits.output_tokens:,} output tokens"),
-            (cost_usd(used, self.price) >= limits.cost_usd, f"${limits.cost_usd:.2f}"),
+            (cost_usd(used, self.price) >= limits.cost_usd, f"${dollars}"),
             (
                 time.perf_counter() - self.started >= limits.wall_seconds,
                 f"{limits.wall_seconds:g} seconds",
             ),
         ]
         return next((what for reached, what in checks if reached), None)
+
+    def allows_tools(self, wanted: int) -> bool:
+        """Whether the tools Claude just asked for fit in the tool-call limit."""
+        return self.tool_calls + wanted <= self.limits.tool_calls
 
 
 @dataclass
@@ -119,35 +124,22 @@ class Agent:
         with telemetry.invoke_agent(llm.model, conversation_id):
             while True:
                 if reason := budget.exhausted():
-                    return self._stopped(
-                        f"I reached my limit of {reason}", results, context, trace, budget
-                    )
+                    why = f"I reached my limit of {reason}"
+                    return self._stopped(why, results, context, trace, budget)
                 started = time.perf_counter()
                 try:
-                    with telemetry.chat(llm.model, conversation_id) as span:
-                        turn = await llm.converse(system, messages, self.tool_specs())
-                        telemetry.record_usage(
-                            span,
-                            turn.input_tokens,
-                            turn.output_tokens,
-                            turn.cache_read_tokens,
-                            turn.cache_write_tokens,
-                            turn.stop_reason,
-                            llm.model,
-                        )
+                    turn = await self._ask(llm, system, messages, conversation_id)
                 except LlmError as exc:
-                    return self._stopped(
-                        f"I can't think right now: {exc}", results, context, trace, budget
-                    )
+                    why = f"I can't think right now ({str(exc).rstrip('.')})"
+                    return self._stopped(why, results, context, trace, budget)
                 budget.usage += _usage(turn)
                 trace.append(_model_step(llm.model, turn, time.perf_counter() - started))
                 messages.append({"role": "assistant", "content": turn.content})
                 if turn.stop_reason != "tool_use" or not turn.tool_calls:
                     return self._answered(turn.text, results, trace, budget)
-                if reason := budget.exhausted(len(turn.tool_calls)):
-                    return self._stopped(
-                        f"I reached my limit of {reason}", results, context, trace, budget
-                    )
+                if not budget.allows_tools(len(turn.tool_calls)):
+                    why = f"I reached my limit of {budget.limits.tool_calls} tool calls"
+                    return self._stopped(why, results, context, trace, budget)
                 budget.tool_calls += len(turn.tool_calls)
                 outcomes = await asyncio.gather(
                     *(self._call(call, context, conversation_id) for call in turn.tool_calls)
@@ -157,6 +149,22 @@ class Agent:
                     trace.append(step)
                     if result is not None:
                         results.append(result)
+
+    async def _ask(
+        self, llm: Claude, system: str, messages: list[dict[str, Any]], conversation_id: int
+    ) -> Completion:
+        with telemetry.chat(llm.model, conversation_id) as span:
+            turn = await llm.converse(system, messages, self.tool_specs())
+            telemetry.record_usage(
+                span,
+                turn.input_tokens,
+                turn.output_tokens,
+                turn.cache_read_tokens,
+                turn.cache_write_tokens,
+                turn.stop_reason,
+                llm.model,
+            )
+        return turn
 
     async def _call(
         self, call: dict[str, Any], context: ToolContext, conversation_id: int

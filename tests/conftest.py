@@ -118,3 +118,10 @@ class FakeWeather:
 @pytest.fixture
 def weather() -> FakeWeather:
     return FakeWeather()
+
+
+def example_without(*rule_names: str, **updates: object) -> LoadedConfig:
+    """The example config without some rules, and with some settings changed."""
+    config = load_config(EXAMPLE, known_tools=TOOLS.names())
+    rules = [rule for rule in config.settings.rules if rule.name not in rule_names]
+    return LoadedConfig(config.settings.model_copy(update={"rules": rules, **updates}), EXAMPLE)

@@ -95,3 +95,30 @@ async def test_when_claude_fails_the_template_answers(make_assistant, week, stat
     assert reply.steps[-1].name == "template"
     assert reply.steps[-1].detail["llm_error"] == why
     assert vcr.responses[0]["status"]["code"] == status
+
+
+@pytest.mark.vcr(match_on=["method", "host", "path"])
+async def test_an_overloaded_claude_is_retried_after_retry_after(
+    make_assistant, week, vcr, monkeypatch
+):
+    retrying = Claude("sk-ant-test", "claude-sonnet-5-5", 800, 30, max_retries=1)
+    messages = retrying._client.messages
+    sent: list[dict] = []
+    create = messages.create
+
+    async def spy(**request):
+        sent.append(request)
+        return await create(**request)
+
+    monkeypatch.setattr(messages, "create", spy)
+    assistant = make_assistant(week, llm=retrying)
+    await assistant.handle(Incoming(1, 1, "/mode agent"))
+
+    reply = await assistant.handle(Incoming(1, 1, "Anything tomorrow evening?"))
+
+    assert reply.text == "Nothing is planned for tomorrow evening."
+    assert vcr.play_count == 2  # the 529, then the answer
+    assert sent[0]["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert sent[0]["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in sent[0]["tools"][0]
+    assert reply.usage.cache_write_tokens == 1650

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import yaml
-
-from bot.config import load_config
 from bot.messages import Incoming
-from bot.tools import TOOLS
-from tests.conftest import EXAMPLE, LONDON, NOW
+from tests.conftest import LONDON, NOW, example_without
 
 
 async def ask(assistant, text: str, chat_id: int = 7) -> str:
@@ -79,14 +75,9 @@ async def test_too_far_ahead_for_a_forecast_is_said_plainly(make_assistant, week
 
 
 async def test_without_the_weather_rule_the_follow_up_is_out_of_scope(
-    tmp_path, make_assistant, week, weather
+    make_assistant, week, weather
 ):
-    raw = yaml.safe_load(EXAMPLE.read_text())
-    raw["rules"] = [rule for rule in raw["rules"] if rule["name"] != "weather"]
-    raw["calendars"][0]["path"] = str(EXAMPLE.parent / "sample-calendar.ics")
-    path = tmp_path / "no-weather.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    assistant = make_assistant(week, load_config(path, known_tools=TOOLS.names()), weather=weather)
+    assistant = make_assistant(week, example_without("weather"), weather=weather)
     assert "Parkrun" in await ask(assistant, "What's on Saturday?")
 
     reply = await ask(assistant, "What will the weather be?")
