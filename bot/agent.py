@@ -20,6 +20,7 @@ from bot import telemetry
 from bot.answer import conversation
 from bot.config import AgentLimits, Price, Settings, UserSettings
 from bot.formatting import View
+from bot.journal import Immediate, Journal
 from bot.memory import Turn
 from bot.messages import Reply, TraceStep, Usage
 from bot.tools import ToolRegistry
@@ -98,6 +99,7 @@ class Agent:
     settings: Settings
     tools: ToolRegistry
     llm: Claude | None
+    journal: Journal = field(default_factory=Immediate)
 
     def tool_specs(self) -> list[dict[str, Any]]:
         return [
@@ -154,7 +156,9 @@ class Agent:
         self, llm: Claude, system: str, messages: list[dict[str, Any]], conversation_id: int
     ) -> Completion:
         with telemetry.chat(llm.model, conversation_id) as span:
-            turn = await llm.converse(system, messages, self.tool_specs())
+            turn = await self.journal.step(
+                f"chat {llm.model}", llm.converse, system, messages, self.tool_specs()
+            )
             telemetry.record_usage(
                 span,
                 turn.input_tokens,
@@ -176,8 +180,9 @@ class Agent:
             call["name"], call["id"], conversation_id, call["input"]
         ) as span:
             try:
-                result = await asyncio.to_thread(
-                    self.tools.get(call["name"]).call, context, call["input"]
+                tool = self.tools.get(call["name"])
+                result = await self.journal.step(
+                    f"tool {tool.name}", tool.call, context, call["input"]
                 )
                 content, is_error = result.for_model(), False
             except KeyError:

@@ -9,8 +9,10 @@ from datetime import datetime
 
 from bot.config import UserSettings
 from bot.formatting import View
+from bot.journal import Journal
 from bot.memory import Turn
 from bot.messages import TraceStep, Usage
+from bot.tools.context import ToolContext
 from bot.tools.registry import ToolResult
 from integrations.llm import Claude, LlmError
 
@@ -44,10 +46,10 @@ async def write_answer(
     question: str,
     results: Sequence[ToolResult],
     view: View,
-    user: UserSettings,
-    now: datetime,
+    context: ToolContext,
     history: Sequence[Turn],
     llm: Claude | None,
+    journal: Journal,
 ) -> tuple[str, Usage, TraceStep]:
     """The reply text, what it cost, and how it was written."""
     template = "\n\n".join(filter(None, (result.for_person(view) for result in results)))
@@ -57,7 +59,10 @@ async def write_answer(
     latest = f"{question}\n\n<tool_results>\n{findings}\n</tool_results>"
     started = time.perf_counter()
     try:
-        completion = await llm.write(system_prompt(user, now), conversation(history, latest))
+        system = system_prompt(context.user, context.now())
+        completion = await journal.step(
+            f"chat {llm.model}", llm.write, system, conversation(history, latest)
+        )
     except LlmError as exc:
         log.warning("answer step fell back to the template: %s", exc)
         return template, Usage(), TraceStep("answer", "template", {"llm_error": str(exc)})

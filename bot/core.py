@@ -22,6 +22,7 @@ from bot.config import (
     VoiceMode,
     WeatherSettings,
 )
+from bot.journal import Immediate, Journal
 from bot.memory import ChatMemory, Run, Turn
 from bot.messages import SORRY, Incoming, Reply, TraceStep
 from bot.report import compare_report, trace_report
@@ -86,6 +87,7 @@ class Assistant:
         clock: Callable[[], datetime] = utc_now,
         weather: OpenMeteo | None = None,
         speaker: Speaker | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.settings = config.settings
         self.memory = memory
@@ -95,8 +97,9 @@ class Assistant:
         self.context = ToolContext(
             self.settings.user, self.settings.search, calendar, weather, clock
         )
-        self.workflow = Workflow(self.settings, TOOLS, llm)
-        self.agent = Agent(self.settings, TOOLS, llm)
+        self.journal = journal or Immediate()
+        self.workflow = Workflow(self.settings, TOOLS, llm, self.journal)
+        self.agent = Agent(self.settings, TOOLS, llm, self.journal)
 
     @classmethod
     def from_config(
@@ -145,10 +148,8 @@ class Assistant:
             log.exception("a message could not be answered")
             return Reply(SORRY)
         reply = run.reply
-        self.memory.remember(message.chat_id, Turn("user", text), Turn("assistant", reply.text))
-        if reply.focus is not None:
-            self.memory.remember_focus(message.chat_id, reply.focus)
-        self.memory.record_run(message.chat_id, run.record)
+        turns = (Turn("user", text), Turn("assistant", reply.text))
+        await self.journal.step("remember", self._keep, message.chat_id, turns, reply, run.record)
         if self._speaks(message.chat_id, wants_voice or asked or reply.speak):
             reply = await self.with_voice(reply, message.language)
         return reply
@@ -230,7 +231,8 @@ class Assistant:
         spoken = spoken_version(reply.spoken or reply.text, self.settings.voice.max_spoken_chars)
         started = time.perf_counter()
         try:
-            note = await self.speaker.speak(spoken, language or self.settings.user.language)
+            language = language or self.settings.user.language
+            note = await self.journal.step("speech", self.speaker.speak, spoken, language)
         except SpeechError as exc:
             log.warning("the reply goes out as text only: %s", exc)
             failed = TraceStep("voice", "failed", {"error": str(exc)})
@@ -248,15 +250,22 @@ class Assistant:
             voice_only=self.settings.voice.voice_only,
         )
 
+    def _keep(self, chat_id: int, turns: tuple[Turn, ...], reply: Reply, run: Run | None) -> None:
+        """Remember an answered message: its turns, the event it was about, and its trace."""
+        self.memory.remember(chat_id, *turns)
+        if reply.focus is not None:
+            self.memory.remember_focus(chat_id, reply.focus)
+        if run is not None:
+            self.memory.record_run(chat_id, run)
+
     async def run_scheduled(self, rule: Rule, chat_id: int) -> Reply:
         """Answer a scheduled rule's question in a chat, as if its owner had just asked it."""
         assert rule.schedule is not None
         question = understand(rule.schedule.ask, self.context.now())
         history = self.memory.recent(chat_id)
         reply = await self.workflow.run_rule(rule, question, self.context, history)
-        self.memory.remember(chat_id, Turn("assistant", reply.text))
-        if reply.focus is not None:
-            self.memory.remember_focus(chat_id, reply.focus)
+        turns = (Turn("assistant", reply.text),)
+        await self.journal.step("remember", self._keep, chat_id, turns, reply, None)
         if self._speaks(chat_id, reply.speak):
             reply = await self.with_voice(reply, None)
         return reply

@@ -9,17 +9,17 @@ finite list, so a run's cost is bounded by the rule itself.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.answer import write_answer
 from bot.config import AnswerStep, Rule, Settings, Trigger
 from bot.formatting import View
+from bot.journal import Immediate, Journal
 from bot.memory import Turn
 from bot.messages import Reply, TraceStep
 from bot.tools import ToolInputError, ToolRegistry
@@ -59,6 +59,7 @@ class Workflow:
     settings: Settings
     tools: ToolRegistry
     llm: Claude | None
+    journal: Journal = field(default_factory=Immediate)
 
     def choose(self, text: str) -> Rule | None:
         return next(
@@ -112,7 +113,7 @@ class Workflow:
                 )
                 llm = self.llm if step.answer == "llm_or_template" else None
                 text, usage, answered = await write_answer(
-                    question.text, results, view, context.user, context.now(), history, llm
+                    question.text, results, view, context, history, llm, self.journal
                 )
                 return Reply(text, (*trace, answered), usage, found.get("event"))
             if step.if_ and not found.get(step.if_):
@@ -125,7 +126,7 @@ class Workflow:
                     arguments[name] = resolved
             started = time.perf_counter()
             try:
-                result = await asyncio.to_thread(tool.call, context, arguments)
+                result = await self.journal.step(f"tool {tool.name}", tool.call, context, arguments)
             except CalendarError as exc:
                 return Reply(str(exc), (*trace, TraceStep("tool", tool.name, {"error": str(exc)})))
             except ToolInputError as exc:
