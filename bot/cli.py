@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,6 @@ from bot.config import (
 )
 from bot.core import Assistant, open_speaker
 from bot.messages import Incoming
-from bot.schedule import SlotLedger
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
 
@@ -46,16 +47,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="config file (default: $TANDEM_CONFIG, else config/tandem.yaml, else the example)",
     )
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="take updates by webhook at this public https address (e.g. "
+        "https://bot.example.com/telegram) instead of polling",
+    )
+    serving.add_argument("--listen", default="0.0.0.0", help="webhook: address to listen on")
+    serving.add_argument("--port", type=int, default=8443, help="webhook: port to listen on")
+    serving.add_argument(
+        "--worker",
+        default=socket.gethostname(),
+        help="this worker's name; give each worker sharing a database its own (default: host)",
+    )
+    serving.add_argument(
+        "--database",
+        metavar="URL",
+        help="journal database, e.g. postgresql://user@host/db (default: durable.database_url, "
+        "else SQLite in the data folder; TANDEM_DATABASE_URL overrides)",
+    )
     parser = argparse.ArgumentParser(
         prog="tandem",
         description="Tandem: a personal assistant for your calendar, in Telegram or the terminal.",
-        parents=[common],
+        parents=[common, serving],
     )
     parser.set_defaults(command=run)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     commands.add_parser(
-        "run", parents=[common], help="Telegram if TELEGRAM_BOT_TOKEN is set, else terminal chat"
+        "run",
+        parents=[common, serving],
+        help="Telegram if TELEGRAM_BOT_TOKEN is set, else terminal chat",
+        description="Serve Tandem on Telegram (long polling, or a webhook with --webhook); "
+        "every update is a durable run. Without TELEGRAM_BOT_TOKEN: the terminal chat.",
     ).set_defaults(command=run)
     commands.add_parser(
         "chat", parents=[common], help="chat in the terminal, whatever is set"
@@ -84,6 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("text", help='the question, e.g. "what will the weather be?"')
     compare.set_defaults(command=compare_modes)
+
+    evaluation = commands.add_parser(
+        "eval",
+        parents=[common],
+        help="run scripted conversations in every mode; report success, tokens, cost and time",
+        description="Run the scenarios in every mode and write report.md and report.png. "
+        "Without ANTHROPIC_API_KEY the API traffic is replayed from the scenarios' recording.",
+    )
+    evaluation.add_argument(
+        "scenarios", metavar="SCENARIOS.yaml", help="see config/scenarios.example.yaml"
+    )
+    evaluation.add_argument(
+        "--out", metavar="DIR", default="eval-report", help="where the report goes (eval-report)"
+    )
+    evaluation.add_argument(
+        "--record",
+        action="store_true",
+        help="run against the real APIs and record the traffic anew (needs ANTHROPIC_API_KEY)",
+    )
+    evaluation.set_defaults(command=run_eval)
 
     check = commands.add_parser(
         "check-config", parents=[common], help="validate a config file and list every problem"
@@ -123,21 +168,31 @@ def quiet_logging() -> None:
 def run(args: argparse.Namespace) -> int:
     config = load(args)
     secrets = Secrets.from_environment()
-    if not secrets.telegram_bot_token:
+    token = secrets.telegram_bot_token
+    if not token:
         print("No TELEGRAM_BOT_TOKEN is set, so Tandem chats here in the terminal.")
         return chat_with(config, secrets)
-    from bot.telegram_app import run as run_telegram
+    # Imported here: durable execution is only for the Telegram bot, and DBOS takes 0.3 s.
+    from bot import durable
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    assistant = Assistant.from_config(config, secrets)
-    settings = config.settings
-    chat_id = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
-    schedule = (SlotLedger(config.data_dir / "tandem.sqlite3"), chat_id) if chat_id else None
-    if schedule is None and any(rule.schedule for rule in settings.rules):
-        log.warning("Scheduled rules are off: set scheduler.chat_id or telegram.allowed_user_ids")
-    run_telegram(assistant, settings.telegram, secrets.telegram_bot_token, schedule)
+    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not config.settings.telegram.allowed_user_ids:
+        log.warning(
+            "telegram.allowed_user_ids is empty, so Tandem will refuse everyone. To allow "
+            "yourself: send the bot any message, it replies with your numeric user id; put that "
+            "id under telegram.allowed_user_ids in the config file and restart."
+        )
+    assistant = Assistant.from_config(config, secrets, journal=durable.DbosJournal())
+    webhook = None
+    if args.webhook:
+        secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or durable.webhook_secret(token)
+        webhook = durable.Webhook(args.webhook, args.listen, args.port, secret)
+    database = os.environ.get("TANDEM_DATABASE_URL") or args.database
+    asyncio.run(durable.serve(config, assistant, token, args.worker, webhook, database))
     return 0
 
 
@@ -175,6 +230,29 @@ def compare_modes(args: argparse.Namespace) -> int:
     assistant = Assistant.from_config(load(args), Secrets.from_environment())
     message = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, f"/compare {args.text}")
     print(asyncio.run(assistant.handle(message)).text)
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    # Imported here: vcrpy and matplotlib are loaded only for an eval.
+    from bot.eval import EvalError, evaluate
+
+    quiet_logging()
+    try:
+        evaluation = asyncio.run(
+            evaluate(
+                Path(args.scenarios),
+                load(args),
+                Path(args.out),
+                Secrets.from_environment().anthropic_api_key,
+                record=args.record,
+            )
+        )
+    except EvalError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(evaluation.tables())
+    print(f"\nWrote {evaluation.markdown_path} and {evaluation.chart_path}")
     return 0
 
 

@@ -48,7 +48,7 @@ class UserSettings(Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", a folder
             hint = _did_you_mean(value, available_timezones())
             raise ValueError(f"unknown time zone {value!r}{hint}") from None
         return value
@@ -170,6 +170,14 @@ class LlmSettings(Strict):
 Mode = Literal["workflow", "agent", "hybrid"]
 
 
+class DurableSettings(Strict):
+    # Where runs are journaled: empty means a SQLite file in the data folder. A PostgreSQL URL
+    # (postgresql://user@host:5432/db) lets several workers share the work. TANDEM_DATABASE_URL
+    # overrides it.
+    database_url: str | None = None
+    shutdown_grace_seconds: float = Field(default=10, ge=0)  # let running answers finish
+
+
 class TelemetrySettings(Strict):
     otlp_endpoint: str | None = None  # e.g. http://localhost:4318; OTEL_EXPORTER_OTLP_ENDPOINT too
     capture_content: bool = False  # put messages and tool arguments in spans
@@ -200,7 +208,7 @@ class Trigger(Strict):
         if value is not None:
             try:
                 re.compile(value)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # "a{9999999999}", "(((..."
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
@@ -230,7 +238,7 @@ class AnswerStep(Strict):
 
 def _step_kind(data: Any) -> str | None:
     """Which kind of step a mapping means; a misspelt key still picks its kind for the hint."""
-    keys = list(data) if isinstance(data, dict) else []
+    keys = [key for key in data if isinstance(key, str)] if isinstance(data, dict) else []
     for key in ("tool", "answer"):
         if key in keys or difflib.get_close_matches(key, keys, n=1, cutoff=0.6):
             return f"{key} step"
@@ -311,6 +319,7 @@ class Settings(Strict):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    durable: DurableSettings = Field(default_factory=DurableSettings)
     rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -370,7 +379,7 @@ def load_config(path: Path, known_tools: set[str] | None = None) -> LoadedConfig
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(path, [_yaml_problem(exc)]) from None
+        raise ConfigError(path, [_yaml_problem(exc, text)]) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -389,13 +398,19 @@ def load_config(path: Path, known_tools: set[str] | None = None) -> LoadedConfig
 
 
 def _missing_files(config: LoadedConfig) -> list[str]:
-    return [
-        f"calendars[{index}].path: no such file: {config.resolve(entry.path)}"
-        for index, entry in enumerate(config.settings.calendars)
-        if isinstance(entry, IcsCalendar)
-        and entry.path
-        and not config.resolve(entry.path).is_file()
-    ]
+    problems = []
+    for index, entry in enumerate(config.settings.calendars):
+        if isinstance(entry, IcsCalendar) and entry.path:
+            try:
+                path = config.resolve(entry.path)
+                found = path.is_file()
+            except (OSError, RuntimeError) as exc:  # a name too long, "~nobody/..."
+                reason = getattr(exc, "strerror", None) or exc
+                problems.append(f"calendars[{index}].path: cannot be used ({reason})")
+                continue
+            if not found:
+                problems.append(f"calendars[{index}].path: no such file: {path}")
+    return problems
 
 
 def _unknown_tools(raw: dict[str, Any], known_tools: set[str]) -> list[str]:
@@ -415,10 +430,14 @@ def _unknown_tools(raw: dict[str, Any], known_tools: set[str]) -> list[str]:
     return problems
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character: it has no mark
+        before = text[: exc.position]
+        where = f"line {before.count(chr(10)) + 1}, column {len(before) - before.rfind(chr(10))}: "
+        problem = f"character U+{exc.character:04X}: {exc.reason}"
     return f"{where}not valid YAML ({problem})"
 
 
@@ -470,6 +489,7 @@ _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "limits": LimitSettings,
     "scheduler": SchedulerSettings,
     "telemetry": TelemetrySettings,
+    "durable": DurableSettings,
 }
 
 

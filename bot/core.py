@@ -66,7 +66,9 @@ def open_speaker(config: LoadedConfig) -> Speaker:
     return speaker
 
 
-def open_weather(settings: WeatherSettings, language: str) -> OpenMeteo:
+def open_weather(
+    settings: WeatherSettings, language: str, clock: Callable[[], datetime]
+) -> OpenMeteo:
     return OpenMeteo(
         forecast_url=settings.forecast_url,
         geocoding_url=settings.geocoding_url,
@@ -74,6 +76,7 @@ def open_weather(settings: WeatherSettings, language: str) -> OpenMeteo:
         language=language,
         timeout=settings.timeout_seconds,
         cache_minutes=settings.cache_minutes,
+        clock=clock,
     )
 
 
@@ -93,7 +96,7 @@ class Assistant:
         self.memory = memory
         voice = self.settings.voice
         self.speaker = speaker or Speaker(voice.default_voice, voice.rate)
-        weather = weather or open_weather(self.settings.weather, self.settings.user.language)
+        weather = weather or open_weather(self.settings.weather, self.settings.user.language, clock)
         self.context = ToolContext(
             self.settings.user, self.settings.search, calendar, weather, clock
         )
@@ -103,7 +106,11 @@ class Assistant:
 
     @classmethod
     def from_config(
-        cls, config: LoadedConfig, secrets: Secrets, clock: Callable[[], datetime] = utc_now
+        cls,
+        config: LoadedConfig,
+        secrets: Secrets,
+        clock: Callable[[], datetime] = utc_now,
+        journal: Journal | None = None,
     ) -> Assistant:
         llm = None
         if secrets.anthropic_api_key:
@@ -118,7 +125,8 @@ class Assistant:
         memory = ChatMemory(config.data_dir / "tandem.sqlite3", config.settings.memory.turns_kept)
         telemetry.setup_tracing(config.settings.telemetry)
         calendar = open_calendars(config)
-        return cls(config, calendar, memory, llm, clock=clock, speaker=open_speaker(config))
+        speaker = open_speaker(config)
+        return cls(config, calendar, memory, llm, clock, speaker=speaker, journal=journal)
 
     async def handle(self, message: Incoming) -> Reply:
         """Answer one message. Never raises: a failure becomes a kind reply."""
@@ -273,20 +281,25 @@ class Assistant:
     def scheduler(
         self,
         ledger: SlotLedger,
-        chat_id: int,
-        send: Callable[[Reply], Awaitable[None]],
+        fire: Callable[[Rule, datetime], Awaitable[None]],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> Scheduler:
-        """The scheduled rules, each slot answered once and handed to `send` for `chat_id`."""
-
-        async def fire(rule: Rule, slot: datetime) -> None:
-            await send(await self.run_scheduled(rule, chat_id))
-
+        """The scheduled rules; `fire` runs once for each slot (see `answer_into`)."""
         grace = timedelta(minutes=self.settings.scheduler.grace_minutes)
         zone = self.settings.user.zone
         return Scheduler(
             self.settings.rules, zone, grace, ledger, fire, clock=self.context.clock, sleep=sleep
         )
+
+    def answer_into(
+        self, chat_id: int, send: Callable[[Reply], Awaitable[None]]
+    ) -> Callable[[Rule, datetime], Awaitable[None]]:
+        """A scheduler's `fire` that answers the rule in `chat_id` and hands the reply to `send`."""
+
+        async def fire(rule: Rule, slot: datetime) -> None:
+            await send(await self.run_scheduled(rule, chat_id))
+
+        return fire
 
     def help_text(self) -> str:
         rules = self.settings.rules

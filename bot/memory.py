@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.messages import TraceStep, Usage
+from bot.redaction import redact
 from integrations.calendar import Event
 
 SCHEMA = """
@@ -69,6 +70,7 @@ class Run:
 class ChatMemory:
     def __init__(self, path: Path, turns_kept: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600, exist_ok=True)  # chats are private: SQLite would make it 644
         self.turns_kept = turns_kept
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -77,7 +79,7 @@ class ChatMemory:
 
     def remember(self, chat_id: int, *turns: Turn) -> None:
         """Add turns to a chat and forget those beyond the last `turns_kept`."""
-        with self._lock:
+        with self._lock, self._db:  # a failed insert rolls back instead of staying open
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT INTO turns (chat_id, role, text, created) VALUES (?, ?, ?, ?)",
@@ -88,7 +90,6 @@ class ChatMemory:
                 "(SELECT id FROM turns WHERE chat_id = ? ORDER BY id DESC LIMIT ?)",
                 (chat_id, chat_id, self.turns_kept),
             )
-            self._db.execute("COMMIT")
 
     def recent(self, chat_id: int) -> list[Turn]:
         """The chat's kept turns, oldest first."""
@@ -124,7 +125,9 @@ class ChatMemory:
 
     def record_run(self, chat_id: int, run: Run) -> None:
         """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""
-        steps = json.dumps([asdict(step) for step in run.steps], default=str)
+        steps = json.dumps(
+            [redact(asdict(step)) for step in run.steps], default=lambda v: redact(str(v))
+        )
         with self._lock:
             self._db.execute(
                 "INSERT INTO runs (chat_id, mode, question, answer, steps, usage, seconds, created)"

@@ -27,6 +27,15 @@ class Incoming:
     wants_voice: bool = False  # the front end was asked for a spoken reply (/say, --voice-out)
     mode: Mode | None = None  # this message only (tandem ask --mode); else the chat's mode
 
+    def __post_init__(self) -> None:
+        # Undecodable bytes (argv, a terminal) arrive as lone surrogates, which SQLite, JSON
+        # and Telegram cannot encode: pairs are joined, lone ones become U+FFFD, once, here.
+        try:
+            self.text.encode("utf-8")
+        except UnicodeEncodeError:
+            clean = self.text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            object.__setattr__(self, "text", clean)
+
 
 @dataclass(frozen=True)
 class TraceStep:

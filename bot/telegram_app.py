@@ -6,8 +6,8 @@ numeric id (so the owner can add it) and nothing reaches the core. Text messages
 gets a short note that Tandem reads text only. Replies are sent as escaped HTML, split to fit
 Telegram's message limit, while a "typing..." indicator runs.
 
-Start it with `run(core, settings.telegram, token)`; `build_application` gives the same bot
-without polling, for tests or another runner.
+`build_application` gives the bot with these handlers; bot/durable.py feeds it updates, each
+inside a durable run, and every message sent goes through the run's journal (`Outbox`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ import contextlib
 import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
 
 from telegram import Bot, Chat, InputFile, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -34,13 +36,14 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import TelegramSettings
+from bot.journal import Immediate, Journal
 from bot.messages import CORE_COMMANDS, SORRY, Incoming, Reply
-from bot.schedule import Scheduler, SlotLedger
 
 logger = logging.getLogger(__name__)
 
 TELEGRAM_MESSAGE_LIMIT = 4096
 TYPING_RENEW_SECONDS = 4.0  # Telegram shows "typing..." for about 5 s per chat action.
+FLOOD_RETRIES = 3
 
 GREETING = (
     "Hi{name}! I'm Tandem, your personal assistant for your own calendar. "
@@ -67,10 +70,6 @@ class Core(Protocol):
     async def handle(self, message: Incoming) -> Reply: ...
 
     def help_text(self) -> str: ...
-
-    def scheduler(
-        self, ledger: SlotLedger, chat_id: int, send: Callable[[Reply], Awaitable[None]]
-    ) -> Scheduler: ...
 
 
 def split_message(text: str, limit: int = TELEGRAM_MESSAGE_LIMIT) -> list[str]:
@@ -113,26 +112,66 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-async def _send_text(bot: Bot, chat_id: int, text: str) -> None:
-    """Send plain text as one or more HTML messages, each within Telegram's limit."""
-    pieces = [piece for piece in split_message(text) if piece.strip()]
-    if not pieces:
-        raise ValueError("the reply to send is empty")  # the error handler apologises
-    for piece in pieces:
-        await bot.send_message(chat_id, _escape(piece), parse_mode=ParseMode.HTML)
+@dataclass(frozen=True)
+class Outbox:
+    """Everything Tandem sends: each message is one journaled step, and flood control is obeyed.
 
+    In a durable run a message already sent before a crash is not sent again on recovery.
+    """
 
-async def deliver(bot: Bot, chat_id: int, reply: Reply) -> None:
-    """Send a reply: its text, then its voice note as a voice bubble (OGG/Opus with duration)."""
-    if not (reply.voice and reply.voice_only):
-        await _send_text(bot, chat_id, reply.text)
-    if reply.voice is not None:
-        await bot.send_chat_action(chat_id, ChatAction.UPLOAD_VOICE)
-        await bot.send_voice(
-            chat_id,
-            InputFile(reply.voice.ogg_opus, filename="reply.ogg"),
-            duration=max(1, round(reply.voice.duration)),
+    bot: Bot
+    journal: Journal
+
+    async def text(self, chat_id: int, text: str) -> None:
+        """Send plain text as one or more HTML messages, each within Telegram's limit."""
+        pieces = [piece for piece in split_message(text) if piece.strip()]
+        if not pieces:
+            raise ValueError("the reply to send is empty")  # the error handler apologises
+        for piece in pieces:
+            await self.journal.step("send message", self._message, chat_id, _escape(piece))
+
+    async def deliver(self, chat_id: int, reply: Reply) -> None:
+        """A reply: its text, then its voice note as a voice bubble (OGG/Opus with duration)."""
+        if not (reply.voice and reply.voice_only):
+            await self.text(chat_id, reply.text)
+        if reply.voice is not None:
+            note = reply.voice
+            await self.journal.step(
+                "send voice", self._voice, chat_id, note.ogg_opus, note.duration
+            )
+
+    async def _message(self, chat_id: int, html_text: str) -> None:
+        await _obeying_flood_control(
+            self.bot.send_message, chat_id, html_text, parse_mode=ParseMode.HTML
         )
+
+    async def _voice(self, chat_id: int, ogg_opus: bytes, duration: float) -> None:
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_VOICE)
+        voice = InputFile(ogg_opus, filename="reply.ogg")
+        await _obeying_flood_control(
+            self.bot.send_voice, chat_id, voice, duration=max(1, round(duration))
+        )
+
+
+async def _obeying_flood_control(
+    send: Callable[..., Awaitable[object]], *args: Any, **kw: Any
+) -> None:
+    """Send, waiting as long as Telegram's flood control asks (RetryAfter), up to three times."""
+    for _ in range(FLOOD_RETRIES):
+        try:
+            await send(*args, **kw)
+            return
+        except RetryAfter as exc:
+            seconds = retry_seconds(exc)
+            logger.warning("Telegram flood control: waiting %.0f s before sending again", seconds)
+            await asyncio.sleep(seconds)
+    await send(*args, **kw)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 async def _keep_typing(chat: Chat) -> None:
@@ -157,8 +196,9 @@ async def _typing(chat: Chat) -> AsyncIterator[None]:
 class _Handlers:
     """The callbacks, sharing the core and the settings."""
 
-    def __init__(self, core: Core, settings: TelegramSettings) -> None:
+    def __init__(self, core: Core, settings: TelegramSettings, outbox: Outbox) -> None:
         self.core = core
+        self.outbox = outbox
         self.allowed = frozenset(settings.allowed_user_ids)
 
     async def refuse_strangers(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -168,7 +208,7 @@ class _Handlers:
             return
         if user is not None and update.message is not None:
             logger.info("Refused a message from Telegram user id %s", user.id)
-            await _send_text(context.bot, update.message.chat_id, REFUSAL.format(user_id=user.id))
+            await self.outbox.text(update.message.chat_id, REFUSAL.format(user_id=user.id))
         raise ApplicationHandlerStop
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -177,11 +217,11 @@ class _Handlers:
         user = update.effective_user
         name = f" {user.first_name}" if user is not None and user.first_name else ""
         text = f"{GREETING.format(name=name)}\n\n{self.core.help_text()}"
-        await _send_text(context.bot, update.message.chat_id, text)
+        await self.outbox.text(update.message.chat_id, text)
 
     async def show_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
-            await _send_text(context.bot, update.message.chat_id, self.core.help_text())
+            await self.outbox.text(update.message.chat_id, self.core.help_text())
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.message, update.effective_user
@@ -195,15 +235,15 @@ class _Handlers:
         )
         async with _typing(message.chat):
             reply = await self.core.handle(incoming)
-        await deliver(context.bot, message.chat_id, reply)
+        await self.outbox.deliver(message.chat_id, reply)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
-            await _send_text(context.bot, update.message.chat_id, UNKNOWN_COMMAND)
+            await self.outbox.text(update.message.chat_id, UNKNOWN_COMMAND)
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
-            await _send_text(context.bot, update.message.chat_id, NOT_TEXT)
+            await self.outbox.text(update.message.chat_id, NOT_TEXT)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -220,9 +260,11 @@ def build_application(
     settings: TelegramSettings,
     token: str,
     *,
+    journal: Journal | None = None,
     request: BaseRequest | None = None,
 ) -> Application:
-    """The Telegram bot, ready to poll. `request` replaces the HTTP layer (tests use a fake)."""
+    """The Telegram bot with Tandem's handlers. Updates reach it through `process_update`
+    (bot/durable.py feeds it); `request` replaces the HTTP layer (tests use a fake)."""
     builder = (
         Application.builder()
         .token(token)
@@ -234,7 +276,7 @@ def build_application(
         builder = builder.request(request)
     application = builder.build()
 
-    handlers = _Handlers(core, settings)
+    handlers = _Handlers(core, settings, Outbox(application.bot, journal or Immediate()))
     application.add_handler(TypeHandler(Update, handlers.refuse_strangers), group=-1)
     application.add_handler(CommandHandler("start", handlers.start, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("help", handlers.show_help, filters=NEW_MESSAGE))
@@ -245,54 +287,3 @@ def build_application(
     application.add_handler(MessageHandler(NEW_MESSAGE, handlers.not_text))
     application.add_error_handler(_on_error)
     return application
-
-
-def run_scheduled_rules(
-    application: Application, core: Core, ledger: SlotLedger, chat_id: int
-) -> None:
-    """Run the scheduled rules while the bot runs, each answer sent to `chat_id`."""
-
-    async def send(reply: Reply) -> None:
-        await deliver(application.bot, chat_id, reply)
-
-    scheduler = core.scheduler(ledger, chat_id, send)
-    running: list[asyncio.Task[None]] = []
-
-    async def start(_: Application) -> None:
-        running.append(asyncio.create_task(scheduler.run_forever()))
-
-    async def stop(_: Application) -> None:
-        for task in running:
-            task.cancel()
-
-    application.post_init = start
-    application.post_stop = stop
-
-
-def run(
-    core: Core,
-    settings: TelegramSettings,
-    token: str,
-    schedule: tuple[SlotLedger, int] | None = None,
-) -> None:
-    """Serve Tandem on Telegram by long polling until interrupted (Ctrl+C).
-
-    `schedule` is where scheduled rules keep their ledger and which chat they send to.
-    """
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    application = build_application(core, settings, token)
-    if schedule is not None:
-        run_scheduled_rules(application, core, *schedule)
-    if settings.allowed_user_ids:
-        logger.info(
-            "Tandem is starting on Telegram for %d allowed user id(s)",
-            len(settings.allowed_user_ids),
-        )
-    else:
-        logger.warning(
-            "telegram.allowed_user_ids is empty, so Tandem will refuse everyone. To allow "
-            "yourself: send the bot any message, it replies with your numeric user id; put that "
-            "id under telegram.allowed_user_ids in the config file and restart."
-        )
-    application.run_polling(allowed_updates=[Update.MESSAGE])

@@ -24,9 +24,8 @@ async def chat_in_terminal(assistant: Assistant, config: LoadedConfig) -> None:
         print(f"\ntandem (scheduled) › {shown(reply, voice_dir)}\n{PROMPT}", end="", flush=True)
 
     ledger = SlotLedger(config.data_dir / "tandem.sqlite3")
-    scheduled = asyncio.create_task(
-        assistant.scheduler(ledger, TERMINAL_CHAT_ID, show).run_forever()
-    )
+    scheduler = assistant.scheduler(ledger, assistant.answer_into(TERMINAL_CHAT_ID, show))
+    scheduled = asyncio.create_task(scheduler.run_forever())
     try:
         await _converse(assistant, voice_dir)
     finally:

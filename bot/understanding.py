@@ -36,6 +36,7 @@ _MONTH = (
 _NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 _NUMBER = "|".join(_NUMBERS)
 _PARTS = {"morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24), "night": (18, 24)}
+YEARS = range(1900, 2200)  # explicit years outside these are refused, not looked up
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def _explicit(day: str, month: str, year: str | None, phrase: str, today: date) 
     d, m = int(day), int(month) if month.isdigit() else _month_number(month)
     if not 1 <= m <= 12:
         raise _NoSuchDate(f"There is no month {m}.")
+    if year and int(year) not in YEARS:  # year 0 does not exist, 9999-12-31 has no next day
+        raise _NoSuchDate(f"I can look up dates from {YEARS[0]} to {YEARS[-1]} only.")
     longest = calendar.monthrange(int(year) if year else 2000, m)[1]  # 2000 has a 29 February
     if not 1 <= d <= longest:
         in_year = f" in {year}" if year and d <= 29 else ""

@@ -46,14 +46,16 @@ class Claude:
         max_tokens: int,
         timeout_seconds: float,
         max_retries: int = 2,
+        base_url: str | None = None,
     ) -> None:
+        """`base_url` None means the SDK's choice: ANTHROPIC_BASE_URL, else the real API."""
         # Imported here: the SDK takes 0.7 s to import, and without a key it is never needed.
         import anthropic
 
         self.model = model
         self.max_tokens = max_tokens
         self._client: anthropic.AsyncAnthropic = anthropic.AsyncAnthropic(
-            api_key=api_key, timeout=timeout_seconds, max_retries=max_retries
+            api_key=api_key, timeout=timeout_seconds, max_retries=max_retries, base_url=base_url
         )
 
     async def write(self, system: str, messages: list[dict[str, Any]]) -> Completion:

@@ -37,7 +37,7 @@ async def test_the_morning_briefing_fires_once_at_0730_with_events_and_home_weat
         sent.append((clock.now, reply))
 
     ledger = SlotLedger(tmp_path / "tandem.sqlite3")
-    scheduler = assistant.scheduler(ledger, 99, send, sleep=clock.sleep)
+    scheduler = assistant.scheduler(ledger, assistant.answer_into(99, send), sleep=clock.sleep)
     task = asyncio.create_task(scheduler.run_forever())
     while clock.now < datetime(2026, 11, 26, 12, 0, tzinfo=LONDON):
         await asyncio.sleep(0)

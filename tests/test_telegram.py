@@ -23,7 +23,7 @@ from telegram.request import BaseRequest, RequestData
 from bot import telegram_app
 from bot.config import TelegramSettings
 from bot.messages import Incoming, Reply
-from bot.telegram_app import REFUSAL, SORRY, build_application, run, split_message
+from bot.telegram_app import REFUSAL, SORRY, build_application, split_message
 
 pytestmark = pytest.mark.anyio
 
@@ -360,20 +360,6 @@ async def test_an_error_in_the_core_gives_a_kind_sorry(caplog: pytest.LogCapture
     assert bot.api.seen() == [SORRY]
     assert any(record.levelno == logging.ERROR for record in caplog.records)
     assert "my private question" not in caplog.text
-
-
-def test_run_warns_when_nobody_is_allowed(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    polled: list[Any] = []
-    monkeypatch.setattr(Application, "run_polling", lambda self, **kwargs: polled.append(kwargs))
-    with caplog.at_level(logging.INFO, logger="bot.telegram_app"):
-        run(FakeCore(), TelegramSettings(), "123:TEST")
-
-    assert polled
-    (warning,) = [record for record in caplog.records if record.levelno == logging.WARNING]
-    assert "allowed_user_ids" in warning.getMessage()
-    assert "user id" in warning.getMessage()
 
 
 def test_split_message_breaks_on_lines_and_keeps_the_text() -> None:

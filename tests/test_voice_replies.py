@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.journal import Immediate
 from bot.messages import Incoming, Reply
-from bot.telegram_app import deliver
+from bot.telegram_app import Outbox
 from integrations.speech import SpeechError, VoiceNote
 from tests.conftest import CountingCalendar, at, event
 from tests.test_telegram import OWNER, FakeBotApi, running_bot, text_update
@@ -111,7 +112,8 @@ async def test_telegram_gets_a_voice_bubble_with_its_duration_after_the_text():
     api = FakeBotApi()
     note = VoiceNote(b"OggS-fake-opus", 12.6, "gmw/en")
     async with running_bot(None, api=api) as bot:
-        await deliver(bot.application.bot, OWNER, Reply("Tennis at 18:30.", voice=note))
+        outbox = Outbox(bot.application.bot, Immediate())
+        await outbox.deliver(OWNER, Reply("Tennis at 18:30.", voice=note))
 
     assert api.seen() == ["Tennis at 18:30."]
     assert api.named("sendVoice")[0]["duration"] == 13
@@ -123,7 +125,8 @@ async def test_voice_only_sends_no_text():
     api = FakeBotApi()
     note = VoiceNote(b"OggS-fake-opus", 3.0, "gmw/en")
     async with running_bot(None, api=api) as bot:
-        await deliver(bot.application.bot, OWNER, Reply("x", voice=note, voice_only=True))
+        outbox = Outbox(bot.application.bot, Immediate())
+        await outbox.deliver(OWNER, Reply("x", voice=note, voice_only=True))
     assert api.seen() == []
     assert len(api.named("sendVoice")) == 1
 

@@ -49,6 +49,8 @@ class CalendarFindings:
             ],
         }
         body = json.dumps(payload, ensure_ascii=False, indent=1)
+        # JSON escapes for < and >: an event titled "</calendar_data>..." cannot end the block.
+        body = body.replace("<", "\\u003c").replace(">", "\\u003e")
         return f"{UNTRUSTED_NOTE}\n<calendar_data>\n{body}\n</calendar_data>"
 
     def for_person(self, view: View) -> str:

@@ -1,0 +1,309 @@
+"""The real `tandem run` process in Telegram mode, against a fake Bot API server over HTTP.
+
+Each test starts tests/fakes/telegram_server.py and the installed `tandem` console script with
+TELEGRAM_BOT_TOKEN set, a fresh data dir and a copy of the example config pointed at the fake.
+Users' messages go in through the fake's control API (/_test/...); the tests then wait, against
+a deadline, for what the bot sent. Nothing sleeps for a fixed time: every wait polls and ends
+as soon as its condition holds, so the file takes a few seconds (at most WAIT_SECONDS per wait
+when something is broken). A failing wait or check shows the bot's log (stdout and stderr).
+
+"Nothing else was sent" is checked after a barrier: a stranger's message in another chat is
+fetched by a later getUpdates and answered, which takes longer than anything left over from
+the earlier update (its handler had already sent its reply when the barrier started).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from bot.telegram_app import NOT_TEXT, REFUSAL
+from tests.conftest import EXAMPLE, LONDON
+from tests.fakes import running
+from tests.test_cli import WEEKLY
+
+TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
+TOKEN = "123:TEST"
+OWNER, FRIEND, PARTNER = 111, 112, 113  # the allowed users, each in their private chat
+STRANGER, BARRIER = 999, 998  # not allowed
+SCHEDULE_CHAT = 555  # scheduled rules (the morning briefing) send here, away from every test
+WAIT_SECONDS = 15.0
+STOP_SECONDS = 10.0
+
+T = TypeVar("T")
+Sent = dict[str, Any]
+
+# Talks to the fake only: no proxy, whatever the environment says.
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class FakeTelegram:
+    """The fake Bot API server's control API (see tests/fakes/telegram_server.py)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def _call(self, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.base}/_test/{path}", data, {"Content-Type": "application/json"}
+        )
+        with LOCAL.open(request, timeout=5) as response:
+            return json.load(response)
+
+    def message(self, user_id: int, text: str | None = None, **fields: Any) -> int:
+        """A message from `user_id` in their private chat; the update id it got."""
+        spec = {"user_id": user_id, **({"text": text} if text is not None else {}), **fields}
+        return int(self._call("updates", spec)["update_id"])
+
+    def messages_at_once(self, specs: list[dict[str, Any]]) -> list[int]:
+        """Several messages queued together: one getUpdates fetches them all."""
+        return [int(queued["update_id"]) for queued in self._call("updates", specs)]
+
+    def sent(self, chat_id: int) -> list[Sent]:
+        return list(self._call(f"sent?chat_id={chat_id}"))
+
+    def confirmed(self) -> dict[str, Any]:
+        return dict(self._call("confirmed"))
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._call("state"))
+
+
+class Tandem:
+    """A running `tandem run` process; its stdout and stderr go to a log file."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.process, self.log_file = process, log
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def explain(self) -> str:
+        status = self.process.poll()
+        state = "still running" if status is None else f"exited with status {status}"
+        return f"\n--- tandem ({state}) said: ---\n{self.log()}"
+
+    def terminate(self, timeout: float = STOP_SECONDS) -> int:
+        """SIGTERM, as a service manager stops it; kill -9 if it is not gone by `timeout`."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"tandem ignored SIGTERM for {timeout} s{self.explain()}"
+            ) from None
+
+    def kill(self) -> None:
+        """kill -9: a crash, with no chance to clean up."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(STOP_SECONDS)
+
+
+def wait_until(condition: Callable[[], T], what: str, bot: Tandem) -> T:
+    """Poll `condition` until it is truthy; fail with the bot's log after WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        result = condition()
+        if result:
+            return result
+        if bot.process.poll() is not None:
+            raise AssertionError(f"tandem stopped while waiting for {what}{bot.explain()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_SECONDS} s for {what}{bot.explain()}")
+        time.sleep(0.02)
+
+
+def texts(sent: list[Sent]) -> list[str]:
+    """The texts of sent messages, as the user reads them (the bot sends escaped HTML)."""
+    return [html.unescape(s["text"]) for s in sent if s["method"] == "sendMessage"]
+
+
+def replies(fake: FakeTelegram, chat_id: int, bot: Tandem, count: int = 1) -> list[str]:
+    """Wait until `count` messages were sent to `chat_id`; their texts."""
+    return wait_until(
+        lambda: len(found := texts(fake.sent(chat_id))) >= count and found,
+        f"{count} message(s) to chat {chat_id}",
+        bot,
+    )
+
+
+def barrier(fake: FakeTelegram, bot: Tandem) -> None:
+    """Let anything still on its way from earlier updates arrive (see the module docstring)."""
+    before = len(fake.sent(BARRIER))
+    fake.message(BARRIER, "hello?")
+    replies(fake, BARRIER, bot, count=before + 1)
+
+
+def write_config(path: Path, fake: FakeTelegram) -> Path:
+    """The example config, served through the fake, for three users, offline."""
+    settings = yaml.safe_load(EXAMPLE.read_text())
+    settings["telegram"].update(
+        allowed_user_ids=[OWNER, FRIEND, PARTNER],
+        base_url=f"{fake.base}/bot",
+        base_file_url=f"{fake.base}/file/bot",
+    )
+    for calendar in settings["calendars"]:
+        calendar["path"] = str(EXAMPLE.parent / calendar["path"])
+    settings["scheduler"]["chat_id"] = SCHEDULE_CHAT
+    # Not asked about here; if the morning briefing runs, it fails fast instead of going out.
+    settings["weather"].update(
+        forecast_url=f"{fake.base}/no-weather/v1/forecast",
+        geocoding_url=f"{fake.base}/no-weather/v1/search",
+    )
+    path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def start_tandem(config: Path, folder: Path, fake: FakeTelegram) -> Tandem:
+    """`tandem run` with a token; returns once it polls the fake for updates."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("ANTHROPIC_API_KEY", "TANDEM_CONFIG", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TANDEM_DATA_DIR=str(folder / "data"),
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    log = folder / "tandem.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [TANDEM or "tandem", "run", "--config", str(config)],
+            cwd=folder,  # no .env from the project folder
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    bot = Tandem(process, log)
+    wait_until(lambda: fake.state()["get_updates_calls"] > 0, "the bot to poll", bot)
+    return bot
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with running("tests.fakes.telegram_server", "--token", TOKEN) as base:
+        yield FakeTelegram(base)
+
+
+@pytest.fixture
+def bot(tmp_path: Path, telegram: FakeTelegram) -> Iterator[Tandem]:
+    """Tandem serving the fake; stopped afterwards, and its log must hold no traceback."""
+    tandem = start_tandem(write_config(tmp_path / "tandem.yaml", telegram), tmp_path, telegram)
+    try:
+        yield tandem
+    finally:
+        tandem.terminate()
+    assert "Traceback" not in tandem.log(), tandem.explain()
+
+
+def tomorrow_reply_ok(text: str) -> bool:
+    tomorrow = datetime.now(LONDON).date() + timedelta(days=1)
+    first_line = text.splitlines()[0]
+    heading = f"Tomorrow, {tomorrow:%A} {tomorrow.day} {tomorrow:%B}:"
+    return first_line == heading and all(t in text for t in WEEKLY[tomorrow.weekday()])
+
+
+def test_the_owner_asks_whats_on_tomorrow_and_gets_one_reply(telegram, bot):
+    telegram.message(OWNER, "what's on tomorrow?")
+    [reply] = replies(telegram, OWNER, bot)
+    assert tomorrow_reply_ok(reply), reply + bot.explain()
+
+    barrier(telegram, bot)
+    sent = telegram.sent(OWNER)
+    assert texts(sent) == [reply], bot.explain()
+    assert {s["method"] for s in sent} <= {"sendMessage", "sendChatAction"}
+    assert all(s["parse_mode"] == "HTML" for s in sent if s["method"] == "sendMessage")
+
+
+def test_a_stranger_is_told_their_id_and_nothing_else(telegram, bot):
+    telegram.message(STRANGER, "what's on tomorrow?")
+    assert replies(telegram, STRANGER, bot) == [REFUSAL.format(user_id=STRANGER)]
+
+    barrier(telegram, bot)
+    sent = telegram.sent(STRANGER)
+    assert [s["method"] for s in sent] == ["sendMessage"], f"{sent}{bot.explain()}"
+    assert str(STRANGER) in texts(sent)[0]
+
+
+def test_a_sticker_gets_the_text_only_note(telegram, bot):
+    telegram.message(OWNER, sticker="👍")
+    assert replies(telegram, OWNER, bot) == [NOT_TEXT]
+
+    barrier(telegram, bot)
+    assert [s["method"] for s in telegram.sent(OWNER)] == ["sendMessage"], bot.explain()
+
+
+def test_say_sends_a_voice_note_telegram_plays_as_a_bubble(telegram, bot):
+    import soundfile
+
+    telegram.message(OWNER, "/say what's on tomorrow?")
+    voice = wait_until(
+        lambda: [s for s in telegram.sent(OWNER) if s["method"] == "sendVoice"],
+        "a voice note",
+        bot,
+    )[0]
+    sent = telegram.sent(OWNER)
+    assert tomorrow_reply_ok(texts(sent)[0]), bot.explain()
+    actions = [s.get("action") for s in sent if s["method"] == "sendChatAction"]
+    assert "upload_voice" in actions
+
+    assert voice["voice"]["filename"] == "reply.ogg"
+    assert voice["duration"] >= 1
+    ogg = base64.b64decode(voice["voice"]["data_base64"])
+    with soundfile.SoundFile(io.BytesIO(ogg)) as audio:
+        info = (audio.format, audio.subtype, audio.channels, audio.samplerate)
+        seconds = audio.frames / audio.samplerate
+    assert info == ("OGG", "OPUS", 1, 48000)
+    assert abs(seconds - voice["duration"]) <= 1
+
+
+def test_three_chats_at_once_are_each_answered_once(telegram, bot):
+    questions = {
+        OWNER: "what's on tomorrow?",
+        FRIEND: "what's on Saturday?",
+        PARTNER: "When is my next dentist appointment?",
+    }
+    ids = telegram.messages_at_once([{"user_id": u, "text": q} for u, q in questions.items()])
+    answers = {chat: replies(telegram, chat, bot) for chat in questions}
+
+    barrier(telegram, bot)
+    for chat in questions:
+        assert texts(telegram.sent(chat)) == answers[chat], bot.explain()
+    assert tomorrow_reply_ok(answers[OWNER][0])
+    assert "Parkrun" in answers[FRIEND][0]
+    assert answers[PARTNER][0].startswith("Your next “dentist”:")
+    assert telegram.confirmed()["offset"] > max(ids)
+
+
+def test_sigterm_stops_it_cleanly_within_ten_seconds(telegram, bot):
+    update_id = telegram.message(OWNER, "what's on tomorrow?")
+    replies(telegram, OWNER, bot)
+
+    started = time.monotonic()
+    status = bot.terminate(STOP_SECONDS)
+    assert status == 0, bot.explain()
+    assert time.monotonic() - started < STOP_SECONDS
+    confirmed = telegram.confirmed()
+    assert confirmed["offset"] > update_id and not confirmed["pending"], bot.explain()
