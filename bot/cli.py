@@ -21,6 +21,7 @@ from bot.config import (
 )
 from bot.core import Assistant, open_speaker
 from bot.messages import Incoming
+from bot.redaction import install_redaction, known_secrets
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
 
@@ -163,6 +164,7 @@ def quiet_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Its retries are expected and already end in a kind reply; the terminal is not a log.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+    install_redaction(known_secrets(Secrets.from_environment()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_redaction(known_secrets(secrets, config))
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if not config.settings.telegram.allowed_user_ids:

@@ -67,15 +67,22 @@ class Run:
     seconds: float
 
 
+def open_private_db(path: Path, schema: str) -> sqlite3.Connection:
+    """A SQLite file only its owner can read, in a folder only its owner can enter."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.touch(mode=0o600, exist_ok=True)  # chats are private: SQLite would make it 644
+    # The default 5 s busy timeout lets a second process wait for the write lock.
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(schema)
+    return db
+
+
 class ChatMemory:
     def __init__(self, path: Path, turns_kept: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.touch(mode=0o600, exist_ok=True)  # chats are private: SQLite would make it 644
         self.turns_kept = turns_kept
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_private_db(path, SCHEMA)
 
     def remember(self, chat_id: int, *turns: Turn) -> None:
         """Add turns to a chat and forget those beyond the last `turns_kept`."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Rule, Schedule
+from bot.memory import open_private_db
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,8 @@ class SlotLedger:
     """Which (rule, slot) pairs were claimed, ever; safe across threads, processes and restarts."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
-        # The default 5 s busy timeout lets a second process wait for the write lock.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_private_db(path, SCHEMA)
 
     def claim(self, rule_name: str, slot: datetime) -> bool:
         """Record the slot; True only for the first claim of it by anyone, ever."""
