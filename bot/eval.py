@@ -369,7 +369,8 @@ def _misses_unlogged() -> Iterator[None]:
     handlers = [*logging.getLogger().handlers, logging.lastResort]
     hide = _NoMisses()
     for handler in filter(None, handlers):
-        handler.addFilter(hide)
+        # First in line: the redaction filter after it turns the exception into plain text.
+        handler.filters.insert(0, hide)
     try:
         yield
     finally:

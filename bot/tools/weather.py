@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.formatting import View, clock_time, day_name
 from bot.tools.context import ToolContext
+from bot.tools.untrusted import data_block
 from integrations.weather import (
     DailyWeather,
     HourlyWeather,
@@ -41,7 +41,7 @@ class WeatherReport:
             "hourly": [_plain(hour) for hour in self.hours],
             "daily": [_plain(day) for day in self.days],
         }
-        return f"<weather_data>\n{json.dumps(payload, ensure_ascii=False)}\n</weather_data>"
+        return data_block("weather_data", payload, "a forecast for a place named in the calendar")
 
     def for_person(self, view: View) -> str:
         temperature, wind, _ = self.units
