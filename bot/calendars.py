@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.config import GoogleCalendar, IcsCalendar, LoadedConfig
+from bot.config import CalendarSettings, GoogleCalendar, IcsCalendar, LoadedConfig
 from integrations.calendar import CalendarError, CalendarSource, Event
 from integrations.calendar.ics import IcsCalendarSource
 
@@ -13,13 +14,12 @@ from integrations.calendar.ics import IcsCalendarSource
 @dataclass(frozen=True)
 class MergedCalendar:
     sources: list[CalendarSource]
+    when_empty: str = "No calendar is set up yet: add one under 'calendars:' in the config file."
     name: str = "all calendars"
 
     def events(self, start: datetime, end: datetime) -> list[Event]:
         if not self.sources:
-            raise CalendarError(
-                "No calendar is set up yet: add one under 'calendars:' in the config file."
-            )
+            raise CalendarError(self.when_empty)
         found = [event for source in self.sources for event in source.events(start, end)]
         return sorted(found, key=lambda event: (event.start, not event.all_day, event.title))
 
@@ -35,9 +35,12 @@ class UnavailableCalendar:
         raise self.error
 
 
-def open_calendars(config: LoadedConfig) -> MergedCalendar:
+def open_calendars(
+    config: LoadedConfig, entries: Sequence[CalendarSettings] | None = None
+) -> MergedCalendar:
+    """The given calendars (default: the owner's, `calendars:`) merged into one source."""
     sources: list[CalendarSource] = []
-    for entry in config.settings.calendars:
+    for entry in config.settings.calendars if entries is None else entries:
         if isinstance(entry, IcsCalendar):
             location = {"path": config.resolve(entry.path)} if entry.path else {"url": entry.url}
             sources.append(

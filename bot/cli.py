@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.access import CODE_MINUTES, Access
 from bot.config import (
     ConfigError,
     GoogleCalendar,
@@ -130,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run against the real APIs and record the traffic anew (needs ANTHROPIC_API_KEY)",
     )
     evaluation.set_defaults(command=run_eval)
+
+    commands.add_parser(
+        "pair",
+        parents=[common],
+        help="print a one-time code that lets someone start using the bot (valid 10 minutes)",
+    ).set_defaults(command=pair)
 
     check = commands.add_parser(
         "check-config", parents=[common], help="validate a config file and list every problem"
@@ -256,6 +263,19 @@ def run_eval(args: argparse.Namespace) -> int:
         return 1
     print(evaluation.tables())
     print(f"\nWrote {evaluation.markdown_path} and {evaluation.chart_path}")
+    return 0
+
+
+def pair(args: argparse.Namespace) -> int:
+    config = load(args)
+    code = Access(config.settings, config.data_dir / "tandem.sqlite3").new_code()
+    print(
+        f"Pairing code: {code}\n"
+        f"Ask the person to send this to your bot within {CODE_MINUTES} minutes (it works once):\n"
+        f"  /pair {code}\n"
+        "They get their own history. To give them their own calendar, add them under 'people:' "
+        "in the config file; until then they see no one's events."
+    )
     return 0
 
 

@@ -93,12 +93,18 @@ class SearchSettings(Strict):
 
 class TelegramSettings(Strict):
     allowed_user_ids: list[int] = Field(default_factory=list)
+    allowed_group_ids: list[int] = Field(default_factory=list)
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
 
 
 class LimitSettings(Strict):
+    """Per person; reaching one gets a message saying when it resets."""
+
     max_message_chars: int = Field(default=4000, ge=1)
+    messages_per_minute: int = Field(default=10, ge=1)
+    daily_tokens: int = Field(default=200_000, ge=0)
+    daily_cost_usd: float = Field(default=1.00, ge=0)
 
 
 class WeatherSettings(Strict):
@@ -306,10 +312,19 @@ class Rule(Strict):
         return self
 
 
+class Person(Strict):
+    """Someone else who uses Tandem, with their own calendars; only they see their events."""
+
+    telegram_id: int
+    user: UserSettings = Field(default_factory=UserSettings)
+    calendars: list[CalendarSettings] = Field(default_factory=list)
+
+
 class Settings(Strict):
     mode: Mode = "workflow"  # each chat can change it with /mode
     user: UserSettings = Field(default_factory=UserSettings)
     calendars: list[CalendarSettings] = Field(default_factory=list)
+    people: list[Person] = Field(default_factory=list)
     search: SearchSettings = Field(default_factory=SearchSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
@@ -321,6 +336,14 @@ class Settings(Strict):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     durable: DurableSettings = Field(default_factory=DurableSettings)
     rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_entry_per_person(self) -> Settings:
+        ids = [person.telegram_id for person in self.people]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"people: each telegram_id once; listed twice: {twice}")
+        return self
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Settings:
@@ -398,18 +421,24 @@ def load_config(path: Path, known_tools: set[str] | None = None) -> LoadedConfig
 
 
 def _missing_files(config: LoadedConfig) -> list[str]:
+    settings = config.settings
+    lists = [("calendars", settings.calendars)] + [
+        (f"people[{number}].calendars", person.calendars)
+        for number, person in enumerate(settings.people)
+    ]
     problems = []
-    for index, entry in enumerate(config.settings.calendars):
-        if isinstance(entry, IcsCalendar) and entry.path:
-            try:
-                path = config.resolve(entry.path)
-                found = path.is_file()
-            except (OSError, RuntimeError) as exc:  # a name too long, "~nobody/..."
-                reason = getattr(exc, "strerror", None) or exc
-                problems.append(f"calendars[{index}].path: cannot be used ({reason})")
-                continue
-            if not found:
-                problems.append(f"calendars[{index}].path: no such file: {path}")
+    for where, calendars in lists:
+        for index, entry in enumerate(calendars):
+            if isinstance(entry, IcsCalendar) and entry.path:
+                try:
+                    path = config.resolve(entry.path)
+                    found = path.is_file()
+                except (OSError, RuntimeError) as exc:  # a name too long, "~nobody/..."
+                    reason = getattr(exc, "strerror", None) or exc
+                    problems.append(f"{where}[{index}].path: cannot be used ({reason})")
+                    continue
+                if not found:
+                    problems.append(f"{where}[{index}].path: no such file: {path}")
     return problems
 
 

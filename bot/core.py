@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot import telemetry
+from bot.access import Access
 from bot.agent import Agent
-from bot.calendars import open_calendars
+from bot.budget import Budgets
+from bot.calendars import MergedCalendar, open_calendars
 from bot.config import (
     ConfigError,
     LoadedConfig,
@@ -23,7 +25,7 @@ from bot.config import (
     WeatherSettings,
 )
 from bot.journal import Immediate, Journal
-from bot.memory import ChatMemory, Run, Turn
+from bot.memory import ChatMemory, Conversation, Run, Turn
 from bot.messages import SORRY, Incoming, Reply, TraceStep
 from bot.report import compare_report, trace_report
 from bot.schedule import Scheduler, SlotLedger
@@ -38,6 +40,11 @@ from integrations.speech import Speaker, SpeechError
 from integrations.weather import OpenMeteo
 
 log = logging.getLogger(__name__)
+
+NO_CALENDAR_YET = (
+    "You're paired, but no calendar is set up for you yet: ask the owner to add you under "
+    "'people:' in Tandem's config file."
+)
 
 MODES = {
     "workflow": "your rules decide the path: fixed steps, bounded cost; what no rule covers is "
@@ -100,6 +107,10 @@ class Assistant:
         self.context = ToolContext(
             self.settings.user, self.settings.search, calendar, weather, clock
         )
+        self.config = config
+        self.access = Access(self.settings, memory.path)
+        self.budgets = Budgets(self.settings.limits, self.price, memory.path)
+        self._contexts: dict[int, ToolContext] = {}
         self.journal = journal or Immediate()
         self.workflow = Workflow(self.settings, TOOLS, llm, self.journal)
         self.agent = Agent(self.settings, TOOLS, llm, self.journal)
@@ -140,56 +151,85 @@ class Assistant:
                 "Could you ask in a shorter message?"
             )
         wants_voice = message.wants_voice
+        key, user = message.conversation, message.user_id
         command, _, argument = text.partition(" ")
         name = command[1:].split("@")[0].lower() if command.startswith("/") else ""
-        if name in ("voice", "mode", "trace", "compare"):
-            return await self._command(name, message.chat_id, argument.strip())
+        if name in ("voice", "mode", "trace", "compare", "usage"):
+            return await self._command(name, key, user, argument.strip())
         if name == "say":
             if not argument.strip():
                 return Reply("Tell me what to read out, e.g. “/say what's on tomorrow?”")
             text, wants_voice = argument.strip(), True
         asked, text = asks_for_voice(text, self.settings.voice.request_phrases)
-        mode = message.mode or self.mode(message.chat_id)
+        context = self.context_for(user)
+        if refusal := self.budgets.refusal(user, context.now()):
+            return Reply(refusal)
         try:
-            run = await self.run(message.chat_id, text, mode)
+            reply = (await self.answer(key, user, text, message.mode or self.mode(key))).reply
         except Exception:
             log.exception("a message could not be answered")
             return Reply(SORRY)
-        reply = run.reply
-        turns = (Turn("user", text), Turn("assistant", reply.text))
-        await self.journal.step("remember", self._keep, message.chat_id, turns, reply, run.record)
-        if self._speaks(message.chat_id, wants_voice or asked or reply.speak):
+        if self._speaks(key, wants_voice or asked or reply.speak):
             reply = await self.with_voice(reply, message.language)
         return reply
 
-    async def run(self, chat_id: int, text: str, mode: Mode) -> Answered:
-        """Answer `text` in one mode with the chat's history, changing nothing in the chat."""
+    async def answer(self, key: Conversation, user_id: int, text: str, mode: Mode) -> Answered:
+        """Answer `text` in one mode and remember it in the conversation."""
+        answered = await self.run(key, user_id, text, mode)
+        turns = (Turn("user", text), Turn("assistant", answered.reply.text))
+        reply, record = answered.reply, answered.record
+        await self.journal.step("remember", self._keep, key, user_id, turns, reply, record)
+        return answered
+
+    async def run(self, key: Conversation, user_id: int, text: str, mode: Mode) -> Answered:
+        """Answer `text` in one mode with the conversation's history, changing nothing in it."""
         started = time.perf_counter()
-        history = self.memory.recent(chat_id)
+        context = self.context_for(user_id)
+        history = self.memory.recent(key)
         rule = self.workflow.choose(text)
         if mode == "agent" or (mode == "hybrid" and rule is None):
-            reply = await self.agent.run(text, self.context, history, chat_id)
+            reply = await self.agent.run(text, context, history, key)
             ran = "agent" if mode == "agent" else "hybrid → agent"
         else:
-            question = understand(text, self.context.now())
-            focus = self.memory.focus(chat_id)
-            with telemetry.invoke_workflow(rule.name if rule else "none", chat_id):
-                reply = await self.workflow.run(question, self.context, history, focus)
+            question = understand(text, context.now())
+            focus = self.memory.focus(key)
+            with telemetry.invoke_workflow(rule.name if rule else "none", key):
+                reply = await self.workflow.run(question, context, history, focus)
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
         seconds = time.perf_counter() - started
         return Answered(reply, Run(ran, text, reply.text, reply.steps, reply.usage, seconds))
 
-    async def _command(self, name: str, chat_id: int, argument: str) -> Reply:
+    def context_for(self, user_id: int) -> ToolContext:
+        """The tools' view of one person: their settings and their calendars, no one else's.
+
+        People listed under `people:` have their own; someone who only paired has none until
+        the owner lists them; everyone else who reaches the core is the owner.
+        """
+        if user_id not in self._contexts:
+            person = next((p for p in self.settings.people if p.telegram_id == user_id), None)
+            if person is not None:
+                calendar: CalendarSource = open_calendars(self.config, person.calendars)
+                user = person.user
+            elif self.access.paired_only(user_id):
+                calendar, user = MergedCalendar([], NO_CALENDAR_YET), self.settings.user
+            else:
+                return self.context
+            self._contexts[user_id] = replace(self.context, user=user, calendar=calendar)
+        return self._contexts[user_id]
+
+    async def _command(self, name: str, key: Conversation, user_id: int, argument: str) -> Reply:
         """The core's own commands, the same in every front end."""
         if name == "voice":
-            return self.set_voice_mode(chat_id, argument)
+            return self.set_voice_mode(key, argument)
         if name == "mode":
-            return self.set_mode(chat_id, argument)
+            return self.set_mode(key, argument)
         if name == "trace":
-            return Reply(trace_report(self.memory.last_run(chat_id), self.price))
+            return Reply(trace_report(self.memory.last_run(key), self.price))
+        if name == "usage":
+            return Reply(self.budgets.report(user_id, self.context_for(user_id).now()))
         if not argument:
             return Reply("Ask it a question, e.g. “/compare what will the weather be?”")
-        both = [self.run(chat_id, argument, mode) for mode in ("workflow", "agent")]
+        both = [self.run(key, user_id, argument, mode) for mode in ("workflow", "agent")]
         runs = await asyncio.gather(*both)
         return Reply(compare_report([run.record for run in runs], self.price))
 
@@ -258,13 +298,21 @@ class Assistant:
             voice_only=self.settings.voice.voice_only,
         )
 
-    def _keep(self, chat_id: int, turns: tuple[Turn, ...], reply: Reply, run: Run | None) -> None:
-        """Remember an answered message: its turns, the event it was about, and its trace."""
-        self.memory.remember(chat_id, *turns)
+    def _keep(
+        self,
+        key: Conversation,
+        user_id: int,
+        turns: tuple[Turn, ...],
+        reply: Reply,
+        run: Run | None,
+    ) -> None:
+        """Remember an answered message: its turns, its event, its trace and what it cost."""
+        self.memory.remember(key, *turns)
         if reply.focus is not None:
-            self.memory.remember_focus(chat_id, reply.focus)
+            self.memory.remember_focus(key, reply.focus)
         if run is not None:
-            self.memory.record_run(chat_id, run)
+            self.memory.record_run(key, run)
+        self.budgets.add(user_id, self.context_for(user_id).now(), reply.usage)
 
     async def run_scheduled(self, rule: Rule, chat_id: int) -> Reply:
         """Answer a scheduled rule's question in a chat, as if its owner had just asked it."""
@@ -273,7 +321,7 @@ class Assistant:
         history = self.memory.recent(chat_id)
         reply = await self.workflow.run_rule(rule, question, self.context, history)
         turns = (Turn("assistant", reply.text),)
-        await self.journal.step("remember", self._keep, chat_id, turns, reply, None)
+        await self.journal.step("remember", self._keep, chat_id, chat_id, turns, reply, None)
         if self._speaks(chat_id, reply.speak):
             reply = await self.with_voice(reply, None)
         return reply

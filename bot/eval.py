@@ -41,7 +41,7 @@ from bot.agent import cost_usd
 from bot.calendars import open_calendars
 from bot.config import LoadedConfig, Mode, Price, Strict
 from bot.core import Assistant
-from bot.memory import ChatMemory, Run, Turn
+from bot.memory import ChatMemory, Run
 from bot.messages import SORRY, Usage
 from bot.report import path as run_path
 from bot.tools import TOOLS
@@ -295,18 +295,12 @@ async def _answer(assistant: Assistant, chat_id: int, text: str, mode: Mode) -> 
     """Answer one message and remember it in the chat, as `Assistant.handle` does."""
     started = time.perf_counter()
     try:
-        answered = await assistant.run(chat_id, text, mode)
+        answered = await assistant.answer(chat_id, chat_id, text, mode)
     except Exception as exc:  # one broken answer is a failed turn, not a failed eval
         log.exception("the eval's message %r could not be answered in %s mode", text, mode)
         failed = f"{SORRY} ({type(exc).__name__}: {exc})"
         return Run(mode, text, failed, (), Usage(), time.perf_counter() - started)
-    reply, run = answered.reply, answered.record
-    memory = assistant.memory
-    memory.remember(chat_id, Turn("user", text), Turn("assistant", reply.text))
-    if reply.focus is not None:
-        memory.remember_focus(chat_id, reply.focus)
-    memory.record_run(chat_id, run)
-    return run
+    return answered.record
 
 
 # --- the HTTP traffic: replayed, recorded or live -----------------------------------------------

@@ -43,10 +43,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_chat ON runs (chat_id, id);
 CREATE TABLE IF NOT EXISTS focus (
-    chat_id INTEGER PRIMARY KEY,
+    chat_id TEXT PRIMARY KEY,
     event TEXT NOT NULL
 );
 """
+
+
+# A chat's id, or in a group "chat:user": each person in a group has their own history.
+Conversation = int | str
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,12 @@ def open_private_db(path: Path, schema: str) -> sqlite3.Connection:
 
 class ChatMemory:
     def __init__(self, path: Path, turns_kept: int) -> None:
+        self.path = path
         self.turns_kept = turns_kept
         self._lock = threading.Lock()
         self._db = open_private_db(path, SCHEMA)
 
-    def remember(self, chat_id: int, *turns: Turn) -> None:
+    def remember(self, chat_id: Conversation, *turns: Turn) -> None:
         """Add turns to a chat and forget those beyond the last `turns_kept`."""
         with self._lock, self._db:  # a failed insert rolls back instead of staying open
             self._db.execute("BEGIN")
@@ -98,7 +103,7 @@ class ChatMemory:
                 (chat_id, chat_id, self.turns_kept),
             )
 
-    def recent(self, chat_id: int) -> list[Turn]:
+    def recent(self, chat_id: Conversation) -> list[Turn]:
         """The chat's kept turns, oldest first."""
         with self._lock:
             rows = self._db.execute(
@@ -107,7 +112,7 @@ class ChatMemory:
             ).fetchall()
         return [Turn(role, text) for role, text in reversed(rows)]
 
-    def remember_focus(self, chat_id: int, event: Event) -> None:
+    def remember_focus(self, chat_id: Conversation, event: Event) -> None:
         """Keep the event this chat last talked about, for follow-up questions."""
         record = {**asdict(event), "start": event.start.isoformat(), "end": event.end.isoformat()}
         with self._lock:
@@ -116,7 +121,7 @@ class ChatMemory:
                 (chat_id, json.dumps(record)),
             )
 
-    def focus(self, chat_id: int) -> Event | None:
+    def focus(self, chat_id: Conversation) -> Event | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT event FROM focus WHERE chat_id = ?", (chat_id,)
@@ -130,7 +135,7 @@ class ChatMemory:
         )
         return Event(start=start, end=end, **record)
 
-    def record_run(self, chat_id: int, run: Run) -> None:
+    def record_run(self, chat_id: Conversation, run: Run) -> None:
         """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""
         steps = json.dumps(
             [redact(asdict(step)) for step in run.steps], default=lambda v: redact(str(v))
@@ -151,7 +156,7 @@ class ChatMemory:
                 ),
             )
 
-    def last_run(self, chat_id: int) -> Run | None:
+    def last_run(self, chat_id: Conversation) -> Run | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT mode, question, answer, steps, usage, seconds FROM runs"
@@ -164,7 +169,7 @@ class ChatMemory:
         trace = tuple(TraceStep(**step) for step in json.loads(steps))
         return Run(mode, question, answer, trace, Usage(**json.loads(usage)), seconds)
 
-    def set_setting(self, chat_id: int, name: str, value: str) -> None:
+    def set_setting(self, chat_id: Conversation, name: str, value: str) -> None:
         """A chat's own choice (its voice mode, ...), kept across restarts."""
         with self._lock:
             self._db.execute(
@@ -172,7 +177,7 @@ class ChatMemory:
                 (chat_id, name, value),
             )
 
-    def setting(self, chat_id: int, name: str) -> str | None:
+    def setting(self, chat_id: Conversation, name: str) -> str | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT value FROM chat_settings WHERE chat_id = ? AND name = ?", (chat_id, name)

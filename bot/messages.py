@@ -26,6 +26,12 @@ class Incoming:
     language: str | None = None
     wants_voice: bool = False  # the front end was asked for a spoken reply (/say, --voice-out)
     mode: Mode | None = None  # this message only (tandem ask --mode); else the chat's mode
+    group: bool = False  # sent in a group chat
+
+    @property
+    def conversation(self) -> int | str:
+        """Whose history this message belongs to: the chat, or in a group this person in it."""
+        return f"{self.chat_id}:{self.user_id}" if self.group else self.chat_id
 
     def __post_init__(self) -> None:
         # Undecodable bytes (argv, a terminal) arrive as lone surrogates, which SQLite, JSON

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from telegram import Bot, Chat, InputFile, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram import Bot, Chat, InputFile, Message, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -35,6 +35,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.access import Access
 from bot.config import TelegramSettings
 from bot.journal import Immediate, Journal
 from bot.messages import CORE_COMMANDS, SORRY, Incoming, Reply
@@ -56,8 +57,8 @@ NOT_TEXT = (
 )
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 REFUSAL = (
-    "Sorry, this is a private assistant. Your Telegram user id is {user_id}; "
-    "the owner can add it to allowed_user_ids."
+    "Sorry, this is a private assistant. Your Telegram user id is {user_id}; the owner can add "
+    "it to allowed_user_ids, or give you a pairing code to send as /pair CODE."
 )
 
 # Edited messages, channel posts and the like are left alone: only new messages are answered.
@@ -66,6 +67,8 @@ NEW_MESSAGE = filters.UpdateType.MESSAGE
 
 class Core(Protocol):
     """What the front end needs from Tandem's core (`bot.core.Assistant`)."""
+
+    access: Access
 
     async def handle(self, message: Incoming) -> Reply: ...
 
@@ -174,6 +177,19 @@ def retry_seconds(exc: RetryAfter) -> float:
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
+def _addressed(message: Message, bot: Bot) -> bool:
+    """In a group: a command, a mention of Tandem, or a reply to one of its messages."""
+    text = message.text or ""
+    replied = message.reply_to_message
+    return (
+        text.startswith("/")
+        or f"@{bot.username}".lower() in text.lower()
+        or (
+            replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
+        )
+    )
+
+
 async def _keep_typing(chat: Chat) -> None:
     while True:
         with contextlib.suppress(TelegramError):
@@ -196,19 +212,30 @@ async def _typing(chat: Chat) -> AsyncIterator[None]:
 class _Handlers:
     """The callbacks, sharing the core and the settings."""
 
-    def __init__(self, core: Core, settings: TelegramSettings, outbox: Outbox) -> None:
+    def __init__(self, core: Core, outbox: Outbox) -> None:
         self.core = core
         self.outbox = outbox
-        self.allowed = frozenset(settings.allowed_user_ids)
 
-    async def refuse_strangers(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Runs first for every update: anything not from an allowed user stops here."""
-        user = update.effective_user
-        if user is not None and user.id in self.allowed:
+    async def guard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Runs first for every update. Groups not allowed, group talk not addressed to Tandem,
+        and strangers stop here: a stranger is told their id (now and then) and may pair."""
+        message, user, access = update.message, update.effective_user, self.core.access
+        if message is None or user is None:
+            raise ApplicationHandlerStop
+        if message.chat.type != ChatType.PRIVATE and not (
+            access.allows_group(message.chat_id) and _addressed(message, context.bot)
+        ):
+            raise ApplicationHandlerStop
+        if access.allows(user.id):
             return
-        if user is not None and update.message is not None:
+        command, _, code = (message.text or "").partition(" ")
+        if command.split("@")[0] == "/pair" and code.strip():
+            pairing = access.pair(user.id, code)
+            logger.info("Pairing for Telegram user id %s: %s", user.id, pairing.paired)
+            await self.outbox.text(message.chat_id, pairing.message)
+        elif access.should_tell(user.id):
             logger.info("Refused a message from Telegram user id %s", user.id)
-            await self.outbox.text(update.message.chat_id, REFUSAL.format(user_id=user.id))
+            await self.outbox.text(message.chat_id, REFUSAL.format(user_id=user.id))
         raise ApplicationHandlerStop
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -230,8 +257,9 @@ class _Handlers:
         incoming = Incoming(
             chat_id=message.chat_id,
             user_id=user.id,
-            text=message.text,
+            text=message.text.replace(f"@{context.bot.username}", "").strip(),
             language=user.language_code,
+            group=message.chat.type != ChatType.PRIVATE,
         )
         async with _typing(message.chat):
             reply = await self.core.handle(incoming)
@@ -276,8 +304,8 @@ def build_application(
         builder = builder.request(request)
     application = builder.build()
 
-    handlers = _Handlers(core, settings, Outbox(application.bot, journal or Immediate()))
-    application.add_handler(TypeHandler(Update, handlers.refuse_strangers), group=-1)
+    handlers = _Handlers(core, Outbox(application.bot, journal or Immediate()))
+    application.add_handler(TypeHandler(Update, handlers.guard), group=-1)
     application.add_handler(CommandHandler("start", handlers.start, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("help", handlers.show_help, filters=NEW_MESSAGE))
     # The core's own commands (/voice, /say) work the same in every front end.

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import LoadedConfig, load_config
+from bot.config import LimitSettings, LoadedConfig, load_config
 from bot.core import Assistant
 from bot.memory import ChatMemory
 from bot.tools import TOOLS
@@ -50,7 +50,8 @@ def event(title: str, start: datetime, minutes: int = 60, **fields: str) -> Even
 
 @pytest.fixture
 def example_config() -> LoadedConfig:
-    return load_config(EXAMPLE, known_tools=TOOLS.names())
+    """The example config, with a message rate no test of something else would reach."""
+    return example_without(limits=LimitSettings(messages_per_minute=1000))
 
 
 @pytest.fixture

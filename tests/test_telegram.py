@@ -10,9 +10,11 @@ import html
 import itertools
 import json
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,8 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot import telegram_app
-from bot.config import TelegramSettings
+from bot.access import Access
+from bot.config import Settings, TelegramSettings
 from bot.messages import Incoming, Reply
 from bot.telegram_app import REFUSAL, SORRY, build_application, split_message
 
@@ -117,6 +120,7 @@ def _json(data: dict[str, Any]) -> bytes:
 
 @dataclass
 class FakeCore:
+    access: Access | None = None
     answer: str = "Dentist tomorrow at 10:00."
     error: Exception | None = None
     work_seconds: float = 0.01
@@ -152,6 +156,8 @@ async def running_bot(
 ) -> AsyncIterator[Harness]:
     settings = settings or TelegramSettings(allowed_user_ids=[OWNER])
     api = api or FakeBotApi()
+    # Who may talk is decided by `settings` here, whatever the core's own config says.
+    core.access = Access(Settings(telegram=settings), Path(tempfile.mkdtemp()) / "access.db")
     application = build_application(core, settings, "123:TEST", request=api)
     await application.initialize()
     try:

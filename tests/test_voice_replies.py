@@ -9,7 +9,7 @@ from bot.messages import Incoming, Reply
 from bot.telegram_app import Outbox
 from integrations.speech import SpeechError, VoiceNote
 from tests.conftest import CountingCalendar, at, event
-from tests.test_telegram import OWNER, FakeBotApi, running_bot, text_update
+from tests.test_telegram import OWNER, FakeBotApi, FakeCore, running_bot, text_update
 
 
 class FakeSpeaker:
@@ -111,7 +111,7 @@ async def test_when_speech_fails_the_text_still_goes_out(assistant, speaker):
 async def test_telegram_gets_a_voice_bubble_with_its_duration_after_the_text():
     api = FakeBotApi()
     note = VoiceNote(b"OggS-fake-opus", 12.6, "gmw/en")
-    async with running_bot(None, api=api) as bot:
+    async with running_bot(FakeCore(), api=api) as bot:
         outbox = Outbox(bot.application.bot, Immediate())
         await outbox.deliver(OWNER, Reply("Tennis at 18:30.", voice=note))
 
@@ -124,7 +124,7 @@ async def test_telegram_gets_a_voice_bubble_with_its_duration_after_the_text():
 async def test_voice_only_sends_no_text():
     api = FakeBotApi()
     note = VoiceNote(b"OggS-fake-opus", 3.0, "gmw/en")
-    async with running_bot(None, api=api) as bot:
+    async with running_bot(FakeCore(), api=api) as bot:
         outbox = Outbox(bot.application.bot, Immediate())
         await outbox.deliver(OWNER, Reply("x", voice=note, voice_only=True))
     assert api.seen() == []
