@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID, StepOptions
 from telegram import Update
@@ -187,7 +188,8 @@ async def _listen(application: Application, webhook: Webhook) -> None:
         return web.Response(status=200)
 
     server = web.Application()
-    server.router.add_post("/telegram", receive)
+    # Behind a proxy the path is the one in the public address: /telegram in ".../telegram".
+    server.router.add_post(urlsplit(webhook.url).path or "/", receive)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, webhook.listen, webhook.port).start()

@@ -1,12 +1,15 @@
 """Claude through the anthropic SDK: a request in, content blocks and token counts out.
 
 The SDK reads ANTHROPIC_BASE_URL by itself, so a self-hosted proxy or a local fake just works.
-It also retries 408, 429, 529 and 5xx answers with backoff, honouring `retry-after`
-(`max_retries` times), so no retry loop is written here.
+It also retries 408, 429, 529, 5xx answers and timeouts with backoff and jitter, honouring
+`retry-after` (`max_retries` times), so no retry loop is written here. Its `timeout` is per
+attempt, and it waits whatever `retry-after` says; so the whole call, retries and waits included,
+also runs under one deadline of `timeout_seconds`: past it, Claude "could not answer in time".
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +51,16 @@ class Claude:
         max_retries: int = 2,
         base_url: str | None = None,
     ) -> None:
-        """`base_url` None means the SDK's choice: ANTHROPIC_BASE_URL, else the real API."""
+        """`base_url` None means the SDK's choice: ANTHROPIC_BASE_URL, else the real API.
+
+        `timeout_seconds` bounds each attempt and the whole call with its retries.
+        """
         # Imported here: the SDK takes 0.7 s to import, and without a key it is never needed.
         import anthropic
 
         self.model = model
         self.max_tokens = max_tokens
+        self.timeout_seconds = timeout_seconds
         self._client: anthropic.AsyncAnthropic = anthropic.AsyncAnthropic(
             api_key=api_key, timeout=timeout_seconds, max_retries=max_retries, base_url=base_url
         )
@@ -78,9 +85,14 @@ class Claude:
         import anthropic
 
         try:
-            response = await self._client.messages.create(
-                model=self.model, max_tokens=self.max_tokens, **request
-            )
+            async with asyncio.timeout(None):
+                response = await self._client.messages.create(
+                    model=self.model, max_tokens=self.max_tokens, **request
+                )
+        except TimeoutError:
+            raise LlmError(
+                f"Claude did not answer within {self.timeout_seconds:g} seconds."
+            ) from None
         except anthropic.AuthenticationError:
             raise LlmError("Claude refused the API key (check ANTHROPIC_API_KEY).") from None
         except anthropic.RateLimitError:
@@ -89,6 +101,10 @@ class Claude:
             if exc.status_code == 529:
                 raise LlmError("Claude is overloaded right now.") from None
             raise LlmError(f"Claude answered with an error (HTTP {exc.status_code}).") from None
+        except anthropic.APITimeoutError:
+            raise LlmError(
+                f"Claude did not answer within {self.timeout_seconds:g} seconds."
+            ) from None
         except anthropic.APIError:
             raise LlmError("Claude could not be reached.") from None
         usage = response.usage

@@ -8,7 +8,10 @@ A leaf: it knows Open-Meteo's two endpoints and nothing about Telegram or the bo
     days = weather.daily(place, first_day, last_day)
 
 Free use is capped (600 calls a minute, 10 000 a day), so answers are kept in memory for
-`cache_minutes`. The base URLs are arguments because Open-Meteo can be self-hosted.
+`cache_minutes`. The base URLs are arguments because Open-Meteo can be self-hosted. Requests
+time out, and 429/5xx answers are retried with backoff, jitter and Retry-After as
+integrations/http.py sets out; a failure is a WeatherError whose message says the weather is
+unavailable right now and why.
 """
 
 from __future__ import annotations
@@ -19,23 +22,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from time import monotonic
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import BaseHTTPResponse
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
-from urllib3.util.retry import Retry
+
+# RETRY is imported by name elsewhere (bot/eval.py builds its own session with it).
+from integrations.http import RETRY as RETRY
+from integrations.http import retrying_session
 
 FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
 GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search"
 
-NOT_ANSWERING = "The weather service isn't answering right now."
-BUSY = "The weather service is busy right now. Try again in a minute."
-UNREADABLE = "The weather service sent an answer I couldn't read."
+# Said in the reply next to the calendar's answer, which still stands.
+UNAVAILABLE = "Weather unavailable right now"
+NOT_ANSWERING = f"{UNAVAILABLE}: the weather service isn't answering."
+BUSY = f"{UNAVAILABLE}: the weather service is busy. Try again in a minute."
+UNREADABLE = f"{UNAVAILABLE}: the weather service sent an answer I couldn't read."
 TOO_FAR = "That's more than 16 days ahead: too far for a forecast."
 PASSED = "That day has already passed."
 
@@ -87,8 +90,6 @@ DAILY_VARIABLES = (
     "precipitation_sum",
 )
 
-# A server asking for a longer pause than this gets no retry: a chat reply can't wait that long.
-MAX_RETRY_AFTER_SECONDS = 5.0
 _CACHE_ENTRIES = 256
 
 
@@ -142,36 +143,6 @@ class WeatherError(Exception):
 
 class ForecastOutOfRange(WeatherError):
     """The dates asked for have passed or lie beyond the forecast; no request was made."""
-
-
-class _Retry(Retry):
-    """urllib3's Retry, except that a long Retry-After ends the retries instead of blocking."""
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        wait = self.get_retry_after(response) if response is not None else None
-        if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
-            # With raise_on_status=False urllib3 hands back this response (a 429 or 503) as is.
-            raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:g}s"))
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-# Two retries: the first at once, the second after 1 s, or after what Retry-After says.
-RETRY = _Retry(
-    total=2,
-    backoff_factor=0.5,
-    status_forcelist=(429, 500, 502, 503, 504),
-    allowed_methods=frozenset({"GET"}),
-    respect_retry_after_header=True,
-    raise_on_status=False,  # the last answer comes back, so its status makes the message
-)
 
 
 class _Cache:
@@ -235,11 +206,7 @@ class OpenMeteo:
         self._cache = _Cache(cache_minutes * 60)
         if session is None:
             # A session given by the caller is used as it comes: its transport is theirs.
-            session = requests.Session()
-            adapter = HTTPAdapter(max_retries=RETRY)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.headers["User-Agent"] = "Tandem (calendar assistant)"
+            session = retrying_session(timeout, RETRY)
         self._session = session
 
     # --- units ----------------------------------------------------------------------------------
@@ -468,7 +435,7 @@ def _error_for(response: requests.Response) -> WeatherError:
         reason = None
     if status == 400 and reason:
         return WeatherError(f"The weather service refused the request: {reason}")
-    return WeatherError(f"The weather service answered with an error (HTTP {status}).")
+    return WeatherError(f"{UNAVAILABLE}: the weather service answered HTTP {status}.")
 
 
 def _rows(block: Mapping[str, Any], variables: tuple[str, ...]) -> list[dict[str, Any]]:

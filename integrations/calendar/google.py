@@ -3,6 +3,11 @@
 Recurring events arrive already expanded (singleEvents=true). Failures become CalendarError
 messages a user can act on; a sign-in that is missing, expired or revoked becomes
 CalendarAuthError, which says to run `tandem auth google`.
+
+Retries are the client library's own (`execute(num_retries=...)`): 5xx, 429 and the 403 rate-limit
+reasons are asked again after a random pause of up to 2, then 4 seconds ("full jitter"). It does
+not read Retry-After. It would also retry a timeout; here a timeout ends the call at once, so a
+silent server costs the user `timeout` seconds, not three times that.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from integrations.calendar import CalendarAuthError, CalendarError, Event
 from integrations.calendar.google_auth import SIGN_IN_AGAIN, SIGN_IN_COMMAND
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
+# Two retries wait at most 2 + 4 seconds in all (googleapiclient: random() * 2**retry).
+DEFAULT_RETRIES = 2
 PAGE_SIZE = 250
 # 40 pages of 250 occurrences per calendar is far beyond any real query; the bound only stops
 # a misbehaving server from keeping us in the loop forever.
@@ -63,6 +70,7 @@ class GoogleCalendarSource:
         api_endpoint: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        retries: int = DEFAULT_RETRIES,
     ) -> None:
         if not calendar_ids:
             raise ValueError("calendar_ids must name at least one calendar")
@@ -71,6 +79,7 @@ class GoogleCalendarSource:
         self._credentials = credentials
         self._api_endpoint = api_endpoint
         self._timeout = timeout
+        self._retries = retries
 
     def events(self, start: datetime, end: datetime) -> list[Event]:
         """Every occurrence overlapping [start, end) in all the calendars, sorted by start."""
@@ -85,6 +94,7 @@ class GoogleCalendarSource:
             with _user_facing_errors(calendar_id):
                 pages = _pages(
                     service.events(),
+                    self._retries,
                     calendarId=calendar_id,
                     singleEvents=True,
                     orderBy="startTime",
@@ -112,14 +122,14 @@ class GoogleCalendarSource:
                     summary=item.get("summaryOverride") or item.get("summary") or item["id"],
                     primary=bool(item.get("primary", False)),
                 )
-                for page in _pages(service.calendarList(), maxResults=PAGE_SIZE)
+                for page in _pages(service.calendarList(), self._retries, maxResults=PAGE_SIZE)
                 for item in page.get("items", [])
             ]
 
     def _service(self) -> Any:
         # A fresh httplib2.Http per call: it is not thread-safe, and building from the bundled
         # discovery document costs about a millisecond.
-        authorized = google_auth_httplib2.AuthorizedHttp(
+        authorized = _TimeoutEndsTheCall(
             self._credentials,
             http=httplib2.Http(timeout=self._timeout),
             # One refresh on a 401 is enough: a 401 right after a fresh token won't clear.
@@ -136,12 +146,26 @@ class GoogleCalendarSource:
         )
 
 
-def _pages(collection: Any, **params: Any) -> Iterator[dict[str, Any]]:
+class _TimedOut(Exception):
+    """A request timed out. Deliberately not an OSError: googleapiclient retries those."""
+
+
+class _TimeoutEndsTheCall(google_auth_httplib2.AuthorizedHttp):
+    """AuthorizedHttp whose timeouts reach the caller unretried, as `_TimedOut`."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().request(*args, **kwargs)
+        except TimeoutError as exc:  # socket.timeout is TimeoutError
+            raise _TimedOut(str(exc)) from exc
+
+
+def _pages(collection: Any, retries: int, **params: Any) -> Iterator[dict[str, Any]]:
     request = collection.list(**params)
     for _ in range(MAX_PAGES):
         if request is None:
             return
-        response: dict[str, Any] = request.execute()
+        response: dict[str, Any] = request.execute(num_retries=retries)
         yield response
         request = collection.list_next(request, response)
 
@@ -219,7 +243,13 @@ def _user_facing_errors(calendar_id: str | None) -> Iterator[None]:
         if exc.retryable:
             raise CalendarError(NOT_ANSWERING) from exc
         raise CalendarAuthError(SIGN_IN_AGAIN) from exc
-    except (TransportError, httplib2.HttpLib2Error, http.client.HTTPException, OSError) as exc:
+    except (
+        _TimedOut,
+        TransportError,
+        httplib2.HttpLib2Error,
+        http.client.HTTPException,
+        OSError,
+    ) as exc:
         # OSError covers timeouts, refused connections and TLS failures.
         raise CalendarError(NOT_ANSWERING) from exc
 

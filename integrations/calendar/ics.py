@@ -3,6 +3,10 @@
 `icalendar` parses the file, `x_wr_timezone` undoes Google's X-WR-TIMEZONE habit of writing
 recurring local times in UTC, and `recurring_ical_events` expands the repeats (RRULE, RDATE,
 EXDATE, moved instances, VTIMEZONE and daylight saving).
+
+An address is fetched through integrations/http.py: it times out, and 429/5xx answers are
+retried with backoff, jitter and Retry-After; what still fails is a CalendarError that says the
+calendar couldn't be read and why, so no answer is built from a calendar that wasn't read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import requests
 import x_wr_timezone
 
 from integrations.calendar import CalendarError, Event
+from integrations.http import retrying_session
 
 # Ask the library for a wider range than the window, then filter exactly ourselves: the query's
 # zone and an event's zone may be up to 26 hours apart, and floating times follow the query's.
@@ -48,6 +53,7 @@ class IcsCalendarSource:
         self._url = url
         self._refresh_seconds = refresh_minutes * 60
         self._timeout = timeout
+        self._session = retrying_session(timeout)
         self._query: recurring_ical_events.CalendarQuery | None = None
         self._stamp: object = None  # file: (mtime, size); address: when it was fetched
 
@@ -99,7 +105,7 @@ class IcsCalendarSource:
     def _fetch(self) -> bytes:
         url = self._checked_url()
         try:
-            response = requests.get(url, timeout=self._timeout)
+            response = self._session.get(url, timeout=self._timeout)
         except requests.Timeout:
             raise self._error(
                 f"the address did not answer within {self._timeout:g} seconds."
@@ -110,8 +116,16 @@ class IcsCalendarSource:
             raise self._error(f"I could not connect to {urlsplit(url).hostname}.") from None
         except requests.RequestException:
             raise self._error("the address could not be fetched.") from None
+        status = response.status_code
+        if status == 429:
+            # Still busy after the retries, or asking for a longer pause than a reply can wait.
+            raise self._error("its server is busy right now (HTTP 429). Try again in a minute.")
+        if status >= 500:
+            raise self._error(
+                f"its server isn't answering right now (HTTP {status}). Try again in a few minutes."
+            )
         if not response.ok:
-            raise self._error(f"the address answered HTTP {response.status_code}.")
+            raise self._error(f"the address answered HTTP {status}.")
         return response.content
 
     def _parse(self, data: bytes) -> recurring_ical_events.CalendarQuery:

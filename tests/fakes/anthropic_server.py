@@ -42,6 +42,16 @@ request, so the same request always gets the same answer.
 
 Run it as a separate process: see tests/record_anthropic_cassettes.py and
 tests/record_eval_conversations.py.
+
+For durability tests (tests/test_durability.py): `--delay SECONDS` holds every answer that
+long (a slow model, so a test can kill the bot while a call is in flight), and
+`GET /_test/calls` lists the calls so far, `{"count": n, "calls": [...]}`, each with its `seq`,
+the `question` (the latest user message with plain text), `turn` (how many assistant turns the
+request already holds: 0 for a conversation's first call), `at`, and `answered` (true once the
+whole answer was written back to a caller still connected).
+
+Run: python -m tests.fakes.anthropic_server [--port 0] [--delay 0.5]
+It prints "PORT <n>" once listening. Standard library only.
 """
 
 from __future__ import annotations
@@ -50,6 +60,10 @@ import argparse
 import hashlib
 import json
 import re
+import select
+import socket
+import threading
+import time as clock
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -459,12 +473,37 @@ def _id(prefix: str, request: dict[str, Any], number: int) -> str:
 
 
 class Handler(BaseHTTPRequestHandler):
+    server: Server
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         if self.path.split("?")[0] != "/v1/messages":
             self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": ""}})
             return
-        self._send(200, message_for(body))
+        call = self.server.seen(body)
+        answer = message_for(body)
+        clock.sleep(self.server.delay)
+        if self._caller_gone():
+            return  # killed while waiting: nobody will read the answer, so it is not logged as one
+        self._send(200, answer)
+        with self.server.lock:
+            call["answered"] = True
+
+    def _caller_gone(self) -> bool:
+        """Whether the client closed the connection (it sends nothing more while it waits)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        try:
+            return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return True
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/_test/calls":
+            self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": ""}})
+            return
+        with self.server.lock:
+            calls = [dict(call) for call in self.server.calls]
+        self._send(200, {"count": len(calls), "calls": calls})
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
@@ -479,10 +518,38 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    """The HTTP server, with the log of calls behind a lock."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.calls: list[dict[str, Any]] = []
+
+    def seen(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Log one call to /v1/messages as it arrives; `answered` is set once it is answered."""
+        messages = request.get("messages", [])
+        call = {
+            "question": read_exchange(messages).question if messages else "",
+            "turn": sum(message["role"] == "assistant" for message in messages),
+            "at": clock.time(),
+            "answered": False,
+        }
+        with self.lock:
+            call["seq"] = len(self.calls) + 1
+            self.calls.append(call)
+        return call
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
-    server = ThreadingHTTPServer(("127.0.0.1", parser.parse_args().port), Handler)
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="seconds to hold every answer (a slow model)"
+    )
+    arguments = parser.parse_args()
+    server = Server(arguments.port, arguments.delay)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -14,7 +14,10 @@ It speaks:
 The weather is made up but steady: a function of place, day and hour, so recordings repeat.
 Daily values are computed from the same hours, as Open-Meteo aggregates them.
 
-Run: python -m tests.fakes.open_meteo_server [--port 0] [--today 2026-11-25]
+For durability tests: `--delay SECONDS` holds every answer that long, and `GET /_test/calls`
+lists the requests so far, `{"count": n, "calls": [{"seq", "path", "at", "answered"}]}`.
+
+Run: python -m tests.fakes.open_meteo_server [--port 0] [--today 2026-11-25] [--delay 0.3]
 It prints "PORT <n>" once listening. Standard library only.
 """
 
@@ -24,6 +27,8 @@ import argparse
 import json
 import math
 import sys
+import threading
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -271,11 +276,23 @@ def severity(code: int) -> tuple[int, int]:
     return (code in WET, code)
 
 
-def make_handler(today: date) -> type[BaseHTTPRequestHandler]:
+def make_handler(today: date, delay: float = 0.0) -> type[BaseHTTPRequestHandler]:
+    lock = threading.Lock()
+    calls: list[dict[str, Any]] = []
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+            if url.path == "/_test/calls":
+                with lock:
+                    self._send(200, {"count": len(calls), "calls": [dict(c) for c in calls]})
+                return
+            with lock:
+                call = {"seq": len(calls) + 1, "path": url.path, "at": clock.time()}
+                call["answered"] = False
+                calls.append(call)
+            clock.sleep(delay)
             try:
                 if url.path == "/v1/search":
                     self._send(200, search(query))
@@ -285,6 +302,8 @@ def make_handler(today: date) -> type[BaseHTTPRequestHandler]:
                     self._send(404, {"error": True, "reason": "Not Found"})
             except BadRequest as exc:
                 self._send(400, {"error": True, "reason": str(exc)})
+            with lock:
+                call["answered"] = True
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode()
@@ -304,8 +323,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--today", type=date.fromisoformat, default=datetime.now(UTC).date())
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to hold every answer")
     arguments = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", arguments.port), make_handler(arguments.today))
+    handler = make_handler(arguments.today, arguments.delay)
+    server = ThreadingHTTPServer(("127.0.0.1", arguments.port), handler)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -43,6 +43,9 @@ The control API for tests, under /_test/:
                          its bot_command entity. A JSON list queues several at once (one
                          getUpdates then returns them all). Answers {"update_id", "message_id"}
                          (or a list of them).
+- POST /_test/resend     {"update_id": n}: queue an update made before once more, as Telegram
+                         does when the bot's confirmation (offset) never reached it: a bot
+                         that starts afresh fetches it again. Answers {"update_id": n}.
 - GET  /_test/sent       everything the bot sent (sendMessage, sendChatAction, sendVoice), in
                          order: {"seq", "at", "method", "chat_id", ...the call's fields}; a
                          voice's bytes are in voice.data_base64. `?chat_id=` filters.
@@ -277,6 +280,7 @@ class FakeTelegram:
     def reset(self) -> None:
         with self.changed:
             self.pending: list[Params] = []
+            self.made: dict[int, Params] = {}  # every update queued, by id (for resend)
             self.sent: list[Params] = []
             self.refused: list[Params] = []
             self.delivered: list[int] = []
@@ -358,7 +362,20 @@ class FakeTelegram:
             return {"update_id": None, "message_id": message["message_id"]}  # not created
         update = {"update_id": next(self.update_ids), "message": message}
         self.pending.append(update)
+        self.made[update["update_id"]] = update
         return {"update_id": update["update_id"], "message_id": message["message_id"]}
+
+    def resend(self, update_id: int) -> Params:
+        """Queue an update made before once more (see POST /_test/resend)."""
+        with self.changed:
+            if update_id not in self.made:
+                raise ApiError(404, f"Not Found: no update {update_id} was made")
+            if all(u["update_id"] != update_id for u in self.pending):
+                self.pending.append(self.made[update_id])
+                self.pending.sort(key=lambda u: u["update_id"])
+            self.changed.notify_all()
+            self.start_webhook_senders()
+        return {"update_id": update_id}
 
     def sent_list(self, chat_id: str | None) -> list[Params]:
         with self.lock:
@@ -756,6 +773,8 @@ class Handler(BaseHTTPRequestHandler):
             spec = json.loads(body or b"{}")
             queued = fake.queue_messages(spec if isinstance(spec, list) else [spec])
             self.reply(200, queued if isinstance(spec, list) else queued[0])
+        elif (self.command, what) == ("POST", "resend"):
+            self.reply(200, fake.resend(int(json.loads(body or b"{}")["update_id"])))
         elif (self.command, what) == ("GET", "sent"):
             self.reply(200, fake.sent_list(args.get("chat_id")))
         elif (self.command, what) == ("GET", "confirmed"):
