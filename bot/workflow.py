@@ -9,15 +9,16 @@ finite list, so a run's cost is bounded by the rule itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.answer import write_answer
-from bot.config import AnswerStep, Rule, Settings, Trigger
+from bot.config import AnswerStep, Rule, Settings, ToolStep, Trigger
 from bot.formatting import View
 from bot.journal import Immediate, Journal
 from bot.memory import Turn
@@ -104,43 +105,67 @@ class Workflow:
             return Reply(question.problem, tuple(trace))
         found = self._from_question(rule, question, focus)
         results: list[ToolResult] = []
-        for step in rule.steps:
-            if isinstance(step, AnswerStep):
+        for batch in batches(rule.steps):
+            if isinstance(batch, AnswerStep):
                 view = View(
                     context.user.clock,
                     context.now().date(),
                     question.window.label if question.window else None,
                 )
-                llm = self.llm if step.answer == "llm_or_template" else None
+                llm = self.llm if batch.answer == "llm_or_template" else None
                 text, usage, answered = await write_answer(
                     question.text, results, view, context, history, llm, self.journal
                 )
                 return Reply(text, (*trace, answered), usage, found.get("event"))
-            if step.if_ and not found.get(step.if_):
-                trace.append(TraceStep("skip", step.tool, {"because": f"no {step.if_}"}))
-                continue
-            tool = self.tools.get(step.tool)
-            arguments = {name: found[name] for name in tool.parameter_names if name in found}
-            for name, value in step.with_.items():
-                if (resolved := _resolve(value, found)) is not None:
-                    arguments[name] = resolved
-            started = time.perf_counter()
-            try:
-                result = await self.journal.step(f"tool {tool.name}", tool.call, context, arguments)
-            except CalendarError as exc:
-                return Reply(str(exc), (*trace, TraceStep("tool", tool.name, {"error": str(exc)})))
-            except ToolInputError as exc:
-                log.error("rule %r gives a tool bad arguments: %s", rule.name, exc)
-                message = f"My rule “{rule.name}” is set up wrongly ({exc}). Please check it."
-                return Reply(message, tuple(trace))
-            trace.append(
-                TraceStep("tool", tool.name, _shown(arguments), time.perf_counter() - started)
+            calls = []
+            for step in batch:
+                if step.if_ and not found.get(step.if_):
+                    trace.append(TraceStep("skip", step.tool, {"because": f"no {step.if_}"}))
+                else:
+                    calls.append((step, self._arguments(step, found)))
+            # Steps in a batch need nothing from each other: wait for all of them at once.
+            outcomes = await asyncio.gather(
+                *(self._call(step, arguments, context) for step, arguments in calls),
+                return_exceptions=True,
             )
-            found[step.save_as or tool.name] = result
-            if (event := getattr(result, "focus", None)) is not None:
-                found["event"] = event
-            results.append(result)
+            for (step, arguments), (result, seconds) in zip(calls, outcomes, strict=True):
+                if isinstance(result, CalendarError):
+                    failed = TraceStep("tool", step.tool, {"error": str(result)})
+                    return Reply(str(result), (*trace, failed))
+                if isinstance(result, ToolInputError):
+                    log.error("rule %r gives a tool bad arguments: %s", rule.name, result)
+                    message = (
+                        f"My rule “{rule.name}” is set up wrongly ({result}). Please check it."
+                    )
+                    return Reply(message, tuple(trace))
+                if isinstance(result, BaseException):
+                    raise result
+                trace.append(TraceStep("tool", step.tool, _shown(arguments), seconds))
+                found[step.save_as or step.tool] = result
+                if (event := getattr(result, "focus", None)) is not None:
+                    found["event"] = event
+                results.append(result)
         raise AssertionError("config validation guarantees a final answer step")
+
+    def _arguments(self, step: ToolStep, found: dict[str, Any]) -> dict[str, Any]:
+        """The question's values for the tool's parameters, then the step's own `with`."""
+        tool = self.tools.get(step.tool)
+        arguments = {name: found[name] for name in tool.parameter_names if name in found}
+        for name, value in step.with_.items():
+            if (resolved := _resolve(value, found)) is not None:
+                arguments[name] = resolved
+        return arguments
+
+    async def _call(
+        self, step: ToolStep, arguments: dict[str, Any], context: ToolContext
+    ) -> tuple[ToolResult | BaseException, float]:
+        started = time.perf_counter()
+        tool = self.tools.get(step.tool)
+        try:
+            result = await self.journal.step(f"tool {tool.name}", tool.call, context, arguments)
+        except (CalendarError, ToolInputError) as exc:
+            return exc, time.perf_counter() - started
+        return result, time.perf_counter() - started
 
     def _from_question(self, rule: Rule, question: Question, focus: Event | None) -> dict[str, Any]:
         """What steps can use before any tool ran: the question's window, subject and event."""
@@ -155,6 +180,34 @@ class Workflow:
             # "What will the weather be?" names no time or event: it means the last one talked of.
             "event": focus if not (question.window or subject) else None,
         }
+
+
+QUESTION_VALUES = {"start", "end", "text", "limit"}  # known before any step runs
+
+
+def batches(steps: Sequence[ToolStep | AnswerStep]) -> Iterator[list[ToolStep] | AnswerStep]:
+    """The steps in order, consecutive tool steps that use no earlier result grouped together."""
+    batch: list[ToolStep] = []
+    for step in steps:
+        if isinstance(step, AnswerStep) or (batch and _uses_earlier(step)):
+            if batch:
+                yield batch
+            batch = []
+        if isinstance(step, AnswerStep):
+            yield step
+        else:
+            batch.append(step)
+    if batch:
+        yield batch
+
+
+def _uses_earlier(step: ToolStep) -> bool:
+    """Whether a step reads something an earlier step found ($event, $search_calendar, ...)."""
+    names = {step.if_} if step.if_ else set()
+    for value in step.with_.values():
+        if isinstance(value, str) and value.startswith("$"):
+            names |= {part.strip().removeprefix("$").split(".")[0] for part in value.split("|")}
+    return bool(names - QUESTION_VALUES)
 
 
 def _resolve(value: Any, found: dict[str, Any]) -> Any:

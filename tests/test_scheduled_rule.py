@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
 from bot.core import Assistant
 from bot.memory import ChatMemory
 from bot.messages import Reply
 from bot.schedule import SlotLedger
-from tests.conftest import LONDON, FakeWeather
+from bot.workflow import batches
+from tests.conftest import LONDON, NOW, CountingCalendar, FakeWeather
 
 
 class Clock:
@@ -54,3 +56,46 @@ async def test_the_morning_briefing_fires_once_at_0730_with_events_and_home_weat
     )
     assert ("find_place", "London, United Kingdom") in weather.asked
     assert memory.recent(99)[0].text == first  # the briefing is part of the owner's chat
+
+
+async def test_calendar_and_home_weather_are_fetched_at_once(tmp_path, example_config):
+    class SlowCalendar(CountingCalendar):
+        def events(self, start, end):
+            time.sleep(0.3)
+            return super().events(start, end)
+
+    class SlowWeather(FakeWeather):
+        def daily(self, place, first, last):
+            time.sleep(0.3)
+            return super().daily(place, first, last)
+
+    memory = ChatMemory(tmp_path / "tandem.sqlite3", 20)
+    assistant = Assistant(
+        example_config, SlowCalendar([]), memory, None, clock=lambda: NOW, weather=SlowWeather()
+    )
+    briefing = next(rule for rule in example_config.settings.rules if rule.schedule)
+
+    started = time.perf_counter()
+    reply = await assistant.run_scheduled(briefing, 99)
+    elapsed = time.perf_counter() - started
+
+    assert "Weather in London" in reply.text
+    assert elapsed < 0.5, f"calendar and weather took {elapsed:.2f} s: one after the other"
+
+
+def test_only_steps_that_need_an_earlier_result_wait_for_it(example_config):
+    weather_rule, briefing = (
+        rule
+        for rule in example_config.settings.rules
+        if rule.name in ("weather", "morning-briefing")
+    )
+    shape = [
+        [step.tool for step in batch] if isinstance(batch, list) else "answer"
+        for batch in batches(weather_rule.steps)
+    ]
+    assert shape == [["search_calendar"], ["weather_forecast"], "answer"]  # needs $event
+    shape = [
+        [step.tool for step in batch] if isinstance(batch, list) else "answer"
+        for batch in batches(briefing.steps)
+    ]
+    assert shape == [["search_calendar", "weather_forecast"], "answer"]
