@@ -112,7 +112,7 @@ class Agent:
         ]
 
     async def run(
-        self, text: str, context: ToolContext, history: Sequence[Turn], conversation_id: int
+        self, text: str, context: ToolContext, history: Sequence[Turn], conversation_id: int | str
     ) -> Reply:
         """Answer one message by letting Claude use the tools. Never raises for Claude's sake."""
         if self.llm is None:
@@ -153,7 +153,7 @@ class Agent:
                         results.append(result)
 
     async def _ask(
-        self, llm: Claude, system: str, messages: list[dict[str, Any]], conversation_id: int
+        self, llm: Claude, system: str, messages: list[dict[str, Any]], conversation_id: int | str
     ) -> Completion:
         with telemetry.chat(llm.model, conversation_id) as span:
             turn = await self.journal.step(
@@ -171,7 +171,7 @@ class Agent:
         return turn
 
     async def _call(
-        self, call: dict[str, Any], context: ToolContext, conversation_id: int
+        self, call: dict[str, Any], context: ToolContext, conversation_id: int | str
     ) -> tuple[dict[str, Any], ToolResult | None, TraceStep]:
         """Run one tool call; a failure becomes an error result Claude can recover from."""
         started = time.perf_counter()

@@ -193,8 +193,7 @@ class Assistant:
         else:
             question = understand(text, context.now())
             focus = self.memory.focus(key)
-            with telemetry.invoke_workflow(rule.name if rule else "none", key):
-                reply = await self.workflow.run(question, context, history, focus)
+            reply = await self.workflow.run(question, context, history, focus, key)
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
         seconds = time.perf_counter() - started
         return Answered(reply, Run(ran, text, reply.text, reply.steps, reply.usage, seconds))

@@ -78,7 +78,7 @@ def capture_content() -> bool:
 
 
 @contextmanager
-def invoke_workflow(rule: str, conversation_id: int) -> Iterator[Span]:
+def invoke_workflow(rule: str, conversation_id: int | str) -> Iterator[Span]:
     """A rule running its fixed steps."""
     with _span(
         f"invoke_workflow {rule}",
@@ -93,7 +93,7 @@ def invoke_workflow(rule: str, conversation_id: int) -> Iterator[Span]:
 
 
 @contextmanager
-def invoke_agent(model: str, conversation_id: int) -> Iterator[Span]:
+def invoke_agent(model: str, conversation_id: int | str) -> Iterator[Span]:
     """The agent loop: Claude choosing tools until it answers."""
     with _span(
         "invoke_agent",
@@ -110,7 +110,7 @@ def invoke_agent(model: str, conversation_id: int) -> Iterator[Span]:
 
 
 @contextmanager
-def chat(model: str, conversation_id: int) -> Iterator[Span]:
+def chat(model: str, conversation_id: int | str) -> Iterator[Span]:
     """One request to the model; call ``record_usage`` with its response."""
     with _span(
         f"chat {model}",
@@ -155,7 +155,7 @@ def record_usage(
 
 @contextmanager
 def execute_tool(
-    name: str, call_id: str | None, conversation_id: int, arguments: dict | None = None
+    name: str, call_id: str | None, conversation_id: int | str, arguments: dict | None = None
 ) -> Iterator[Span]:
     """One tool call; ``call_id`` is the model's tool_use id (None when a rule calls it)."""
     attributes: dict[str, AttributeValue] = {

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot import telemetry
 from bot.answer import write_answer
 from bot.config import AnswerStep, Rule, Settings, ToolStep, Trigger
 from bot.formatting import View
@@ -73,12 +74,13 @@ class Workflow:
         context: ToolContext,
         history: Sequence[Turn],
         focus: Event | None = None,
+        conversation: int | str = "",
     ) -> Reply:
         """Answer a message with the first rule that matches it, or say no rule covers it."""
         rule = self.choose(question.text)
         if rule is None:
             return Reply(out_of_scope(self.settings.rules), (TraceStep("rule", "none"),))
-        return await self.run_rule(rule, question, context, history, focus)
+        return await self.run_rule(rule, question, context, history, focus, conversation)
 
     async def run_rule(
         self,
@@ -87,9 +89,11 @@ class Workflow:
         context: ToolContext,
         history: Sequence[Turn],
         focus: Event | None = None,
+        conversation: int | str = "",
     ) -> Reply:
         """Run one rule's steps. `focus` is the event the chat last talked about."""
-        reply = await self._run_steps(rule, question, context, history, focus)
+        with telemetry.invoke_workflow(rule.name, conversation):
+            reply = await self._run_steps(rule, question, context, history, focus, conversation)
         return replace(reply, speak=rule.voice)
 
     async def _run_steps(
@@ -99,6 +103,7 @@ class Workflow:
         context: ToolContext,
         history: Sequence[Turn],
         focus: Event | None,
+        conversation: int | str,
     ) -> Reply:
         trace = [TraceStep("rule", rule.name)]
         if question.problem:
@@ -125,7 +130,7 @@ class Workflow:
                     calls.append((step, self._arguments(step, found)))
             # Steps in a batch need nothing from each other: wait for all of them at once.
             outcomes = await asyncio.gather(
-                *(self._call(step, arguments, context) for step, arguments in calls),
+                *(self._call(step, arguments, context, conversation) for step, arguments in calls),
                 return_exceptions=True,
             )
             for (step, arguments), (result, seconds) in zip(calls, outcomes, strict=True):
@@ -157,14 +162,19 @@ class Workflow:
         return arguments
 
     async def _call(
-        self, step: ToolStep, arguments: dict[str, Any], context: ToolContext
+        self,
+        step: ToolStep,
+        arguments: dict[str, Any],
+        context: ToolContext,
+        conversation: int | str,
     ) -> tuple[ToolResult | BaseException, float]:
         started = time.perf_counter()
         tool = self.tools.get(step.tool)
-        try:
-            result = await self.journal.step(f"tool {tool.name}", tool.call, context, arguments)
-        except (CalendarError, ToolInputError) as exc:
-            return exc, time.perf_counter() - started
+        with telemetry.execute_tool(tool.name, None, conversation, arguments):
+            try:
+                result = await self.journal.step(f"tool {tool.name}", tool.call, context, arguments)
+            except (CalendarError, ToolInputError) as exc:
+                return exc, time.perf_counter() - started
         return result, time.perf_counter() - started
 
     def _from_question(self, rule: Rule, question: Question, focus: Event | None) -> dict[str, Any]:

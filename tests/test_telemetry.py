@@ -15,6 +15,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from bot import telemetry
 from bot.config import TelemetrySettings
+from bot.messages import Incoming
 
 CHAT_ID = 4242
 
@@ -255,3 +256,16 @@ def test_setup_reads_the_endpoint_from_the_environment(
     finally:
         installed[0].shutdown()
     assert no_connections == []
+
+
+async def test_a_real_workflow_run_is_traced_with_its_chat(
+    spans: InMemorySpanExporter, make_assistant, week
+) -> None:
+    await make_assistant(week).handle(Incoming(77, 77, "What's on tomorrow?"))
+
+    found = by_name(spans)
+    workflow, tool = found["invoke_workflow calendar"], found["execute_tool search_calendar"]
+    assert tool.parent is not None and tool.parent.span_id == workflow.context.span_id
+    assert workflow.attributes["gen_ai.conversation.id"] == "77"
+    assert tool.attributes["gen_ai.conversation.id"] == "77"
+    assert "gen_ai.tool.call.arguments" not in tool.attributes  # content capture is off
