@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,7 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import BaseRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.access import Access
 from bot.config import TelegramSettings
@@ -152,9 +154,12 @@ class Outbox:
         with contextlib.suppress(TelegramError):
             await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_VOICE)
         voice = InputFile(ogg_opus, filename="reply.ogg")
-        await _obeying_flood_control(
-            self.bot.send_voice, chat_id, voice, duration=max(1, round(duration))
-        )
+        try:
+            await _obeying_flood_control(
+                self.bot.send_voice, chat_id, voice, duration=max(1, round(duration))
+            )
+        except TelegramError as exc:  # the text already went out: that is the answer
+            logger.warning("Telegram did not take the voice note: %s", exc)
 
 
 async def _obeying_flood_control(
@@ -173,7 +178,10 @@ async def _obeying_flood_control(
 
 
 def retry_seconds(exc: RetryAfter) -> float:
-    wait = exc.retry_after
+    with warnings.catch_warnings():
+        # PTB 22 warns that `retry_after` becomes a timedelta one day; both are read here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 

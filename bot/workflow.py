@@ -133,7 +133,10 @@ class Workflow:
                 *(self._call(step, arguments, context, conversation) for step, arguments in calls),
                 return_exceptions=True,
             )
-            for (step, arguments), (result, seconds) in zip(calls, outcomes, strict=True):
+            for (step, arguments), outcome in zip(calls, outcomes, strict=True):
+                if isinstance(outcome, BaseException):  # a tool's bug: the core apologises
+                    raise outcome
+                result, seconds = outcome
                 if isinstance(result, CalendarError):
                     failed = TraceStep("tool", step.tool, {"error": str(result)})
                     return Reply(str(result), (*trace, failed))
@@ -143,8 +146,6 @@ class Workflow:
                         f"My rule “{rule.name}” is set up wrongly ({result}). Please check it."
                     )
                     return Reply(message, tuple(trace))
-                if isinstance(result, BaseException):
-                    raise result
                 trace.append(TraceStep("tool", step.tool, _shown(arguments), seconds))
                 found[step.save_as or step.tool] = result
                 if (event := getattr(result, "focus", None)) is not None:

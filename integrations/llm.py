@@ -85,7 +85,7 @@ class Claude:
         import anthropic
 
         try:
-            async with asyncio.timeout(None):
+            async with asyncio.timeout(self.timeout_seconds):
                 response = await self._client.messages.create(
                     model=self.model, max_tokens=self.max_tokens, **request
                 )
