@@ -295,28 +295,37 @@ def make_handler(today: date, delay: float = 0.0) -> type[BaseHTTPRequestHandler
             clock.sleep(delay)
             try:
                 if url.path == "/v1/search":
-                    self._send(200, search(query))
+                    answered = self._send(200, search(query))
                 elif url.path == "/v1/forecast":
-                    self._send(200, forecast(query, today))
+                    answered = self._send(200, forecast(query, today))
                 else:
-                    self._send(404, {"error": True, "reason": "Not Found"})
+                    answered = self._send(404, {"error": True, "reason": "Not Found"})
             except BadRequest as exc:
-                self._send(400, {"error": True, "reason": str(exc)})
+                answered = self._send(400, {"error": True, "reason": str(exc)})
             with lock:
-                call["answered"] = True
+                call["answered"] = answered
 
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
+        def _send(self, status: int, payload: dict[str, Any]) -> bool:
+            """Answer; False if the caller was gone (killed while it waited)."""
             data = json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                return False
+            return True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler
+
+
+class Server(ThreadingHTTPServer):
+    request_queue_size = 256  # room for a burst of callers (bench/ asks for 100 chats at once)
 
 
 def main() -> None:
@@ -326,7 +335,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to hold every answer")
     arguments = parser.parse_args()
     handler = make_handler(arguments.today, arguments.delay)
-    server = ThreadingHTTPServer(("127.0.0.1", arguments.port), handler)
+    server = Server(("127.0.0.1", arguments.port), handler)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -48,7 +48,8 @@ The control API for tests, under /_test/:
                          that starts afresh fetches it again. Answers {"update_id": n}.
 - GET  /_test/sent       everything the bot sent (sendMessage, sendChatAction, sendVoice), in
                          order: {"seq", "at", "method", "chat_id", ...the call's fields}; a
-                         voice's bytes are in voice.data_base64. `?chat_id=` filters.
+                         voice's bytes are in voice.data_base64. `?chat_id=` filters;
+                         `?since=<seq>` gives only what was sent after that one.
 - GET  /_test/confirmed  {"offset": the highest getUpdates offset given, "pending": [update
                          ids not yet confirmed or delivered], "delivered": [ids POSTed to a
                          webhook with a 2xx answer]}.
@@ -377,9 +378,13 @@ class FakeTelegram:
             self.start_webhook_senders()
         return {"update_id": update_id}
 
-    def sent_list(self, chat_id: str | None) -> list[Params]:
+    def sent_list(self, chat_id: str | None, since: int = 0) -> list[Params]:
         with self.lock:
-            return [s for s in self.sent if chat_id is None or str(s["chat_id"]) == chat_id]
+            return [
+                s
+                for s in self.sent[since:]  # seq n is at index n - 1
+                if chat_id is None or str(s["chat_id"]) == chat_id
+            ]
 
     def confirmed(self) -> Params:
         with self.lock:
@@ -776,7 +781,7 @@ class Handler(BaseHTTPRequestHandler):
         elif (self.command, what) == ("POST", "resend"):
             self.reply(200, fake.resend(int(json.loads(body or b"{}")["update_id"])))
         elif (self.command, what) == ("GET", "sent"):
-            self.reply(200, fake.sent_list(args.get("chat_id")))
+            self.reply(200, fake.sent_list(args.get("chat_id"), int(args.get("since", 0))))
         elif (self.command, what) == ("GET", "confirmed"):
             self.reply(200, fake.confirmed())
         elif (self.command, what) == ("GET", "state"):
@@ -815,6 +820,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(ThreadingHTTPServer):
+    request_queue_size = 256  # room for a burst of connections (bench/ answers 100 chats at once)
+
     def __init__(self, port: int, fake: FakeTelegram, verbose: bool) -> None:
         super().__init__(("127.0.0.1", port), Handler)
         self.fake, self.verbose = fake, verbose
