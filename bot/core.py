@@ -34,7 +34,7 @@ from bot.tools.context import ToolContext
 from bot.understanding import understand
 from bot.voice import MODE_LINES, VOICE_MODES, asks_for_voice, spoken_version
 from bot.workflow import Workflow, covered
-from integrations.calendar import CalendarSource
+from integrations.calendar import CalendarSource, Event
 from integrations.llm import Claude
 from integrations.speech import Speaker, SpeechError
 from integrations.weather import OpenMeteo
@@ -62,6 +62,10 @@ class Answered:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _speaks(voice_mode: VoiceMode, requested: bool) -> bool:
+    return voice_mode == "always" or (voice_mode == "on_request" and requested)
 
 
 def open_speaker(config: LoadedConfig) -> Speaker:
@@ -161,42 +165,51 @@ class Assistant:
                 return Reply("Tell me what to read out, e.g. “/say what's on tomorrow?”")
             text, wants_voice = argument.strip(), True
         asked, text = asks_for_voice(text, self.settings.voice.request_phrases)
-        context = self.context_for(user)
-        if refusal := self.budgets.refusal(user, context.now()):
+        now = self.context_for(user).now()
+        # Everything read from the store is journaled too: a resumed run takes the same path.
+        if refusal := await self.journal.step("check budget", self.budgets.refusal, user, now):
             return Reply(refusal)
         try:
-            reply = (await self.answer(key, user, text, message.mode or self.mode(key))).reply
+            reply = (await self.answer(key, user, text, message.mode)).reply
         except Exception:
             log.exception("a message could not be answered")
             return Reply(SORRY)
-        if self._speaks(key, wants_voice or asked or reply.speak):
+        voice_mode = await self.journal.step("read voice mode", self.voice_mode, key)
+        if _speaks(voice_mode, wants_voice or asked or reply.speak):
             reply = await self.with_voice(reply, message.language)
         return reply
 
-    async def answer(self, key: Conversation, user_id: int, text: str, mode: Mode) -> Answered:
-        """Answer `text` in one mode and remember it in the conversation."""
+    async def answer(
+        self, key: Conversation, user_id: int, text: str, mode: Mode | None = None
+    ) -> Answered:
+        """Answer `text` (in `mode`, else the conversation's) and remember it."""
         answered = await self.run(key, user_id, text, mode)
         turns = (Turn("user", text), Turn("assistant", answered.reply.text))
         reply, record = answered.reply, answered.record
         await self.journal.step("remember", self._keep, key, user_id, turns, reply, record)
         return answered
 
-    async def run(self, key: Conversation, user_id: int, text: str, mode: Mode) -> Answered:
-        """Answer `text` in one mode with the conversation's history, changing nothing in it."""
+    async def run(
+        self, key: Conversation, user_id: int, text: str, mode: Mode | None = None
+    ) -> Answered:
+        """Answer `text` with the conversation's history, changing nothing in it."""
         started = time.perf_counter()
         context = self.context_for(user_id)
-        history = self.memory.recent(key)
+        chosen, history, focus = await self.journal.step("read conversation", self._read, key)
+        mode = mode or chosen
         rule = self.workflow.choose(text)
         if mode == "agent" or (mode == "hybrid" and rule is None):
             reply = await self.agent.run(text, context, history, key)
             ran = "agent" if mode == "agent" else "hybrid → agent"
         else:
             question = understand(text, context.now())
-            focus = self.memory.focus(key)
             reply = await self.workflow.run(question, context, history, focus, key)
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
         seconds = time.perf_counter() - started
         return Answered(reply, Run(ran, text, reply.text, reply.steps, reply.usage, seconds))
+
+    def _read(self, key: Conversation) -> tuple[Mode, list[Turn], Event | None]:
+        return self.mode(key), self.memory.recent(key), self.memory.focus(key)
 
     def context_for(self, user_id: int) -> ToolContext:
         """The tools' view of one person: their settings and their calendars, no one else's.
@@ -258,10 +271,6 @@ class Assistant:
         chosen = self.memory.setting(chat_id, "voice")
         return VOICE_MODES.get(chosen or "", self.settings.voice.mode)
 
-    def _speaks(self, chat_id: int, requested: bool) -> bool:
-        mode = self.voice_mode(chat_id)
-        return mode == "always" or (mode == "on_request" and requested)
-
     def set_voice_mode(self, chat_id: int, argument: str) -> Reply:
         """`/voice` shows the chat's voice mode; `/voice off|always|on_request` changes it."""
         wanted = argument.strip().lower()
@@ -317,11 +326,12 @@ class Assistant:
         """Answer a scheduled rule's question in a chat, as if its owner had just asked it."""
         assert rule.schedule is not None
         question = understand(rule.schedule.ask, self.context.now())
-        history = self.memory.recent(chat_id)
-        reply = await self.workflow.run_rule(rule, question, self.context, history)
+        _, history, _ = await self.journal.step("read conversation", self._read, chat_id)
+        reply = await self.workflow.run_rule(rule, question, self.context, history, None, chat_id)
         turns = (Turn("assistant", reply.text),)
         await self.journal.step("remember", self._keep, chat_id, chat_id, turns, reply, None)
-        if self._speaks(chat_id, reply.speak):
+        voice_mode = await self.journal.step("read voice mode", self.voice_mode, chat_id)
+        if _speaks(voice_mode, reply.speak):
             reply = await self.with_voice(reply, None)
         return reply
 

@@ -277,18 +277,17 @@ class _Handlers:
         if update.message is not None:
             await self.outbox.text(update.message.chat_id, UNKNOWN_COMMAND)
 
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the failure (without the message's content) and apologise in the chat, if any."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        logger.error("Handling Telegram update %s failed", update_id, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            with contextlib.suppress(TelegramError):
+                await self.outbox.text(update.effective_chat.id, SORRY)
+
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
             await self.outbox.text(update.message.chat_id, NOT_TEXT)
-
-
-async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure (without the message's content) and apologise in the chat, if any."""
-    update_id = update.update_id if isinstance(update, Update) else None
-    logger.error("Handling Telegram update %s failed", update_id, exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        with contextlib.suppress(TelegramError):
-            await update.effective_chat.send_message(SORRY)
 
 
 def build_application(
@@ -321,5 +320,5 @@ def build_application(
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.TEXT, handlers.text))
     application.add_handler(MessageHandler(NEW_MESSAGE, handlers.not_text))
-    application.add_error_handler(_on_error)
+    application.add_error_handler(handlers.on_error)
     return application

@@ -337,7 +337,10 @@ def mutated(document: dict[str, Any], mutations: list[tuple[Any, ...]]) -> dict[
 
 
 LOCATION = re.compile(
-    r"(?:line \d+, column \d+|top level|rule '.*' \(rules\[\d+\]\)|\[-?\d+\]|the file)", re.S
+    # A rule's name as Python quotes it: 'name', or "name" when it holds a '.
+    r"(?:line \d+, column \d+|top level|rule (?:'.*'|\".*\") \(rules\[\d+\]\)|\[-?\d+\]"
+    r"|the file)",
+    re.S
 )
 
 

@@ -485,7 +485,10 @@ class Handler(BaseHTTPRequestHandler):
         clock.sleep(self.server.delay)
         if self._caller_gone():
             return  # killed while waiting: nobody will read the answer, so it is not logged as one
-        self._send(200, answer)
+        try:
+            self._send(200, answer)
+        except (BrokenPipeError, ConnectionResetError):
+            return
         with self.server.lock:
             call["answered"] = True
 

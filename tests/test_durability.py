@@ -1,0 +1,560 @@
+"""Durable runs under crashes: the real `tandem run` killed mid-answer, updates seen twice, and
+two webhook workers sharing PostgreSQL.
+
+Every Telegram update is a DBOS workflow and every model call, tool call and message sent is a
+journaled step (bot/durable.py, bot/journal.py). These tests check what that promises, against
+the fake Bot API, the fake Messages API (a scripted tool-using Claude, slowed to 0.5 s a call so
+a call can be caught in flight) and the fake Open-Meteo, all local processes:
+
+- kill -9 at a different point of an agent's answer each round, then restart with the same data
+  folder and worker name: every question is answered exactly once, no model call that was
+  answered is made again, and every run finishes. The figures are printed as a table (`pytest
+  -s tests/test_durability.py` shows it).
+- an update Telegram sends again (its confirmation lost in the crash) is answered once.
+- two webhook workers on one PostgreSQL database, each update POSTed to one of them and every
+  third to both: one answer per update, and both workers do some of the work. A wrong secret
+  token gets 403 and no run.
+- a scheduled slot, killed mid-answer and after it, is sent once.
+
+The kill points are chosen where the outcome does not depend on timing: while a model or tool
+call is on its way (the fakes hold their answers), or once the journal holds a step. Two
+windows of a few milliseconds are left out on purpose, not hidden: a step's effect has happened
+but its result is not journaled yet. Killed there, recovery does the step again: a message
+Telegram had taken is sent twice (Telegram has no idempotency key), a model call that was
+answered is paid for twice. Measured by killing as soon as the fake saw the effect: 20 of 40
+replies were sent twice, and 24 of 30 answered model calls made again. A crash at a random
+moment rarely lands there; one that does is at-least-once, never lost.
+
+PostgreSQL comes from TANDEM_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test);
+each run gets a database of its own, dropped afterwards. Without a server the test is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from bot.durable import webhook_secret
+from bot.telegram_app import REFUSAL
+from tests.fakes import running
+from tests.test_end_to_end import (
+    BARRIER,
+    LOCAL,
+    SCHEDULE_CHAT,
+    TANDEM,
+    TOKEN,
+    FakeTelegram,
+    Tandem,
+    texts,
+    write_config,
+)
+
+QUESTION = "will it rain at my tennis match?"
+MODEL_DELAY, WEATHER_DELAY = "0.5", "0.1"  # seconds each fake holds an answer
+WAIT_SECONDS = 20.0
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], what: str, *bots: Tandem) -> T:
+    """Poll `condition` until it is truthy; fail with the bots' logs if one stops or time runs
+    out."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        result = condition()
+        if result:
+            return result
+        stopped = [bot for bot in bots if bot.process.poll() is not None]
+        if stopped or time.monotonic() > deadline:
+            why = "tandem stopped" if stopped else f"waited {WAIT_SECONDS} s"
+            raise AssertionError(f"{why} while waiting for {what}{explain(*bots)}")
+        time.sleep(0.005)
+
+
+def explain(*bots: Tandem) -> str:
+    return "".join(bot.explain() for bot in bots)
+
+
+def get_json(url: str) -> Any:
+    with LOCAL.open(url, timeout=5) as response:
+        return json.load(response)
+
+
+# --- the world: fakes, config, the bot process, its journal --------------------------------------
+
+
+class Telegram(FakeTelegram):
+    def resend(self, update_id: int) -> None:
+        """Queue an update again, as Telegram does when the bot's confirmation never came."""
+        self._call("resend", {"update_id": update_id})
+
+
+@dataclass
+class Fakes:
+    telegram: Telegram
+    claude: str  # the fake Messages API's base URL
+    meteo: str  # the fake Open-Meteo's base URL
+
+    def model_calls(self) -> list[dict[str, Any]]:
+        return list(get_json(f"{self.claude}/_test/calls")["calls"])
+
+    def weather_calls(self) -> list[dict[str, Any]]:
+        return list(get_json(f"{self.meteo}/_test/calls")["calls"])
+
+
+@pytest.fixture
+def fakes() -> Iterator[Fakes]:
+    with (
+        running("tests.fakes.telegram_server", "--token", TOKEN) as telegram,
+        running("tests.fakes.anthropic_server", "--delay", MODEL_DELAY) as claude,
+        running("tests.fakes.open_meteo_server", "--delay", WEATHER_DELAY) as meteo,
+    ):
+        yield Fakes(Telegram(telegram), claude, meteo)
+
+
+def config_for(folder: Path, fakes: Fakes, users: list[int], mode: str) -> Path:
+    """The end-to-end tests' config, in `mode`, for `users`, with the weather at the fake."""
+    path = write_config(folder / "tandem.yaml", fakes.telegram)
+    settings = yaml.safe_load(path.read_text())
+    settings["mode"] = mode
+    settings["telegram"]["allowed_user_ids"] = users
+    settings["weather"].update(
+        forecast_url=f"{fakes.meteo}/v1/forecast",
+        geocoding_url=f"{fakes.meteo}/v1/search",
+        cache_minutes=0,  # every weather tool call asks the fake, so it can be caught on its way
+    )
+    path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def launch(folder: Path, config: Path, fakes: Fakes, *arguments: str, claude: bool) -> Tandem:
+    """`tandem run` with a token (and, if `claude`, a key for the fake Messages API)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TANDEM_DATA_DIR=str(folder / "data"),
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    if claude:
+        env.update(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fakes.claude)
+    worker = arguments[arguments.index("--worker") + 1]
+    log = folder / f"tandem-{worker}.log"
+    with log.open("ab") as output:  # appended to across restarts: the whole story on failure
+        process = subprocess.Popen(
+            [TANDEM or "tandem", "run", "--config", str(config), *arguments],
+            cwd=folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    return Tandem(process, log)
+
+
+def start_polling(folder: Path, config: Path, fakes: Fakes) -> Tandem:
+    """The bot polling the fake as worker "solo"; returns once it asks for updates."""
+    polls = fakes.telegram.state()["get_updates_calls"]
+    bot = launch(folder, config, fakes, "--worker", "solo", claude=True)
+    wait_for(lambda: fakes.telegram.state()["get_updates_calls"] > polls, "the bot to poll", bot)
+    return bot
+
+
+class Journal:
+    """What DBOS recorded in the data folder's SQLite journal, read as the bot writes it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "data" / "runs.sqlite3"
+
+    def _rows(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
+        if not self.path.exists():
+            return []
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=2)) as db:
+                return db.execute(sql, parameters).fetchall()
+        except sqlite3.Error:  # being written, or a kill left it mid-transaction: ask again
+            return []
+
+    def status(self, update_id: int) -> str | None:
+        rows = self._rows(
+            "SELECT status FROM workflow_status WHERE workflow_uuid = ?", run_id(update_id)
+        )
+        return rows[0][0] if rows else None
+
+    def runs(self, prefix: str) -> dict[str, str]:
+        """Every run whose id starts with `prefix`, and its status."""
+        rows = self._rows(
+            "SELECT workflow_uuid, status FROM workflow_status WHERE workflow_uuid LIKE ?",
+            f"{prefix}%",
+        )
+        return dict(rows)
+
+    def steps(self, update_id: int) -> list[tuple[str, float]]:
+        """The run's finished steps in order: (name, when it finished, in epoch seconds)."""
+        rows = self._rows(
+            "SELECT function_name, completed_at_epoch_ms FROM operation_outputs "
+            "WHERE workflow_uuid = ? ORDER BY function_id",
+            run_id(update_id),
+        )
+        return [(name, (done or 0) / 1000) for name, done in rows]
+
+
+def run_id(update_id: int) -> str:
+    return f"telegram-update-{update_id}"
+
+
+# --- kill -9 at a different point each round -----------------------------------------------------
+
+
+@dataclass
+class Round:
+    """One question in its own chat, and what the fakes and the journal saw of its answer."""
+
+    fakes: Fakes
+    journal: Journal
+    chat: int
+    question: str
+    update_id: int = 0
+
+    def model_calls(self) -> list[dict[str, Any]]:
+        return [call for call in self.fakes.model_calls() if call["question"] == self.question]
+
+    def in_flight(self, turn: int) -> bool:
+        """Model call number `turn` (0 is the first) was sent and is not answered yet."""
+        return any(c["turn"] == turn and not c["answered"] for c in self.model_calls())
+
+    def journaled(self, step: str) -> bool:
+        return any(name.startswith(step) for name, _ in self.journal.steps(self.update_id))
+
+    def weather_in_flight(self) -> bool:
+        """The weather tool is asking Open-Meteo: after the second model call, before its end."""
+        steps = self.journal.steps(self.update_id)
+        chats = [done for name, done in steps if name.startswith("chat ")]
+        if len(chats) != 2 or any(name == "tool weather_forecast" for name, _ in steps):
+            return False
+        return any(call["at"] >= chats[1] for call in self.fakes.weather_calls())
+
+
+# Where each round kills the bot: a call held by a fake, or a step already in the journal, never
+# the race between a step's effect and its journal entry (see the module docstring).
+KILL_POINTS: list[tuple[str, Callable[[Round], bool]]] = [
+    ("run stored, nothing done", lambda r: r.journal.status(r.update_id) is not None),
+    ("model call 1 on its way", lambda r: r.in_flight(0)),
+    ("calendar searched", lambda r: r.journaled("tool search_calendar")),
+    ("model call 2 on its way", lambda r: r.in_flight(1)),
+    ("weather tool on its way", lambda r: r.weather_in_flight()),
+    ("model call 3 on its way", lambda r: r.in_flight(2)),
+    ("reply sent and journaled", lambda r: r.journaled("send message")),
+    ("run finished", lambda r: r.journal.status(r.update_id) == "SUCCESS"),
+]
+FIRST_CHAT = 201
+
+
+def repeated_model_calls(calls: list[dict[str, Any]]) -> int:
+    """Calls made again after the same call (same question, same turn) had been answered."""
+    answered: set[tuple[str, int]] = set()
+    repeated = 0
+    for call in sorted(calls, key=lambda c: c["seq"]):
+        key = (call["question"], call["turn"])
+        repeated += key in answered
+        if call["answered"]:
+            answered.add(key)
+    return repeated
+
+
+def test_kill_9_at_any_point_of_an_answer_loses_nothing_and_repeats_nothing(tmp_path, fakes):
+    chats = [FIRST_CHAT + n for n in range(len(KILL_POINTS))]
+    config = config_for(tmp_path, fakes, chats, mode="agent")
+    journal = Journal(tmp_path)
+    rounds: list[Round] = []
+    bots = [start_polling(tmp_path, config, fakes)]
+    try:
+        for (point, killed_at), chat in zip(KILL_POINTS, chats, strict=True):
+            # Its own chat and wording, so each round's model calls and replies are told apart.
+            round_ = Round(fakes, journal, chat, f"{QUESTION} (round {len(rounds) + 1})")
+            round_.update_id = fakes.telegram.message(chat, round_.question)
+            rounds.append(round_)
+            wait_for(lambda: killed_at(round_), f"{point!r} in chat {chat}", bots[-1])  # noqa: B023
+            bots[-1].kill()
+            # The same data folder and worker name: DBOS resumes this worker's unfinished runs.
+            bots.append(start_polling(tmp_path, config, fakes))
+            # The resumed run finishes before the next kill, so every kill lands where it is
+            # meant to (a kill at a random moment of another run is a race, see above).
+            wait_for(
+                lambda: journal.status(round_.update_id) == "SUCCESS",  # noqa: B023
+                f"round {len(rounds)} ({point}) to finish after the restart",
+                bots[-1],
+            )
+        bot = bots[-1]
+        barrier(fakes.telegram, bot)
+    finally:
+        bots[-1].terminate()
+
+    answers = {r.chat: texts(fakes.telegram.sent(r.chat)) for r in rounds}
+    calls = fakes.model_calls()
+    delivered = sum(1 for chat in answers if answers[chat])
+    duplicates = sum(max(0, len(sent) - 1) for sent in answers.values())
+    repeated = repeated_model_calls(calls)
+    distinct = len({(c["question"], c["turn"]) for c in calls})
+    print(
+        f"\nkill -9 rounds (one per kill point, {MODEL_DELAY} s per model call)\n"
+        f"| runs | answers delivered | duplicates seen | model calls repeated | "
+        f"model calls made / distinct |\n"
+        f"| {len(rounds)} | {delivered} | {duplicates} | {repeated} | {len(calls)} / {distinct} |"
+    )
+    for (point, _), round_ in zip(KILL_POINTS, rounds, strict=True):
+        made = len(round_.model_calls())
+        print(f"  {point:<26} answers {len(answers[round_.chat])}, model calls {made}")
+
+    log = explain(bots[-1])
+    assert "Traceback" not in "".join(b.log() for b in bots), log
+    assert delivered == len(rounds), f"lost answers: {answers}{log}"
+    assert duplicates == 0, f"duplicate answers: {answers}{log}"
+    assert repeated == 0, f"answered model calls made again: {calls}{log}"
+    assert distinct == 3 * len(rounds), calls  # search, weather, answer: three calls each
+    for round_ in rounds:
+        [answer] = answers[round_.chat]
+        assert "Tennis match with Sam" in answer and "umbrella" in answer, answer
+
+
+def barrier(telegram: FakeTelegram, bot: Tandem) -> None:
+    """Let anything still on its way from earlier updates arrive (as in test_end_to_end)."""
+    before = len(texts(telegram.sent(BARRIER)))
+    telegram.message(BARRIER, "hello?")
+    wait_for(lambda: len(texts(telegram.sent(BARRIER))) > before, "the barrier's reply", bot)
+
+
+# --- the same update, delivered again ------------------------------------------------------------
+
+
+def test_an_update_telegram_sends_again_after_a_crash_is_answered_once(tmp_path, fakes):
+    chat = FIRST_CHAT
+    config = config_for(tmp_path, fakes, [chat], mode="agent")
+    journal = Journal(tmp_path)
+    telegram = fakes.telegram
+    bots = [start_polling(tmp_path, config, fakes)]
+    try:
+        round_ = Round(fakes, journal, chat, QUESTION)
+        round_.update_id = update_id = telegram.message(chat, QUESTION)
+        wait_for(lambda: round_.in_flight(1), "the second model call", bots[-1])
+        bots[-1].kill()
+        # Telegram never got the confirmation: the restarted bot fetches the update again while
+        # DBOS resumes its run.
+        telegram.resend(update_id)
+        bots.append(start_polling(tmp_path, config, fakes))
+        wait_for(lambda: journal.status(update_id) == "SUCCESS", "the run to finish", bots[-1])
+        wait_for(
+            lambda: telegram.confirmed()["offset"] > update_id, "the update confirmed", bots[-1]
+        )
+        # And once more after it was answered, to a bot started afresh.
+        bots[-1].kill()
+        telegram.resend(update_id)
+        bots.append(start_polling(tmp_path, config, fakes))
+        wait_for(lambda: telegram.confirmed()["offset"] > update_id, "the update fetched", bots[-1])
+        barrier(telegram, bots[-1])
+    finally:
+        bots[-1].terminate()
+
+    answers = texts(telegram.sent(chat))
+    assert len(answers) == 1, f"{answers}{explain(bots[-1])}"
+    assert repeated_model_calls(fakes.model_calls()) == 0, fakes.model_calls()
+    assert len(round_.model_calls()) == 4  # three, and the second again: it was cut off
+    assert journal.status(update_id) == "SUCCESS"
+
+
+# --- two webhook workers sharing PostgreSQL ------------------------------------------------------
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A fresh database on the test server, dropped afterwards; skips if no server answers."""
+    import psycopg
+
+    url = os.environ.get("TANDEM_TEST_POSTGRES_URL", POSTGRES_DEFAULT)
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2).close()
+    except OSError as exc:
+        pytest.skip(f"no PostgreSQL server answers at {parts.hostname}:{parts.port} ({exc})")
+    name = f"tandem_test_{secrets.token_hex(6)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def post_update(port: int, update: dict[str, Any], secret: str) -> int:
+    """POST an update to a worker's webhook, as Telegram does; the HTTP status."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/telegram",
+        json.dumps(update).encode(),
+        {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
+    )
+    try:
+        with LOCAL.open(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0  # not listening yet
+
+
+def a_message(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}", "language_code": "en"}
+    chat = {"id": user_id, "type": "private", "first_name": user["first_name"]}
+    message = {"message_id": 1, "from": user, "chat": chat, "date": int(time.time()), "text": text}
+    return {"update_id": update_id, "message": message}
+
+
+def runs_by_worker(database: str) -> dict[str, tuple[str, str]]:
+    """Each Telegram run in the shared journal: its status and the worker that ran it."""
+    import psycopg
+
+    with psycopg.connect(database) as db:
+        rows = db.execute(
+            "SELECT workflow_uuid, status, executor_id FROM dbos.workflow_status "
+            "WHERE workflow_uuid LIKE 'telegram-update-%'"
+        ).fetchall()
+    return {uuid: (status, worker) for uuid, status, worker in rows}
+
+
+BURST, FIRST_USER, FIRST_UPDATE = 30, 301, 70_001
+
+
+def test_two_webhook_workers_answer_each_update_once_and_share_the_work(tmp_path, fakes, postgres):
+    users = [FIRST_USER + n for n in range(BURST)]
+    config = config_for(tmp_path, fakes, users, mode="workflow")
+    ports = {"a": free_port(), "b": free_port()}
+    workers = {
+        name: launch(
+            tmp_path,
+            config,
+            fakes,
+            *("--webhook", f"http://127.0.0.1:{port}/telegram", "--listen", "127.0.0.1"),
+            *("--port", str(port), "--worker", name, "--database", postgres),
+            claude=False,
+        )
+        for name, port in ports.items()
+    }
+    bots = list(workers.values())
+    secret = webhook_secret(TOKEN)
+    try:
+        # A wrong secret is refused before anything is stored; answering it also means "up".
+        for name, port in ports.items():
+            wrong = a_message(FIRST_UPDATE - 1, users[0], "what's on tomorrow?")
+            wait_for(lambda: post_update(port, wrong, "wrong") == 403, f"worker {name}", *bots)  # noqa: B023
+
+        updates = [
+            a_message(FIRST_UPDATE + n, user, "what's on tomorrow?") for n, user in enumerate(users)
+        ]
+        # Each to one worker, and every third to the other one too, right behind it (as a
+        # retrying Telegram or a load balancer might): the two race to store the same run.
+        posts = [
+            (ports[name], update)
+            for n, update in enumerate(updates)
+            for name in ("ab"[n % 2], "ba"[n % 2])[: 2 if n % 3 == 0 else 1]
+        ]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda post: post_update(*post, secret), posts))
+        assert statuses == [200] * len(posts), f"{statuses}{explain(*bots)}"
+
+        every_run = {run_id(u["update_id"]) for u in updates}
+        runs = wait_for(
+            lambda: (
+                (found := runs_by_worker(postgres)).keys() >= every_run
+                and all(status == "SUCCESS" for status, _ in found.values())
+                and found
+            ),
+            "every update's run to finish",
+            *bots,
+        )
+        # A stranger at each worker: anything left over from the burst has arrived by then.
+        for n, port in enumerate(ports.values()):
+            barrier_update = a_message(FIRST_UPDATE + BURST + n, BARRIER, "hello?")
+            assert post_update(port, barrier_update, secret) == 200
+        refusal = REFUSAL.format(user_id=BARRIER)
+        wait_for(
+            lambda: texts(fakes.telegram.sent(BARRIER)) == [refusal] * 2, "two refusals", *bots
+        )
+    finally:
+        for bot in bots:
+            bot.terminate()
+
+    answers = {user: texts(fakes.telegram.sent(user)) for user in users}
+    done_by = {name: sum(worker == name for _, worker in runs.values()) for name in workers}
+    print(
+        f"\ntwo webhook workers: {len(updates)} updates, {len(posts)} POSTs "
+        f"({len(posts) - len(updates)} to both), runs by worker {done_by}, "
+        f"answers {sum(map(len, answers.values()))}"
+    )
+    assert all(len(sent) == 1 for sent in answers.values()), f"{answers}{explain(*bots)}"
+    assert all(done_by[name] > 0 for name in workers), done_by
+    assert run_id(FIRST_UPDATE - 1) not in runs  # the wrong secret started nothing
+    assert all("Traceback" not in bot.log() for bot in bots), explain(*bots)
+
+
+# --- scheduled slots ------------------------------------------------------------------------------
+
+
+def test_a_scheduled_slot_is_sent_once_across_kills_and_restarts(tmp_path, fakes):
+    config = config_for(tmp_path, fakes, [FIRST_CHAT], mode="workflow")
+    settings = yaml.safe_load(config.read_text())
+    # The morning briefing, due a minute ago: a start within the grace window sends it late.
+    a_minute_ago = datetime.now(ZoneInfo(settings["user"]["timezone"])) - timedelta(minutes=1)
+    briefing = next(rule for rule in settings["rules"] if rule.get("schedule"))
+    briefing["schedule"].update(at=f"{a_minute_ago:%H:%M}", days=["daily"])
+    briefing["voice"] = False
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
+    journal = Journal(tmp_path)
+    telegram = fakes.telegram
+
+    bots = [start_polling(tmp_path, config, fakes)]
+    try:
+        # Killed while its answer step's model call is on its way, then again once it is done.
+        wait_for(lambda: any(not c["answered"] for c in fakes.model_calls()), "a call", bots[-1])
+        bots[-1].kill()
+        bots.append(start_polling(tmp_path, config, fakes))
+        slot = wait_for(lambda: list(journal.runs("slot-")), "the slot's run", bots[-1])
+        wait_for(lambda: journal.runs("slot-") == {slot[0]: "SUCCESS"}, "its end", bots[-1])
+        bots[-1].kill()
+        bots.append(start_polling(tmp_path, config, fakes))
+        barrier(telegram, bots[-1])
+    finally:
+        bots[-1].terminate()
+
+    sent = texts(telegram.sent(SCHEDULE_CHAT))
+    assert len(sent) == 1, f"{sent}{explain(bots[-1])}"
+    assert journal.runs("slot-") == {slot[0]: "SUCCESS"}
+    assert len(fakes.model_calls()) == 2  # the one cut off, then once more; never a third
