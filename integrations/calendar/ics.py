@@ -28,6 +28,8 @@ from integrations.http import retrying_session
 # Ask the library for a wider range than the window, then filter exactly ourselves: the query's
 # zone and an event's zone may be up to 26 hours apart, and floating times follow the query's.
 _MARGIN = timedelta(days=2)
+# Each expansion reaches at least this far ahead, so the next questions reuse it.
+_EXPAND_AHEAD = timedelta(days=120)
 
 
 class IcsCalendarSource:
@@ -56,26 +58,43 @@ class IcsCalendarSource:
         self._session = retrying_session(timeout)
         self._query: recurring_ical_events.CalendarQuery | None = None
         self._stamp: object = None  # file: (mtime, size); address: when it was fetched
+        # Occurrences already expanded: (query, zone, from, to, events). Expanding recurrences is
+        # the costly part of a search, and questions keep asking about the same coming weeks.
+        self._expanded: tuple[object, object, datetime, datetime, list[Event]] | None = None
 
     def events(self, start: datetime, end: datetime) -> list[Event]:
         """Every occurrence overlapping [start, end), sorted by start, in the zone of `start`."""
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
-        zone = start.tzinfo
-        try:
-            components = self._load().between(start - _MARGIN, end + _MARGIN)
-            found = [self._event(component, zone) for component in components]
-        except ValueError:
-            raise self._error("it contains an event I cannot understand.") from None
+        found = self._occurrences(start, end)
         inside = [
             event
             for event in found
-            if event is not None
-            and event.start < end
+            if event.start < end
             # An event with no duration counts when it starts inside the window.
             and (event.end > start or event.start >= start)
         ]
         return sorted(inside, key=lambda event: (event.start, event.end, event.title))
+
+    def _occurrences(self, start: datetime, end: datetime) -> list[Event]:
+        """Occurrences around [start, end): from the last expansion when it covers them."""
+        query, zone = self._load(), start.tzinfo
+        cached = self._expanded
+        if (
+            cached
+            and cached[0] is query
+            and cached[1] == zone
+            and cached[2] <= start < end <= cached[3]
+        ):
+            return cached[4]
+        first, last = start - _MARGIN, max(end, start + _EXPAND_AHEAD) + _MARGIN
+        try:
+            found = [self._event(component, zone) for component in query.between(first, last)]
+        except ValueError:
+            raise self._error("it contains an event I cannot understand.") from None
+        events = [event for event in found if event is not None]
+        self._expanded = (query, zone, first + _MARGIN, last - _MARGIN, events)
+        return events
 
     def _load(self) -> recurring_ical_events.CalendarQuery:
         if self._path is not None:
