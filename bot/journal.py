@@ -9,8 +9,10 @@ the run replays finished steps from the checkpoint instead of doing them again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -22,10 +24,16 @@ class Journal(Protocol):
         ...
 
 
+# Blocking tools (calendar, weather) mostly wait on the network: with asyncio's default pool
+# (cores + 4 threads) a hundred chats at once queued behind six of them.
+_WAITING = ThreadPoolExecutor(max_workers=64, thread_name_prefix="tandem-step")
+
+
 async def run_action(action: Callable[..., Awaitable[T] | T], *args: Any) -> T:
     if inspect.iscoroutinefunction(action):
         return await action(*args)
-    return await asyncio.to_thread(action, *args)  # type: ignore[arg-type]
+    call = functools.partial(action, *args)
+    return await asyncio.get_running_loop().run_in_executor(_WAITING, call)  # type: ignore[arg-type]
 
 
 class Immediate:

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import ctypes
 import difflib
+import functools
 import io
 import logging
 import os
@@ -36,7 +37,7 @@ import threading
 import time
 import wave
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -51,6 +52,11 @@ T = TypeVar("T")
 OPUS_RATE = 48_000
 # Telegram language codes whose base language eSpeak files under a different code.
 _LANGUAGE_ALIASES = {"zh": "cmn", "no": "nb"}
+
+
+# Encoding has its own two threads: in the shared pool, eight notes held up other chats' text
+# answers by a second at p99 (bench/voice_load.py).
+_ENCODER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tandem-encode")
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,8 @@ class Speaker:
         except TimeoutError:
             log.warning("no speech after %g s (voice %s, %d characters)", timeout, voice, len(text))
             raise SpeechError("Sorry, reading this reply aloud took too long.") from None
-        ogg_opus, duration = await asyncio.to_thread(_encode_ogg_opus, samples, sample_rate)
+        encode = functools.partial(_encode_ogg_opus, samples, sample_rate)
+        ogg_opus, duration = await asyncio.get_running_loop().run_in_executor(_ENCODER, encode)
         return VoiceNote(ogg_opus=ogg_opus, duration=duration, voice=voice)
 
     def close(self) -> None:

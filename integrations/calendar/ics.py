@@ -11,6 +11,7 @@ calendar couldn't be read and why, so no answer is built from a calendar that wa
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import suppress
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -58,6 +59,7 @@ class IcsCalendarSource:
         self._session = retrying_session(timeout)
         self._query: recurring_ical_events.CalendarQuery | None = None
         self._stamp: object = None  # file: (mtime, size); address: when it was fetched
+        self._digest = b""  # of the last file or download parsed
         # Occurrences already expanded: (query, zone, from, to, events). Expanding recurrences is
         # the costly part of a search, and questions keep asking about the same coming weeks.
         self._expanded: tuple[object, object, datetime, datetime, list[Event]] | None = None
@@ -104,7 +106,10 @@ class IcsCalendarSource:
             stamp = monotonic()
             fresh = self._stamp is not None and stamp - self._stamp < self._refresh_seconds
         if self._query is None or not fresh:
-            self._query = self._parse(self._read_file() if self._path else self._fetch())
+            data = self._read_file() if self._path else self._fetch()
+            digest = hashlib.sha256(data).digest()
+            if self._query is None or digest != self._digest:  # unchanged: keep the expansion
+                self._query, self._digest = self._parse(data), digest
             self._stamp = stamp
         return self._query
 
