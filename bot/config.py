@@ -8,10 +8,11 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
@@ -26,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+T = TypeVar("T")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "config" / "tandem.yaml"
@@ -339,19 +342,21 @@ class Settings(Strict):
 
     @model_validator(mode="after")
     def _one_entry_per_person(self) -> Settings:
-        ids = [person.telegram_id for person in self.people]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
+        if twice := used_twice(person.telegram_id for person in self.people):
             raise ValueError(f"people: each telegram_id once; listed twice: {twice}")
         return self
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Settings:
-        names = [rule.name for rule in self.rules]
-        twice = sorted({name for name in names if names.count(name) > 1})
-        if twice:
+        if twice := used_twice(rule.name for rule in self.rules):
             raise ValueError(f"rule names must be unique; used twice: {', '.join(twice)}")
         return self
+
+
+def used_twice(values: Iterable[T]) -> list[T]:
+    """The values that appear more than once, sorted."""
+    seen = list(values)
+    return sorted({value for value in seen if seen.count(value) > 1})  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from requests.adapters import HTTPAdapter
 
 from bot.agent import cost_usd
 from bot.calendars import open_calendars
-from bot.config import LoadedConfig, Mode, Price, Strict
+from bot.config import LoadedConfig, Mode, Price, Strict, used_twice
 from bot.core import Assistant
 from bot.memory import ChatMemory, Run
 from bot.messages import SORRY, Usage
@@ -96,9 +96,7 @@ class ScenarioFile(Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> ScenarioFile:
-        names = [scenario.name for scenario in self.scenarios]
-        twice = sorted({name for name in names if names.count(name) > 1})
-        if twice:
+        if twice := used_twice(scenario.name for scenario in self.scenarios):
             raise ValueError(f"scenario names must be unique; used twice: {', '.join(twice)}")
         return self
 
