@@ -17,7 +17,6 @@ A figure is the median of several rounds, shown with the rounds' min-max.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import statistics
@@ -38,7 +37,7 @@ import yaml
 from bot.config import Secrets, load_config
 from bot.core import Assistant
 from bot.tools import TOOLS
-from tests.fakes import running
+from tests.fakes import control, running
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "tandem.example.yaml"
@@ -258,12 +257,7 @@ class BotApi:
         self.base = base
 
     def _call(self, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.base}/_test/{path}", data, {"Content-Type": "application/json"}
-        )
-        with LOCAL.open(request, timeout=30) as response:
-            return json.load(response)
+        return control(self.base, path, body, timeout=30)
 
     def send(self, messages: Sequence[tuple[int, str]]) -> float:
         """Users' messages (user id, text), queued at once, each in its own private chat; the

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import shutil
 import signal
@@ -35,7 +34,7 @@ import yaml
 
 from bot.telegram_app import NOT_TEXT, REFUSAL
 from tests.conftest import EXAMPLE, LONDON
-from tests.fakes import running
+from tests.fakes import control, running
 from tests.test_cli import WEEKLY
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
@@ -60,12 +59,7 @@ class FakeTelegram:
         self.base = base
 
     def _call(self, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.base}/_test/{path}", data, {"Content-Type": "application/json"}
-        )
-        with LOCAL.open(request, timeout=5) as response:
-            return json.load(response)
+        return control(self.base, path, body, timeout=5)
 
     def message(self, user_id: int, text: str | None = None, **fields: Any) -> int:
         """A message from `user_id` in their private chat; the update id it got."""

@@ -340,7 +340,7 @@ LOCATION = re.compile(
     # A rule's name as Python quotes it: 'name', or "name" when it holds a '.
     r"(?:line \d+, column \d+|top level|rule (?:'.*'|\".*\") \(rules\[\d+\]\)|\[-?\d+\]"
     r"|the file)",
-    re.S
+    re.S,
 )
 
 

@@ -8,8 +8,10 @@ Each fake takes `--port 0` and prints `PORT <n>` once it listens.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,20 @@ def running(module: str, *arguments: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# Talks to the fakes only: no proxy, whatever the environment says.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def control(base: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
+    """Call a fake's control API (`/_test/<path>`): JSON in, JSON out."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{base}/_test/{path}", data, {"Content-Type": "application/json"}
+    )
+    with _LOCAL.open(request, timeout=timeout) as response:
+        return json.load(response)
 
 
 def start_afresh(folder: Path, names: list[str]) -> None:
