@@ -53,8 +53,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.durable import webhook_secret
-from bot.telegram_app import REFUSAL
+from bot.telegram.handlers import REFUSAL
+from bot.telegram.server import webhook_secret
 from tests.fakes import running
 from tests.test_end_to_end import (
     BARRIER,

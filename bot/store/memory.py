@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -11,8 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from bot.messages import TraceStep, Usage
+from bot.engine.usage import Usage
+from bot.messages import TraceStep
 from bot.redaction import redact
+from bot.store.db import open_private_db
 from integrations.calendar import Event
 
 SCHEMA = """
@@ -60,7 +61,7 @@ class Turn:
 
 
 @dataclass(frozen=True)
-class Run:
+class RunRecord:
     """One answered message as recorded: the mode, the path taken, what it cost."""
 
     mode: str
@@ -69,17 +70,6 @@ class Run:
     steps: tuple[TraceStep, ...]
     usage: Usage
     seconds: float
-
-
-def open_private_db(path: Path, schema: str) -> sqlite3.Connection:
-    """A SQLite file only its owner can read, in a folder only its owner can enter."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.touch(mode=0o600, exist_ok=True)  # chats are private: SQLite would make it 644
-    # The default 5 s busy timeout lets a second process wait for the write lock.
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(schema)
-    return db
 
 
 class ChatMemory:
@@ -135,7 +125,7 @@ class ChatMemory:
         )
         return Event(start=start, end=end, **record)
 
-    def record_run(self, chat_id: Conversation, run: Run) -> None:
+    def record_run(self, chat_id: Conversation, run: RunRecord) -> None:
         """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""
         steps = json.dumps(
             [redact(asdict(step)) for step in run.steps], default=lambda v: redact(str(v))
@@ -156,7 +146,7 @@ class ChatMemory:
                 ),
             )
 
-    def last_run(self, chat_id: Conversation) -> Run | None:
+    def last_run(self, chat_id: Conversation) -> RunRecord | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT mode, question, answer, steps, usage, seconds FROM runs"
@@ -167,7 +157,7 @@ class ChatMemory:
             return None
         mode, question, answer, steps, usage, seconds = row
         trace = tuple(TraceStep(**step) for step in json.loads(steps))
-        return Run(mode, question, answer, trace, Usage(**json.loads(usage)), seconds)
+        return RunRecord(mode, question, answer, trace, Usage(**json.loads(usage)), seconds)
 
     def set_setting(self, chat_id: Conversation, name: str, value: str) -> None:
         """A chat's own choice (its voice mode, ...), kept across restarts."""

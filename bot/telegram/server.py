@@ -30,9 +30,10 @@ from telegram.ext import Application
 
 from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
-from bot.journal import run_action
-from bot.schedule import SlotLedger
-from bot.telegram_app import Outbox, build_application, retry_seconds
+from bot.engine.journal import run_action
+from bot.schedule import Scheduler
+from bot.telegram.handlers import build_application, publish_commands
+from bot.telegram.outbox import Outbox, retry_seconds
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ async def serve(
     settings = config.settings
     application = build_application(assistant, settings.telegram, token, journal=assistant.journal)
     await application.initialize()
+    await publish_commands(application.bot)
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
     _running = Running(assistant, application, Outbox(application.bot, assistant.journal), owner)
     DBOS(
@@ -213,5 +215,5 @@ async def _schedule(config: LoadedConfig, assistant: Assistant, owner: int | Non
         with SetWorkflowID(f"slot-{rule.name}-{slot:%Y%m%dT%H%M%SZ}"):
             await DBOS.start_workflow_async(send_scheduled, rule.name, owner)
 
-    ledger = SlotLedger(config.data_dir / "tandem.sqlite3")
-    await assistant.scheduler(ledger, fire).run_forever()
+    slots, clock = assistant.stores.slots, assistant.context.clock
+    await Scheduler.for_settings(config.settings, slots, fire, clock).run_forever()
