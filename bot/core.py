@@ -98,23 +98,25 @@ class Assistant:
     async def ask(self, message: Incoming, text: str, wants_voice: bool = False) -> Reply:
         """Answer a question in the chat's mode (or the message's), remember it, maybe speak it."""
         asked, text = asks_for_voice(text, self.settings.voice.request_phrases)
-        key = message.conversation
-        reply = (await self.answer(key, message.user_id, text, message.mode)).reply
-        voice_mode = await self.journal.step("read voice mode", self.voice_mode, key)
+        conversation = message.conversation
+        reply = (await self.answer(conversation, message.user_id, text, message.mode)).reply
+        voice_mode = await self.journal.step("read voice mode", self.voice_mode, conversation)
         if speaks(voice_mode, message.wants_voice or wants_voice or asked or reply.speak):
             reply = await self.voice.add_to(reply, message.language or self.settings.user.language)
         return reply
 
     async def answer(
-        self, key: Conversation, user_id: int, text: str, mode: Mode | None = None
+        self, conversation: Conversation, user_id: int, text: str, mode: Mode | None = None
     ) -> Answered:
         """Answer `text` (in `mode`, else the conversation's) and remember it."""
         context = self.context_for(user_id)
-        chosen, history, focus = await self.journal.step("read conversation", self._read, key)
-        run = self.engine.start(key, context, history, focus)
+        chosen, history, focus = await self.journal.step(
+            "read conversation", self._read, conversation
+        )
+        run = self.engine.start(conversation, context, history, focus)
         answered = await self.engine.answer(text, mode or chosen, run)
         turns = (Turn("user", text), Turn("assistant", answered.reply.text))
-        await self._remember(key, user_id, context, turns, answered.reply, answered.record)
+        await self._remember(conversation, user_id, context, turns, answered.reply, answered.record)
         return answered
 
     async def compare(self, message: Incoming, text: str) -> Reply:
@@ -122,11 +124,11 @@ class Assistant:
 
         The chat's history is left as it was; what the two answers cost counts as one message.
         """
-        key, user_id = message.conversation, message.user_id
+        conversation, user_id = message.conversation, message.user_id
         context = self.context_for(user_id)
-        _, history, focus = await self.journal.step("read conversation", self._read, key)
+        _, history, focus = await self.journal.step("read conversation", self._read, conversation)
         both = [
-            self.engine.answer(text, mode, self.engine.start(key, context, history, focus))
+            self.engine.answer(text, mode, self.engine.start(conversation, context, history, focus))
             for mode in ("workflow", "agent")
         ]
         records = [answered.record for answered in await asyncio.gather(*both)]
@@ -152,12 +154,16 @@ class Assistant:
         """The tools' view of one person: their settings and calendars, no one else's."""
         return self.people.context_for(user_id, self.access)
 
-    def _read(self, key: Conversation) -> tuple[Mode, list[Turn], Event | None]:
-        return self.mode(key), self.memory.recent(key), self.memory.focus(key)
+    def _read(self, conversation: Conversation) -> tuple[Mode, list[Turn], Event | None]:
+        return (
+            self.mode(conversation),
+            self.memory.recent(conversation),
+            self.memory.focus(conversation),
+        )
 
     async def _remember(
         self,
-        key: Conversation,
+        conversation: Conversation,
         user_id: int,
         context: ToolContext,
         turns: tuple[Turn, ...],
@@ -167,20 +173,20 @@ class Assistant:
         """Remember an answered message: its turns, its event, its trace and what it cost."""
         now = context.now()
         await self.journal.step(
-            "remember", self.stores.remember, key, user_id, now, turns, reply, record
+            "remember", self.stores.remember, conversation, user_id, now, turns, reply, record
         )
 
-    def mode(self, key: Conversation) -> Mode:
-        chosen = self.memory.setting(key, "mode")
+    def mode(self, conversation: Conversation) -> Mode:
+        chosen = self.memory.setting(conversation, "mode")
         return chosen if chosen in MODES else self.settings.mode  # type: ignore[return-value]
 
-    def set_mode(self, key: Conversation, argument: str) -> Reply:
+    def set_mode(self, conversation: Conversation, argument: str) -> Reply:
         """`/mode` shows the chat's mode and what each does; `/mode NAME` changes it."""
         wanted = argument.lower()
         if wanted in MODES:
-            self.memory.set_setting(key, "mode", wanted)
+            self.memory.set_setting(conversation, "mode", wanted)
             return Reply(f"Mode: {wanted} — {MODES[wanted]}.")  # type: ignore[index]
-        current = self.mode(key)
+        current = self.mode(conversation)
         lines = "\n".join(
             f"{'•' if name == current else '◦'} {name} — {what}" for name, what in MODES.items()
         )
@@ -188,19 +194,19 @@ class Assistant:
         change = "Change it with /mode workflow, /mode agent or /mode hybrid."
         return Reply(f"{unknown}Mode: {current}.\n{lines}\n{change}")
 
-    def voice_mode(self, key: Conversation) -> VoiceMode:
-        chosen = self.memory.setting(key, "voice")
+    def voice_mode(self, conversation: Conversation) -> VoiceMode:
+        chosen = self.memory.setting(conversation, "voice")
         return VOICE_MODES.get(chosen or "", self.settings.voice.mode)
 
-    def set_voice_mode(self, key: Conversation, argument: str) -> Reply:
+    def set_voice_mode(self, conversation: Conversation, argument: str) -> Reply:
         """`/voice` shows the chat's voice mode; `/voice off|always|on_request` changes it."""
         wanted = argument.strip().lower()
         usage = "Change it with /voice off, /voice always or /voice on_request."
         if not wanted:
-            return Reply(f"Voice replies: {MODE_LINES[self.voice_mode(key)]}.\n{usage}")
+            return Reply(f"Voice replies: {MODE_LINES[self.voice_mode(conversation)]}.\n{usage}")
         if wanted not in VOICE_MODES:
             return Reply(f"I don't know the voice mode “{wanted}”. {usage}")
-        self.memory.set_setting(key, "voice", VOICE_MODES[wanted])
+        self.memory.set_setting(conversation, "voice", VOICE_MODES[wanted])
         return Reply(f"Voice replies: {MODE_LINES[VOICE_MODES[wanted]]}.")
 
     def help_text(self) -> str:

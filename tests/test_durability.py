@@ -2,7 +2,7 @@
 two webhook workers sharing PostgreSQL.
 
 Every Telegram update is a DBOS workflow and every model call, tool call and message sent is a
-journaled step (bot/durable.py, bot/journal.py). These tests check what that promises, against
+journaled step (bot/telegram/server.py, bot/engine/journal.py). These tests check what that promises, against
 the fake Bot API, the fake Messages API (a scripted tool-using Claude, slowed to 0.5 s a call so
 a call can be caught in flight) and the fake Open-Meteo, all local processes:
 

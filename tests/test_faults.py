@@ -24,7 +24,7 @@ from telegram.request import RequestData
 from bot.core import Assistant
 from bot.engine.journal import Immediate
 from bot.messages import Incoming, Reply
-from bot.telegram import handlers as telegram_app
+from bot.telegram import outbox
 from bot.telegram.outbox import Outbox
 from integrations.calendar import CalendarError
 from integrations.calendar.google import NOT_ANSWERING as GOOGLE_NOT_ANSWERING
@@ -456,7 +456,7 @@ async def test_telegram_flood_control_waits_retry_after_and_sends_once(
 
     api = FloodedBotApi(retry_after=7)
     async with running_bot(FakeCore(), api=api) as bot:
-        monkeypatch.setattr(telegram_app.asyncio, "sleep", recorded_sleep)
+        monkeypatch.setattr(outbox.asyncio, "sleep", recorded_sleep)
         await Outbox(bot.application.bot, Immediate()).deliver(OWNER, Reply("Tennis at 18:30."))
 
     assert waited == [7.0]

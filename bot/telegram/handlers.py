@@ -182,7 +182,7 @@ def build_application(
     request: BaseRequest | None = None,
 ) -> Application:
     """The Telegram bot with Tandem's handlers. Updates reach it through `process_update`
-    (bot/durable.py feeds it); `request` replaces the HTTP layer (tests use a fake)."""
+    (bot/telegram/server.py feeds it); `request` replaces the HTTP layer (tests use a fake)."""
     builder = (
         Application.builder()
         .token(token)

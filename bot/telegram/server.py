@@ -4,7 +4,7 @@ Polling: Tandem fetches updates itself and starts a workflow for each (its id is
 id) before asking for the next batch, which is what confirms them to Telegram. Webhook: the
 update is stored as a workflow before the 2xx answer that stops Telegram resending it. After a
 crash DBOS resumes each unfinished run after its last finished step (every tool, model call and
-message sent is a journaled step, see bot/journal.py), and an update seen twice — resent by
+message sent is a journaled step, see bot/engine/journal.py), and an update seen twice — resent by
 Telegram, or delivered to two workers — runs once. Scheduled slots are workflows too.
 
 The journal is a SQLite file in the data folder, or PostgreSQL for several workers.
