@@ -1,7 +1,13 @@
-"""The weather tool: a forecast for a place and time, hour by hour for an event, else by day."""
+"""The weather tool: a forecast for a place and time, hour by hour for an event, else by day.
+
+A reply speaks in the user's time zone, like every other reply: "Sunday 29 November at 00:36"
+is the user's day and clock, and where the place's own clock differs it is said too
+("Saturday 18:36 in Evanston"). A day's forecast is the place's own day of that date.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,11 +20,26 @@ from integrations.weather import (
     OpenMeteo,
     Place,
     WeatherError,
+    falls_as,
 )
 
 # An event up to this long gets its weather hour by hour; a longer range, day by day.
 HOURLY_UP_TO = timedelta(hours=8)
 MAX_DAYS = 7
+
+# A calendar location made only of these words, links and phone numbers says how or whether
+# people meet, not where ("Online", "Microsoft Teams Meeting", "Zoom: https://...", "TBD",
+# "Home"): the weather for it is the weather at the user's home.
+_NOT_A_PLACE = frozenset({
+    "online", "virtual", "remote", "remotely", "video", "call", "calls", "phone", "conference",
+    "meeting", "meetings", "link", "zoom", "teams", "microsoft", "google", "meet", "hangouts",
+    "skype", "webex", "slack", "discord", "whatsapp", "facetime", "jitsi",
+    "tbd", "tba", "tbc", "to", "be", "determined", "confirmed", "announced", "none",
+    "see", "details", "description", "below", "dial", "join",
+    "home", "at", "my", "the", "on", "via", "by", "in",
+})  # fmt: skip
+_LINK = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.I)
+_PHONE_NUMBER = re.compile(r"\+?\d[\d\s()./-]{4,}\d")
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,7 @@ class WeatherReport:
         temperature, wind, rain = self.units
         payload = {
             "asked_for": self.asked_place,
+            "asked_time": self.at.isoformat() if self.at else None,
             "place": f"{self.place.name}, {self.place.country}" if self.place else None,
             "note": self.note or None,
             "units": {"temperature": temperature, "wind": wind, "precipitation": rain},
@@ -48,21 +70,32 @@ class WeatherReport:
         lines = [self.note] if self.note else []
         where = self.place.name if self.place else ""
         for hour in self.hours:
-            chance = _chance(hour.precipitation_probability)
+            at = self.at or hour.time  # the user's zone: the tool asks in it
+            chance = _chance(hour.precipitation_probability, hour.weather_code)
             lines.append(
-                f"Weather in {where}, {day_name(hour.time.date(), view.today)} at "
-                f"{clock_time(self.at or hour.time, view.clock)}: {hour.description}, "
+                f"Weather in {where}, {day_name(at.date(), view.today)} at "
+                f"{clock_time(at, view.clock)}{self._there(at, view)}: {hour.description}, "
                 f"{hour.temperature:.0f}{temperature} (feels like "
                 f"{hour.apparent_temperature:.0f}{temperature}){chance}, "
                 f"wind {hour.wind_speed:.0f} {wind}."
             )
         for day in self.days:
-            chance = _chance(day.precipitation_probability_max)
+            chance = _chance(day.precipitation_probability_max, day.weather_code)
             lines.append(
                 f"Weather in {where}, {day_name(day.day, view.today)}: {day.description}, "
                 f"{day.temperature_min:.0f}–{day.temperature_max:.0f}{temperature}{chance}."
             )
         return "\n".join(lines)
+
+    def _there(self, at: datetime, view: View) -> str:
+        """The place's own time, where its clock differs from the user's: " (18:36 in Paris)"."""
+        if self.place is None:
+            return ""
+        there = at.astimezone(self.place.zone)
+        if there.utcoffset() == at.utcoffset():
+            return ""
+        day = f"{there:%A} " if there.date() != at.date() else ""
+        return f" ({day}{clock_time(there, view.clock)} in {self.place.name})"
 
 
 def weather_forecast(
@@ -99,10 +132,15 @@ def weather_forecast(
         if finish - begin <= HOURLY_UP_TO:
             hours = weather.hourly(found, begin, begin + timedelta(hours=1))
             return WeatherReport(asked, found, note, begin, hours[:1], units=units)
-        last_day = (finish - timedelta(microseconds=1)).date()
-        days = weather.daily(
-            found, begin.date(), min(last_day, begin.date() + timedelta(MAX_DAYS - 1))
+        last_day = min(
+            (finish - timedelta(microseconds=1)).date(), begin.date() + timedelta(MAX_DAYS - 1)
         )
+        now = context.now()
+        if finish > now:
+            # Near midnight the user's day may be over where the place is, east of them: the
+            # place's current day is then the nearest to what was asked.
+            last_day = max(last_day, now.astimezone(found.zone).date())
+        days = weather.daily(found, begin.date(), last_day)
         return WeatherReport(asked, found, note, days=days, units=units)
     except WeatherError as exc:
         # Out of range, or the service is down: the rest of the answer still stands.
@@ -111,7 +149,7 @@ def weather_forecast(
 
 def _locate(weather: OpenMeteo, asked: str, home: str) -> tuple[Place | None, str]:
     """The place to forecast for, and what to tell the user about how it was chosen."""
-    if asked:
+    if asked and names_a_place(asked):
         match = weather.find_place(asked)
         if match is not None:
             place, part = match
@@ -119,13 +157,25 @@ def _locate(weather: OpenMeteo, asked: str, home: str) -> tuple[Place | None, st
     match = weather.find_place(home)
     if match is None:
         return None, f"I couldn't find your home place “{home}” to look up the weather."
-    if asked:
-        return match[0], f"I couldn't find “{asked}”, so this is the weather at home ({home})."
-    return match[0], ""
+    if not asked:
+        return match[0], ""
+    if not names_a_place(asked):
+        return match[0], f"(For “{asked}”, I used your home, {home}.)"
+    return match[0], f"I couldn't find “{asked}”, so this is the weather at home ({home})."
 
 
-def _chance(probability: int | None) -> str:
-    return f", {probability}% chance of rain" if probability is not None else ""
+def names_a_place(location: str) -> bool:
+    """Whether a location could be looked up as a place: not only links, phone numbers and words
+    like "Online", "Zoom", "TBD" or "Home"."""
+    rest = _PHONE_NUMBER.sub(" ", _LINK.sub(" ", location))
+    words = re.findall(r"[^\W\d_]{2,}", rest.casefold())
+    return any(word not in _NOT_A_PLACE for word in words)
+
+
+def _chance(probability: int | None, code: int) -> str:
+    if probability is None:
+        return ""
+    return f", {probability}% chance of {falls_as(code)}"
 
 
 def _plain(forecast: HourlyWeather | DailyWeather) -> dict[str, object]:
