@@ -14,6 +14,7 @@ from bot.config import LimitSettings, UserSettings
 from bot.core import Assistant
 from bot.memory import ChatMemory
 from bot.messages import Incoming
+from integrations.calendar import Event
 from integrations.weather import HourlyWeather, OpenMeteo, Place
 from tests.conftest import LONDON, NOW, CountingCalendar, FakeWeather, event, example_without
 from tests.fakes import running
@@ -211,6 +212,28 @@ async def test_the_weather_for_an_online_meeting_is_the_weather_at_home(
         "Weather in London, Wednesday 25 November at 09:30: light rain, 9°C (feels like 6°C), "
         "70% chance of rain, wind 14 km/h."
     )
+
+
+async def test_after_a_days_list_the_weather_is_for_the_first_event_held_somewhere(
+    make_assistant, weather
+):
+    thursday = NOW.replace(day=26)
+    calendar = CountingCalendar(
+        [
+            Event("Sam's birthday", thursday.replace(hour=0), NOW.replace(day=27, hour=0),
+                  all_day=True),
+            event("Team stand-up", thursday.replace(hour=9, minute=30), 15, location="Online"),
+            event("Tennis match", thursday.replace(hour=18, minute=30), 90,
+                  location="Regent's Park, London"),
+        ]
+    )  # fmt: skip
+    assistant = make_assistant(calendar, weather=weather)
+    await ask(assistant, "What's on tomorrow?")
+
+    reply = await ask(assistant, "What will the weather be?")
+
+    assert ("find_place", "Regent's Park, London") in weather.asked
+    assert "Weather in London, Thursday 26 November at 18:30: light rain" in reply
 
 
 async def test_the_weather_now_and_in_a_place_is_no_calendar_search(make_assistant, week, weather):

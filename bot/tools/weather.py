@@ -7,11 +7,11 @@ is the user's day and clock, and where the place's own clock differs it is said 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.formatting import View, clock_time, day_name
+from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
 from integrations.weather import (
@@ -26,20 +26,6 @@ from integrations.weather import (
 # An event up to this long gets its weather hour by hour; a longer range, day by day.
 HOURLY_UP_TO = timedelta(hours=8)
 MAX_DAYS = 7
-
-# A calendar location made only of these words, links and phone numbers says how or whether
-# people meet, not where ("Online", "Microsoft Teams Meeting", "Zoom: https://...", "TBD",
-# "Home"): the weather for it is the weather at the user's home.
-_NOT_A_PLACE = frozenset({
-    "online", "virtual", "remote", "remotely", "video", "call", "calls", "phone", "conference",
-    "meeting", "meetings", "link", "zoom", "teams", "microsoft", "google", "meet", "hangouts",
-    "skype", "webex", "slack", "discord", "whatsapp", "facetime", "jitsi",
-    "tbd", "tba", "tbc", "to", "be", "determined", "confirmed", "announced", "none",
-    "see", "details", "description", "below", "dial", "join",
-    "home", "at", "my", "the", "on", "via", "by", "in",
-})  # fmt: skip
-_LINK = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.I)
-_PHONE_NUMBER = re.compile(r"\+?\d[\d\s()./-]{4,}\d")
 
 
 @dataclass(frozen=True)
@@ -162,14 +148,6 @@ def _locate(weather: OpenMeteo, asked: str, home: str) -> tuple[Place | None, st
     if not names_a_place(asked):
         return match[0], f"(For “{asked}”, I used your home, {home}.)"
     return match[0], f"I couldn't find “{asked}”, so this is the weather at home ({home})."
-
-
-def names_a_place(location: str) -> bool:
-    """Whether a location could be looked up as a place: not only links, phone numbers and words
-    like "Online", "Zoom", "TBD" or "Home"."""
-    rest = _PHONE_NUMBER.sub(" ", _LINK.sub(" ", location))
-    words = re.findall(r"[^\W\d_]{2,}", rest.casefold())
-    return any(word not in _NOT_A_PLACE for word in words)
 
 
 def _chance(probability: int | None, code: int) -> str:
