@@ -95,8 +95,8 @@ def weather_forecast(
     Use it for the weather at one of the user's events (pass the event's location, start and
     end) or at a place and day. A range of up to 8 hours gives the weather at its first hour;
     a longer range gives one line per day (at most 7 days). Forecasts reach 16 days ahead;
-    past days have none. A place that cannot be found falls back to the user's home, and the
-    result says so.
+    past days have none. A place that cannot be found, or a location that is no place
+    ("Online", "Zoom", a link), falls back to the user's home, and the result says so.
 
     Args:
         place: A place name or an event's location, e.g. "Dorking" or "Regent's Park Tennis
