@@ -34,16 +34,18 @@ def template_answer(results: Sequence[ToolResult], view: View) -> str:
     return "\n\n".join(filter(None, (result.for_person(view) for result in results)))
 
 
-async def write_answer(question: str, view: View, run: Run, llm: Claude | None) -> str:
-    """The reply text from the run's tool results; its model call and path go into `run`."""
-    template = template_answer(run.results, view)
+async def write_answer(
+    question: str, results: Sequence[ToolResult], view: View, run: Run, llm: Claude | None
+) -> str:
+    """The reply text from what the tools found; its model call and path go into `run`."""
+    template = template_answer(results, view)
     if llm is None:
         run.trace.append(TraceStep("answer", "template"))
         return template
     if reached := run.limits.exhausted():
         run.trace.append(TraceStep("answer", "template", {"limit": reached}))
         return template
-    findings = "\n\n".join(result.for_model() for result in run.results) or "(no tool was called)"
+    findings = "\n\n".join(result.for_model() for result in results) or "(no tool was called)"
     latest = f"{question}\n\n<tool_results>\n{findings}\n</tool_results>"
     started = time.perf_counter()
     try:

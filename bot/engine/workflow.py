@@ -22,6 +22,7 @@ from bot.engine.run import Run, ToolCall, ToolError
 from bot.formatting import View
 from bot.messages import Reply, TraceStep
 from bot.tools import ToolRegistry
+from bot.tools.registry import Focused, ToolResult
 from bot.understanding import Question, asks_about_personal_event
 from integrations.calendar import Event
 from integrations.llm import Claude
@@ -83,6 +84,9 @@ class Workflow:
     async def _follow(self, rule: Rule, question: Question, run: Run) -> str:
         """The rule's steps in order, to the text of the reply."""
         found = self._from_question(rule, question, run.focus)
+        # A step with `if:` that looked for an event and found none is a probe: the steps after it
+        # fall back ("$event.location|$text") and say so, so its "nothing" is shown only alone.
+        probes: list[ToolResult] = []
         for batch in batches(rule.steps):
             if isinstance(batch, AnswerStep):
                 view = View(
@@ -91,7 +95,8 @@ class Workflow:
                     question.window.label if question.window else None,
                 )
                 llm = self.llm if batch.answer == "llm_or_template" else None
-                return await write_answer(question.text, view, run, llm)
+                found_things = [r for r in run.results if not any(r is p for p in probes)]
+                return await write_answer(question.text, found_things or probes, view, run, llm)
             calls: list[tuple[ToolStep, ToolCall]] = []
             for step in batch:
                 if step.if_ and not found.get(step.if_):
@@ -104,7 +109,10 @@ class Workflow:
                 if outcome.error is not None:
                     return _failed(rule, outcome.error)
                 found[step.save_as or step.tool] = outcome.result
-                found["event"] = outcome.focus or found.get("event")
+                if outcome.focus is not None:
+                    found["event"] = outcome.focus
+                elif step.if_ and isinstance(outcome.result, Focused):
+                    probes.append(outcome.result)
         raise AssertionError("config validation guarantees a final answer step")
 
     def _from_question(self, rule: Rule, question: Question, focus: Event | None) -> dict[str, Any]:
