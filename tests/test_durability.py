@@ -200,7 +200,7 @@ class Journal:
 
     def status(self, update_id: int) -> str | None:
         rows = self._rows(
-            "SELECT status FROM workflow_status WHERE workflow_uuid = ?", run_id(update_id)
+            "SELECT status FROM workflow_status WHERE workflow_uuid LIKE ?", run_id(update_id)
         )
         return rows[0][0] if rows else None
 
@@ -216,14 +216,15 @@ class Journal:
         """The run's finished steps in order: (name, when it finished, in epoch seconds)."""
         rows = self._rows(
             "SELECT function_name, completed_at_epoch_ms FROM operation_outputs "
-            "WHERE workflow_uuid = ? ORDER BY function_id",
+            "WHERE workflow_uuid LIKE ? ORDER BY function_id",
             run_id(update_id),
         )
         return [(name, (done or 0) / 1000) for name, done in rows]
 
 
 def run_id(update_id: int) -> str:
-    return f"telegram-update-{update_id}"
+    """The update's run id as a LIKE pattern: bot id, update id, digest of its message."""
+    return f"telegram-%-{update_id:020d}-%"
 
 
 # --- kill -9 at a different point each round -----------------------------------------------------
@@ -445,7 +446,7 @@ def runs_by_worker(database: str) -> dict[str, tuple[str, str]]:
     with psycopg.connect(database) as db:
         rows = db.execute(
             "SELECT workflow_uuid, status, executor_id FROM dbos.workflow_status "
-            "WHERE workflow_uuid LIKE 'telegram-update-%'"
+            "WHERE workflow_uuid LIKE 'telegram-%'"
         ).fetchall()
     return {uuid: (status, worker) for uuid, status, worker in rows}
 
@@ -490,10 +491,10 @@ def test_two_webhook_workers_answer_each_update_once_and_share_the_work(tmp_path
             statuses = list(pool.map(lambda post: post_update(*post, secret), posts))
         assert statuses == [200] * len(posts), f"{statuses}{explain(*bots)}"
 
-        every_run = {run_id(u["update_id"]) for u in updates}
+        every_run = {f"{u['update_id']:020d}" for u in updates}
         runs = wait_for(
             lambda: (
-                (found := runs_by_worker(postgres)).keys() >= every_run
+                {uuid.split("-")[2] for uuid in (found := runs_by_worker(postgres))} >= every_run
                 and all(status == "SUCCESS" for status, _ in found.values())
                 and found
             ),
@@ -521,7 +522,7 @@ def test_two_webhook_workers_answer_each_update_once_and_share_the_work(tmp_path
     )
     assert all(len(sent) == 1 for sent in answers.values()), f"{answers}{explain(*bots)}"
     assert all(done_by[name] > 0 for name in workers), done_by
-    assert run_id(FIRST_UPDATE - 1) not in runs  # the wrong secret started nothing
+    assert f"{FIRST_UPDATE - 1:020d}" not in {uuid.split("-")[2] for uuid in runs}  # 403: no run
     assert all("Traceback" not in bot.log() for bot in bots), explain(*bots)
 
 
