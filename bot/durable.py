@@ -43,8 +43,16 @@ from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
 from bot.journal import run_action
 from bot.private import private_database, private_folder
-from bot.receiving import POLL_SECONDS, Backoff, Health, retrying, write_status
+from bot.receiving import (
+    POLL_SECONDS,
+    STATUS_EVERY_SECONDS,
+    Backoff,
+    Health,
+    retrying,
+    write_status,
+)
 from bot.schedule import SlotLedger
+from bot.startup import connect
 from bot.telegram_app import Outbox, build_application
 
 log = logging.getLogger(__name__)
@@ -197,7 +205,7 @@ async def serve(
     global _running
     settings = config.settings
     application = build_application(assistant, settings.telegram, token, journal=assistant.journal)
-    await application.initialize()
+    await connect(application, settings.telegram.base_url)
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
     _running = Running(assistant, application, Outbox(application.bot, assistant.journal), owner)
     url = database_url(config, database)
@@ -258,6 +266,7 @@ async def poll(
     health.listening = True
     offset: int | None = None
     while True:
+        health.polled()  # a long poll under way is listening too
         updates = await retrying(
             "fetch updates from Telegram",
             functools.partial(
@@ -343,7 +352,7 @@ async def _keep_status(folder: Path, health: Health) -> None:
     """Write the health for `tandem status` now and then (a few hundred bytes)."""
     while True:
         await asyncio.to_thread(write_status, folder, health)
-        await asyncio.sleep(5)
+        await asyncio.sleep(STATUS_EVERY_SECONDS)
 
 
 async def _schedule(config: LoadedConfig, assistant: Assistant, owner: int | None) -> None:

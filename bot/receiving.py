@@ -33,6 +33,9 @@ POLL_SECONDS = 30  # Telegram's long poll: an idle bot makes one request per hal
 # A poll answers within POLL_SECONDS; one this much older means the loop is stuck or gone.
 STALE_SECONDS = 3 * POLL_SECONDS
 STATUS_FILE = "receiving-{worker}.json"
+STATUS_EVERY_SECONDS = 2.0  # how often a worker rewrites its status file
+# A status file this old: its worker stopped, is stuck, or cannot write (a full disk).
+STATUS_STALE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Health:
     mode: str  # "polling" or "webhook"
     started: float = field(default_factory=time.time)
     listening: bool = False  # polling: the webhook is deleted; webhook: it is set and served
-    last_poll: float | None = None  # polling: the last getUpdates that answered
+    last_poll: float | None = None  # polling: the last getUpdates sent or answered
     last_stored: float | None = None  # the last update stored as a run
     stored: int = 0  # updates stored since the start
     failing: dict[str, str] = field(default_factory=dict)  # what fails now -> its error

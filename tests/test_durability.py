@@ -147,8 +147,8 @@ def config_for(folder: Path, fakes: Fakes, users: list[int], mode: str) -> Path:
     return path
 
 
-def launch(folder: Path, config: Path, fakes: Fakes, *arguments: str, claude: bool) -> Tandem:
-    """`tandem run` with a token (and, if `claude`, a key for the fake Messages API)."""
+def environment(folder: Path) -> dict[str, str]:
+    """Tandem's environment: the bot token, the data folder, nothing from the caller's."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -160,6 +160,12 @@ def launch(folder: Path, config: Path, fakes: Fakes, *arguments: str, claude: bo
         NO_PROXY="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
     )
+    return env
+
+
+def launch(folder: Path, config: Path, fakes: Fakes, *arguments: str, claude: bool) -> Tandem:
+    """`tandem run` with a token (and, if `claude`, a key for the fake Messages API)."""
+    env = environment(folder)
     if claude:
         env.update(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fakes.claude)
     worker = arguments[arguments.index("--worker") + 1]
