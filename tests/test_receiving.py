@@ -15,28 +15,36 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import sqlite3
 import stat
 import subprocess
 import threading
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.durable import webhook_secret
 from tests.fakes import running
 from tests.test_durability import (
+    LOCAL,
     TANDEM,
     TOKEN,
     Fakes,
     Telegram,
+    a_message,
     config_for,
     environment,
     explain,
     fakes,  # noqa: F401 (a fixture)
+    free_port,
     launch,
+    post_update,
     texts,
     wait_for,
 )
@@ -47,11 +55,11 @@ QUESTION = "will it rain at my tennis match?"
 
 
 @contextlib.contextmanager
-def piped_bot(folder: Path, config: Path) -> Iterator[Tandem]:
+def piped_bot(folder: Path, config: Path, *arguments: str) -> Iterator[Tandem]:
     """`tandem run` whose output reaches its log file through a pipe (no file size limit)."""
     log = folder / "tandem-piped.log"
     process = subprocess.Popen(
-        [TANDEM or "tandem", "run", "--config", str(config), "--worker", "solo"],
+        [TANDEM or "tandem", "run", "--config", str(config), "--worker", "solo", *arguments],
         cwd=folder,
         env=environment(folder),
         stdout=subprocess.PIPE,
@@ -121,6 +129,40 @@ def test_a_full_disk_while_polling_is_logged_retried_and_then_answered(tmp_path,
     assert len(answers) == 1 and "Tomorrow" in answers[0], answers
     assert "Could store updates again" in bot.log(), bot.explain()
     assert TOKEN not in bot.log()
+
+
+def healthz(port: int) -> tuple[int, dict[str, Any]]:
+    try:
+        with LOCAL.open(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            return int(response.status), json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc) if exc.code == 503 else {}
+    except OSError:
+        return 0, {}  # not listening yet
+
+
+def test_a_webhook_answers_503_while_it_cannot_store_and_healthz_says_so(tmp_path, fakes):  # noqa: F811
+    config = config_for(tmp_path, fakes, [OWNER], mode="workflow")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    secret = webhook_secret(TOKEN)
+    with piped_bot(
+        tmp_path, config, "--webhook", url, "--listen", "127.0.0.1", "--port", str(port)
+    ) as bot:
+        wait_for(lambda: healthz(port)[0] == 200, "healthz: receiving", bot)
+
+        disk_full(bot.process.pid, True)
+        update = a_message(80_001, OWNER, "what's on tomorrow?")
+        assert post_update(port, update, secret) == 503  # Telegram sends it again later
+        status, report = healthz(port)
+        assert status == 503 and report["receiving"] is False, report
+
+        disk_full(bot.process.pid, False)
+        assert post_update(port, update, secret) == 200
+        answers = wait_for(lambda: texts(fakes.telegram.sent(OWNER)), "the answer", bot)
+        assert healthz(port)[0] == 200
+    assert len(answers) == 1 and "Tomorrow" in answers[0], answers
+    assert "Could not store an update" in bot.log(), bot.explain()
 
 
 def test_an_update_id_used_again_for_another_message_is_answered(tmp_path, fakes):  # noqa: F811
