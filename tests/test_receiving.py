@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import os
 import resource
 import sqlite3
@@ -28,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.error import NetworkError
 
-from bot.durable import webhook_secret
+from bot.durable import poll, webhook_secret
+from bot.receiving import Backoff, Health
 from tests.fakes import running
 from tests.test_durability import (
     LOCAL,
@@ -288,3 +292,46 @@ def test_a_read_only_data_folder_is_a_clear_message(tmp_path, fakes):  # noqa: F
     assert code == 1, said
     assert "is read-only or not writable by this user" in said, said
     assert "Traceback" not in said, said
+
+
+# --- the loop itself, in process ----------------------------------------------------------------
+
+
+class FlakyBot:
+    """A Bot API whose deleteWebhook fails twice (502, as a proxy in front of it might)."""
+
+    def __init__(self) -> None:
+        self.deletes = 0
+        self.polling = asyncio.Event()
+
+    async def delete_webhook(self) -> bool:
+        self.deletes += 1
+        if self.deletes <= 2:
+            raise NetworkError("Bad Gateway")
+        return True
+
+    async def get_updates(self, **options: Any) -> list[Any]:
+        self.polling.set()
+        await asyncio.Event().wait()  # a long poll with nothing new
+        return []
+
+
+async def test_a_failing_delete_webhook_is_logged_and_retried_until_it_works(caplog):
+    bot, health = FlakyBot(), Health("solo", "polling")
+    stored: list[Any] = []
+
+    async def store(updates: list[Any]) -> None:
+        stored.extend(updates)
+
+    with caplog.at_level(logging.ERROR, logger="bot.receiving"):
+        task = asyncio.create_task(poll(bot, store, health, Backoff(first=0.01, cap=0.02)))  # type: ignore[arg-type]
+        try:
+            await asyncio.wait_for(bot.polling.wait(), timeout=30)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert bot.deletes == 3
+    failures = [r.getMessage() for r in caplog.records if "delete the webhook" in r.getMessage()]
+    assert len(failures) == 2 and "Bad Gateway" in failures[0], failures
+    assert health.listening and not health.failing
