@@ -38,7 +38,7 @@ from bot.config import TelegramSettings
 from bot.engine.journal import Immediate, Journal
 from bot.messages import SORRY, UNKNOWN_COMMAND, Incoming, Reply
 from bot.store.access import Access
-from bot.telegram.outbox import Outbox
+from bot.telegram.outbox import Outbox, replied
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ class _Handlers:
     async def guard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Runs first for every update. Groups not allowed, group talk not addressed to Tandem,
         and strangers stop here: a stranger is told their id (now and then) and may pair."""
+        replied.set(False)
         message, user, access = update.message, update.effective_user, self.core.access
         if message is None or user is None:
             raise ApplicationHandlerStop
@@ -123,7 +124,8 @@ class _Handlers:
         if command.split("@")[0] == "/pair" and code.strip():
             pairing = access.pair(user.id, code)
             logger.info("Pairing for Telegram user id %s: %s", user.id, pairing.paired)
-            await self.outbox.text(message.chat_id, pairing.message)
+            if pairing.message is not None:
+                await self.outbox.text(message.chat_id, pairing.message)
         elif access.should_tell(user.id):
             logger.info("Refused a message from Telegram user id %s", user.id)
             await self.outbox.text(message.chat_id, REFUSAL.format(user_id=user.id))
@@ -161,9 +163,12 @@ class _Handlers:
             await self.outbox.text(update.message.chat_id, UNKNOWN_COMMAND)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log the failure (without the message's content) and apologise in the chat, if any."""
+        """Log the failure (without the message's content) and apologise in the chat, if any,
+        unless a reply already went out for this update."""
         update_id = update.update_id if isinstance(update, Update) else None
         logger.error("Handling Telegram update %s failed", update_id, exc_info=context.error)
+        if replied.get():
+            return
         if isinstance(update, Update) and update.effective_chat is not None:
             with contextlib.suppress(TelegramError):
                 await self.outbox.text(update.effective_chat.id, SORRY)

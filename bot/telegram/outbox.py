@@ -9,6 +9,7 @@ import html
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,11 @@ logger = logging.getLogger(__name__)
 
 TELEGRAM_MESSAGE_LIMIT = 4096
 FLOOD_RETRIES = 3
+
+# Whether a reply went out for the update being handled (reset for each by the handlers' guard).
+# When something fails after that — a full disk that lets a message go but not its journal entry
+# — the user already has an answer, or the core's own apology, and gets no second apology.
+replied: ContextVar[bool] = ContextVar("tandem_replied", default=False)
 
 
 def split_message(text: str, limit: int = TELEGRAM_MESSAGE_LIMIT) -> list[str]:
@@ -82,6 +88,7 @@ class Outbox:
         pieces = [piece for piece in split_message(text) if piece.strip()]
         if not pieces:
             raise ValueError("the reply to send is empty")  # the error handler apologises
+        replied.set(True)
         for piece in pieces:
             await self.journal.step("send message", self._message, chat_id, _escape(piece))
 
@@ -90,6 +97,7 @@ class Outbox:
         if not (reply.voice and reply.voice_only):
             await self.text(chat_id, reply.text)
         if reply.voice is not None:
+            replied.set(True)
             note = reply.voice
             await self.journal.step(
                 "send voice", self._voice, chat_id, note.ogg_opus, note.duration
