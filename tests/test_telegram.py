@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot.journal import Journal, run_action
 from telegram import Update
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.config import Settings, TelegramSettings
+from bot.engine.journal import Journal, run_action
 from bot.messages import Incoming, Reply
 from bot.store.access import Access
 from bot.telegram import handlers as telegram_app
