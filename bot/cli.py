@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from enum import IntEnum
 from pathlib import Path
 
 from bot.config import (
@@ -19,16 +20,51 @@ from bot.config import (
     choose_config_path,
     load_config,
 )
-from bot.messages import Incoming
+from bot.messages import Outcome, Reply
 from bot.redaction import install_redaction, known_secrets
 from bot.startup import CannotStart, check_data_folder
 from bot.store import open_stores
 from bot.store.access import CODE_MINUTES
-from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
+from bot.terminal import chat_in_terminal, owner_says
 from bot.tools import TOOLS
 from bot.wiring import build, open_speaker
 
 log = logging.getLogger("tandem")
+
+
+class ExitStatus(IntEnum):
+    """How `tandem` ends, so that a script can tell an answer from a non-answer."""
+
+    ANSWERED = 0
+    FAILED = 1
+    BAD_CONFIG = 2
+    OUT_OF_SCOPE = 3
+    NO_MODEL = 4
+    REFUSED = 5
+    INTERRUPTED = 130
+
+
+EXIT_STATUSES = {
+    ExitStatus.ANSWERED: "answered",
+    ExitStatus.FAILED: "something went wrong (the reply says what), or the voice note could "
+    "not be made, or Tandem cannot start (e.g. the data folder cannot be written)",
+    ExitStatus.BAD_CONFIG: "the config file has problems (they are listed)",
+    ExitStatus.OUT_OF_SCOPE: "not answered: outside what your rules cover",
+    ExitStatus.NO_MODEL: "not answered: agent mode needs ANTHROPIC_API_KEY and none is set",
+    ExitStatus.REFUSED: "not answered: a limit was reached (the reply says when it resets)",
+    ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+OUTCOME_STATUS: dict[Outcome, ExitStatus] = {
+    "answered": ExitStatus.ANSWERED,
+    "failed": ExitStatus.FAILED,
+    "out of scope": ExitStatus.OUT_OF_SCOPE,
+    "no model": ExitStatus.NO_MODEL,
+    "refused": ExitStatus.REFUSED,
+}
+NO_KEY_FOR_ASK = (
+    "Agent mode needs an Anthropic API key, and none is set: drop --mode {mode} to answer by "
+    "your rules, or set ANTHROPIC_API_KEY=sk-ant-... in the environment or a .env file."
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,12 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         return command(args)
     except ConfigError as exc:
         print(f"Tandem cannot start: the config file has problems.\n{exc}", file=sys.stderr)
-        return 2
+        return ExitStatus.BAD_CONFIG
     except CannotStart as exc:
         print(f"Tandem cannot start: {exc}", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     except KeyboardInterrupt:
-        return 130
+        return ExitStatus.INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,11 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
         "every update is a durable run. Without TELEGRAM_BOT_TOKEN: the terminal chat.",
     ).set_defaults(command=run)
     commands.add_parser(
-        "chat", parents=[common], help="chat in the terminal, whatever is set"
+        "chat",
+        parents=[common],
+        help="chat in the terminal, whatever is set",
+        description="Chat with Tandem in the terminal, even when TELEGRAM_BOT_TOKEN is set: the "
+        "same answers and commands as in Telegram, with line editing and history (arrow keys). "
+        "/quit or Ctrl-D leaves.",
     ).set_defaults(command=chat)
 
+    statuses = "\n".join(f"  {int(code):>3}  {what}" for code, what in EXIT_STATUSES.items())
     ask_parser = commands.add_parser(
-        "ask", parents=[common], help="ask one question; the reply goes to stdout"
+        "ask",
+        parents=[common],
+        help="ask one question; the reply goes to stdout",
+        description="Ask Tandem one question; the reply goes to stdout, and the exit status "
+        "says whether it was answered (for scripts and cron).",
+        epilog=f"exit statuses:\n{statuses}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ask_parser.add_argument("text", help='the question, e.g. "what\'s on tomorrow?"')
     ask_parser.add_argument(
@@ -113,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         "compare",
         parents=[common],
         help="answer one question as a workflow and as an agent, side by side",
+        description="Answer one question twice from the same inputs, by your rules (workflow) "
+        "and by Claude choosing the tools (agent), and show side by side the steps, model "
+        "calls, tokens, cost, time and answer of each. The agent needs ANTHROPIC_API_KEY.",
     )
     compare.add_argument("text", help='the question, e.g. "what will the weather be?"')
     compare.set_defaults(command=compare_modes)
@@ -141,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         "status",
         parents=[common],
         help="whether the bot is receiving, and how far behind it is (exit status 1 if not)",
+        description="Say whether the Telegram bot is receiving updates, when it last did, and "
+        "how many updates wait to be answered. Exit status 1 if it is not receiving.",
     )
     status_parser.add_argument(
         "--database", metavar="URL", help="the journal database, as for `tandem run`"
@@ -151,15 +204,26 @@ def build_parser() -> argparse.ArgumentParser:
         "pair",
         parents=[common],
         help="print a one-time code that lets someone start using the bot (valid 10 minutes)",
+        description=f"Print a one-time pairing code. Whoever sends it to the bot as /pair CODE "
+        f"within {CODE_MINUTES} minutes may use the bot from then on, with their own history; "
+        "the code works once.",
     ).set_defaults(command=pair)
 
     check = commands.add_parser(
-        "check-config", parents=[common], help="validate a config file and list every problem"
+        "check-config",
+        parents=[common],
+        help="validate a config file and list every problem",
+        description="Check a config file and list every problem at once, each with its line "
+        "or field. Exit status 1 if there are any.",
     )
     check.add_argument("file", nargs="?", help="the file to check (default: as --config)")
     check.set_defaults(command=check_config)
 
-    auth = commands.add_parser("auth", help="sign in to a calendar service")
+    auth = commands.add_parser(
+        "auth",
+        help="sign in to a calendar service",
+        description="Sign in to a calendar service; the token is kept in its token_file.",
+    )
     services = auth.add_subparsers(title="services", metavar="SERVICE", required=True)
     google = services.add_parser(
         "google",
@@ -236,25 +300,31 @@ def ask(args: argparse.Namespace) -> int:
     quiet_logging()
     assistant = build(load(args), Secrets.from_environment().anthropic_api_key)
     wants_voice = args.voice_out is not None
-    question = Incoming(
-        TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, args.text, wants_voice=wants_voice, mode=args.mode
-    )
-    reply = asyncio.run(assistant.handle(question))
+    question = owner_says(args.text, wants_voice=wants_voice, mode=args.mode)
+
+    async def answer() -> Reply:
+        return await assistant.add_voice(await assistant.handle(question))
+
+    reply = asyncio.run(answer())
+    status = OUTCOME_STATUS[reply.outcome]
+    if status is ExitStatus.NO_MODEL and args.mode:
+        print(NO_KEY_FOR_ASK.format(mode=args.mode), file=sys.stderr)
+        return status
     print(reply.text)
-    if not wants_voice:
-        return 0
+    if not wants_voice or status is not ExitStatus.ANSWERED:
+        return status
     if reply.voice is None:
         print("The voice note could not be made; the reply above is the text.", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     Path(args.voice_out).write_bytes(reply.voice.ogg_opus)
     print(f"Voice note ({reply.voice.duration:.1f} s) written to {args.voice_out}", file=sys.stderr)
-    return 0
+    return status
 
 
 def compare_modes(args: argparse.Namespace) -> int:
     quiet_logging()
     assistant = build(load(args), Secrets.from_environment().anthropic_api_key)
-    message = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, f"/compare {args.text}")
+    message = owner_says(f"/compare {args.text}")
     print(asyncio.run(assistant.handle(message)).text)
     return 0
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.config import Mode, Rule, Settings, VoiceMode
 from bot.engine.journal import Journal
-from bot.engine.modes import MODES, Answered, Engine
+from bot.engine.modes import MODES, NO_KEY_EFFECT, NO_KEY_WARNING, Answered, Engine
 from bot.engine.usage import Usage, price_of
 from bot.engine.workflow import covered
 from bot.messages import SORRY, UNKNOWN_COMMAND, Incoming, Reply
@@ -64,7 +65,7 @@ class Assistant:
             return await self._handle(message)
         except Exception:
             log.exception("a message could not be answered")
-            return Reply(SORRY)
+            return Reply(SORRY, outcome="failed")
 
     async def _handle(self, message: Incoming) -> Reply:
         text = message.text.strip()
@@ -89,10 +90,10 @@ class Assistant:
             allowances = self.stores.allowances
             # Everything read from the store is journaled: a resumed run takes the same path.
             refusal = await self.journal.step(
-                "check budget", allowances.refusal, message.user_id, now
+                "check budget", allowances.refusal, message.user_id, now, message.paced
             )
             if refusal:
-                return Reply(refusal)
+                return Reply(refusal, outcome="refused")
         return await handler(self, message, argument)
 
     async def ask(self, message: Incoming, text: str, wants_voice: bool = False) -> Reply:
@@ -102,7 +103,7 @@ class Assistant:
         reply = (await self.answer(conversation, message.user_id, text, message.mode)).reply
         voice_mode = await self.journal.step("read voice mode", self.voice_mode, conversation)
         if speaks(voice_mode, message.wants_voice or wants_voice or asked or reply.speak):
-            reply = await self.voice.add_to(reply, message.language or self.settings.user.language)
+            return self._voice_follows(reply, message.language or self.settings.user.language)
         return reply
 
     async def answer(
@@ -147,8 +148,18 @@ class Assistant:
         await self._remember(chat_id, chat_id, self.context, turns, reply, None)
         voice_mode = await self.journal.step("read voice mode", self.voice_mode, chat_id)
         if speaks(voice_mode, reply.speak):
-            reply = await self.voice.add_to(reply, self.settings.user.language)
+            return self._voice_follows(reply, self.settings.user.language)
         return reply
+
+    def _voice_follows(self, reply: Reply, language: str) -> Reply:
+        return replace(reply, voice_language=language, voice_only=self.settings.voice.voice_only)
+
+    async def add_voice(self, reply: Reply) -> Reply:
+        """The reply with the voice note it is to have (a journaled step); if speech fails, the
+        reply as it was, its trace saying why. Front ends send the text first, then this."""
+        if reply.voice_language is None or reply.voice is not None:
+            return reply
+        return await self.voice.add_to(reply, reply.voice_language)
 
     def context_for(self, user_id: int) -> ToolContext:
         """The tools' view of one person: their settings and calendars, no one else's."""
@@ -185,7 +196,11 @@ class Assistant:
         wanted = argument.lower()
         if wanted in MODES:
             self.memory.set_setting(conversation, "mode", wanted)
-            return Reply(f"Mode: {wanted} — {MODES[wanted]}.")  # type: ignore[index]
+            changed = f"Mode: {wanted} — {MODES[wanted]}."  # type: ignore[index]
+            if self.engine.llm is None and wanted in NO_KEY_EFFECT:
+                warning = NO_KEY_WARNING.format(effect=NO_KEY_EFFECT[wanted])  # type: ignore[index]
+                return Reply(f"{changed}\n{warning}")
+            return Reply(changed)
         current = self.mode(conversation)
         lines = "\n".join(
             f"{'•' if name == current else '◦'} {name} — {what}" for name, what in MODES.items()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.engine.usage import Usage
 from integrations.calendar import Event
@@ -14,6 +14,11 @@ if TYPE_CHECKING:
 
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+
+# What became of a message, for a front end that reports more than text (`tandem ask`'s exit
+# status): answered; out of scope (no rule covers it); no model (agent mode without a key);
+# refused (a limit was reached); failed (something broke and the reply apologises).
+Outcome = Literal["answered", "out of scope", "no model", "refused", "failed"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Incoming:
     wants_voice: bool = False  # the front end was asked for a spoken reply (/say, --voice-out)
     mode: Mode | None = None  # this message only (tandem ask --mode); else the chat's mode
     group: bool = False  # sent in a group chat
+    paced: bool = True  # the per-minute message limit applies (not in the owner's own terminal)
 
     @property
     def conversation(self) -> int | str:
@@ -64,4 +70,8 @@ class Reply:
     speak: bool = False  # the rule that answered, or the agent, asks for a voice note
     spoken: str = ""  # what to say, when not the text itself
     voice: VoiceNote | None = None
-    voice_only: bool = False  # send the voice note without the text
+    # A voice note is to follow, spoken in this language: the front end sends the text at once
+    # and then asks the core for the note (`Assistant.add_voice`), which takes a while to make.
+    voice_language: str | None = None
+    voice_only: bool = False  # send the voice note without the text (the text if it fails)
+    outcome: Outcome = "answered"

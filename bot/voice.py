@@ -78,9 +78,4 @@ class Voice:
             return replace(reply, steps=(*reply.steps, failed))
         detail = {"audio_seconds": round(note.duration, 1)}
         spoke = TraceStep("voice", note.voice, detail, time.perf_counter() - started)
-        return replace(
-            reply,
-            steps=(*reply.steps, spoke),
-            voice=note,
-            voice_only=self.settings.voice_only,
-        )
+        return replace(reply, steps=(*reply.steps, spoke), voice=note)

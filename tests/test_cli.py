@@ -164,3 +164,37 @@ def test_ask_writes_a_voice_note_that_telegram_plays_as_a_bubble(tmp_path):
     info = soundfile.info(tmp_path / "reply.ogg")
     assert (info.format, info.subtype, info.channels, info.samplerate) == ("OGG", "OPUS", 1, 48000)
     assert 2 < info.duration < 60
+
+
+def test_ask_tells_scripts_an_answer_from_a_non_answer_by_its_exit_status(tmp_path):
+    assert tandem("ask", "what's on tomorrow?", cwd=tmp_path).returncode == 0
+    outside = tandem("ask", "can you book me a table for two?", cwd=tmp_path)
+    assert outside.returncode == 3
+    assert outside.stdout.startswith("That's outside what my rules cover.")
+
+
+def test_ask_in_agent_mode_without_a_key_says_what_to_do_here(tmp_path):
+    result = tandem("ask", "--mode", "agent", "what's on tomorrow?", cwd=tmp_path)
+    assert result.returncode == 4
+    assert "drop --mode agent" in result.stderr
+    assert "ANTHROPIC_API_KEY" in result.stderr
+    assert "/mode" not in result.stderr + result.stdout
+
+
+def test_ask_help_lists_every_exit_status(tmp_path):
+    from bot.cli import EXIT_STATUSES
+
+    shown = tandem("ask", "--help", cwd=tmp_path).stdout
+    for status, meaning in EXIT_STATUSES.items():
+        assert f"{int(status):>3}  {meaning.split()[0]}" in shown
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["run", "chat", "ask", "compare", "eval", "status", "pair", "check-config", "auth"],
+)
+def test_every_subcommand_says_what_it_does_in_its_help(tmp_path, command):
+    _usage, _, rest = tandem(command, "--help", cwd=tmp_path).stdout.partition("\n\n")
+    described = rest.split("\n\n")[0]  # the paragraph between the usage and the options
+    assert not described.startswith(("positional arguments", "options")), described
+    assert len(described.split()) >= 8

@@ -193,6 +193,7 @@ def start_tandem(config: Path, folder: Path, fake: FakeTelegram) -> Tandem:
         )
     bot = Tandem(process, log)
     wait_until(lambda: fake.state()["get_updates_calls"] > 0, "the bot to poll", bot)
+    assert "Tandem is polling Telegram for messages (worker " in bot.log(), bot.explain()
     return bot
 
 

@@ -396,7 +396,7 @@ async def test_speech_failure_still_sends_the_text(
 ) -> None:
     assistant = make_assistant(tennis)
     assistant.voice.speaker = BrokenSpeaker()  # type: ignore[assignment]
-    reply = await ask(assistant, "/say What's on tomorrow?")
+    reply = await assistant.add_voice(await ask(assistant, "/say What's on tomorrow?"))
 
     assert reply.text == TEMPLATE_TOMORROW
     assert reply.voice is None and not reply.voice_only

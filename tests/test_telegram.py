@@ -28,6 +28,7 @@ from bot.engine.journal import Journal, run_action
 from bot.messages import Incoming, Reply
 from bot.store.access import Access
 from bot.telegram import handlers as telegram_app
+from bot.telegram import outbox
 from bot.telegram.handlers import REFUSAL, SORRY, build_application
 from bot.telegram.outbox import split_message
 
@@ -136,6 +137,9 @@ class FakeCore:
         if self.error is not None:
             raise self.error
         return Reply(text=self.answer)
+
+    async def add_voice(self, reply: Reply) -> Reply:
+        return reply
 
     def help_text(self) -> str:
         self.help_calls += 1
@@ -341,7 +345,7 @@ async def test_typing_is_shown_before_the_reply() -> None:
 
 
 async def test_typing_is_renewed_while_the_core_works(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telegram_app, "TYPING_RENEW_SECONDS", 0.01)
+    monkeypatch.setattr(outbox, "ACTION_RENEW_SECONDS", 0.01)
     async with running_bot(FakeCore(work_seconds=0.2)) as bot:
         await bot.send(text_update("slow question"))
         actions_when_done = len(bot.api.named("sendChatAction"))

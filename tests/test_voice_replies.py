@@ -37,7 +37,9 @@ def assistant(make_assistant, week, speaker):
 
 
 async def ask(assistant, text: str, language: str | None = None) -> Reply:
-    return await assistant.handle(Incoming(5, 5, text, language=language))
+    """The reply with its voice note, as a front end gets it: the text, then the note."""
+    reply = await assistant.handle(Incoming(5, 5, text, language=language))
+    return await assistant.add_voice(reply)
 
 
 async def test_on_request_by_default_so_a_plain_question_is_text_only(assistant, speaker):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import telemetry
@@ -41,7 +41,7 @@ class Agent:
         """Answer one message by letting Claude use the tools. Never raises for Claude's sake."""
         if self.llm is None:
             run.trace.append(TraceStep("agent", "no API key"))
-            return run.reply(NEEDS_KEY)
+            return replace(run.reply(NEEDS_KEY), outcome="no model")
         llm = self.llm
         system = system_prompt("agent", run.context.user, run.context.now(), run.focus)
         messages: list[dict[str, Any]] = conversation(run.history, text)

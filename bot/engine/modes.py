@@ -16,7 +16,8 @@ from bot.engine.journal import Journal
 from bot.engine.run import Run
 from bot.engine.usage import RunLimits, price_of
 from bot.engine.workflow import Workflow, no_rule
-from bot.messages import Reply
+from bot.messages import Reply, TraceStep
+from bot.small_talk import small_talk_reply, without_small_talk
 from bot.store.memory import Conversation, RunRecord, Turn
 from bot.tools import TOOLS, ToolRegistry
 from bot.tools.context import ToolContext
@@ -29,6 +30,14 @@ MODES: dict[Mode, str] = {
     "out of scope",
     "agent": "Claude decides which tools to call, in what order, within hard limits",
     "hybrid": "your rules first; when no rule matches, the agent takes over",
+}
+NO_KEY_WARNING = (
+    "No ANTHROPIC_API_KEY is set, so {effect}. Set the key in the environment or a .env file "
+    "and restart Tandem (see the README), or go back with /mode workflow."
+)
+NO_KEY_EFFECT: dict[Mode, str] = {
+    "agent": "agent mode cannot answer yet",
+    "hybrid": "questions no rule covers get the rules' reply until then",
 }
 
 
@@ -66,15 +75,16 @@ class Engine:
         """Answer `text` in `mode`; the record says which mode answered and what it did."""
         started = time.perf_counter()
         rule = self.workflow.choose(text)
-        if mode == "agent" or (mode == "hybrid" and rule is None):
+        # Hybrid without a key answers what no rule covers as the rules do, honestly.
+        if mode == "agent" or (mode == "hybrid" and rule is None and self.llm is not None):
             reply = await self.agent.answer(text, run)
             ran = "agent" if mode == "agent" else "hybrid → agent"
         else:
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
             if rule is None:
-                reply = no_rule(self.settings.rules)
+                reply = _small_talk(text) or no_rule(self.settings.rules)
             else:
-                question = understand(text, run.context.now())
+                question = understand(without_small_talk(text), run.context.now())
                 reply = await self.workflow.answer(rule, question, run)
         seconds = time.perf_counter() - started
         return Answered(reply, RunRecord(ran, text, reply.text, reply.steps, reply.usage, seconds))
@@ -85,3 +95,9 @@ class Engine:
         return await self.workflow.answer(
             rule, understand(rule.schedule.ask, run.context.now()), run
         )
+
+
+def _small_talk(text: str) -> Reply | None:
+    """A one-line reply to a greeting, a thanks or an "ok" that no rule covers."""
+    said = small_talk_reply(text)
+    return None if said is None else Reply(said, (TraceStep("rule", "small talk"),))

@@ -54,7 +54,7 @@ def out_of_scope(rules: Sequence[Rule]) -> str:
 
 def no_rule(rules: Sequence[Rule]) -> Reply:
     """The reply when no rule matches the message."""
-    return Reply(out_of_scope(rules), (TraceStep("rule", "none"),))
+    return Reply(out_of_scope(rules), (TraceStep("rule", "none"),), outcome="out of scope")
 
 
 class ToolFailed(Exception):

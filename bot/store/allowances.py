@@ -52,13 +52,16 @@ class Allowances:
         self._db = open_private_db(path, SCHEMA)
         self._recent: dict[int, deque[float]] = defaultdict(deque)
 
-    def refusal(self, user_id: int, now: datetime) -> str | None:
-        """Why this person may not ask anything now, with when that ends; None if they may."""
+    def refusal(self, user_id: int, now: datetime, paced: bool = True) -> str | None:
+        """Why this person may not ask anything now, with when that ends; None if they may.
+        Unless `paced`, only the daily budgets apply, not the messages a minute."""
         used, limits = self.today(user_id, now), self.limits
         if used.tokens >= limits.daily_tokens:
             return f"You've used today's {limits.daily_tokens:,} model tokens. {_reset(now)}"
         if used.cost_usd >= limits.daily_cost_usd:
             return f"You've used today's ${limits.daily_cost_usd:.2f} budget. {_reset(now)}"
+        if not paced:
+            return None
         with self._lock:
             recent, moment = self._recent[user_id], time.monotonic()
             while recent and moment - recent[0] >= 60:

@@ -13,13 +13,11 @@ each inside a durable run, and every message sent goes through the run's journal
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Protocol
 
-from telegram import Bot, BotCommand, Chat, Message, Update
+from telegram import Bot, BotCommand, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -42,8 +40,6 @@ from bot.telegram.outbox import Outbox, replied
 
 logger = logging.getLogger(__name__)
 
-TYPING_RENEW_SECONDS = 4.0  # Telegram shows "typing..." for about 5 s per chat action.
-
 NOT_TEXT = (
     "Sorry, I can only read text messages, so I can't look at stickers, photos, voice notes, "
     "files or locations. Please type your question instead, for example "
@@ -65,6 +61,8 @@ class Core(Protocol):
 
     async def handle(self, message: Incoming) -> Reply: ...
 
+    async def add_voice(self, reply: Reply) -> Reply: ...
+
     def help_text(self) -> str: ...
 
 
@@ -79,25 +77,6 @@ def _addressed(message: Message, bot: Bot) -> bool:
             replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
         )
     )
-
-
-async def _keep_typing(chat: Chat) -> None:
-    while True:
-        with contextlib.suppress(TelegramError):
-            await chat.send_action(ChatAction.TYPING)
-        await asyncio.sleep(TYPING_RENEW_SECONDS)
-
-
-@contextlib.asynccontextmanager
-async def _typing(chat: Chat) -> AsyncIterator[None]:
-    """Show "typing..." in `chat`, renewed until the block ends."""
-    task = asyncio.create_task(_keep_typing(chat))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class _Handlers:
@@ -154,9 +133,9 @@ class _Handlers:
             language=user.language_code,
             group=message.chat.type != ChatType.PRIVATE,
         )
-        async with _typing(message.chat):
+        async with self.outbox.showing(message.chat_id, ChatAction.TYPING):
             reply = await self.core.handle(incoming)
-        await self.outbox.deliver(message.chat_id, reply)
+        await self.outbox.deliver(message.chat_id, reply, self.core.add_voice)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:

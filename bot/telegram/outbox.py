@@ -8,7 +8,7 @@ import contextlib
 import html
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +25,7 @@ from bot.messages import Reply
 logger = logging.getLogger(__name__)
 
 TELEGRAM_MESSAGE_LIMIT = 4096
+ACTION_RENEW_SECONDS = 4.0  # Telegram shows "typing..." for about 5 s per chat action.
 FLOOD_RETRIES = 3
 
 # Whether a reply went out for the update being handled (reset for each by the handlers' guard).
@@ -73,6 +74,10 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+async def as_it_is(reply: Reply) -> Reply:
+    return reply
+
+
 @dataclass(frozen=True)
 class Outbox:
     """Everything Tandem sends: each message is one journaled step, and flood control is obeyed.
@@ -92,16 +97,47 @@ class Outbox:
         for piece in pieces:
             await self.journal.step("send message", self._message, chat_id, _escape(piece))
 
-    async def deliver(self, chat_id: int, reply: Reply) -> None:
-        """A reply: its text, then its voice note as a voice bubble (OGG/Opus with duration)."""
-        if not (reply.voice and reply.voice_only):
+    async def deliver(
+        self,
+        chat_id: int,
+        reply: Reply,
+        add_voice: Callable[[Reply], Awaitable[Reply]] = as_it_is,
+    ) -> None:
+        """A reply: its text at once, then its voice note as a voice bubble (OGG/Opus with
+        duration) once `add_voice` has made it, "recording a voice message" shown meanwhile.
+        Voice only: the text waits, and goes out only if the voice note cannot be made."""
+        text_first = not reply.voice_only
+        if text_first:
             await self.text(chat_id, reply.text)
-        if reply.voice is not None:
-            replied.set(True)
-            note = reply.voice
-            await self.journal.step(
-                "send voice", self._voice, chat_id, note.ogg_opus, note.duration
-            )
+        async with self.showing(chat_id, ChatAction.UPLOAD_VOICE, reply.voice_language is not None):
+            reply = await add_voice(reply)
+            if reply.voice is not None:
+                replied.set(True)
+                note = reply.voice
+                await self.journal.step(
+                    "send voice", self._voice, chat_id, note.ogg_opus, note.duration
+                )
+                return
+        if not text_first:
+            await self.text(chat_id, reply.text)
+
+    @contextlib.asynccontextmanager
+    async def showing(self, chat_id: int, action: str, shown: bool = True) -> AsyncIterator[None]:
+        """Show `action` ("typing...") in the chat, renewed until the block ends."""
+        task = asyncio.create_task(self._keep_showing(chat_id, action)) if shown else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _keep_showing(self, chat_id: int, action: str) -> None:
+        while True:
+            with contextlib.suppress(TelegramError):
+                await self.bot.send_chat_action(chat_id, action)
+            await asyncio.sleep(ACTION_RENEW_SECONDS)
 
     async def _message(self, chat_id: int, html_text: str) -> None:
         await _obeying_flood_control(
@@ -109,8 +145,6 @@ class Outbox:
         )
 
     async def _voice(self, chat_id: int, ogg_opus: bytes, duration: float) -> None:
-        with contextlib.suppress(TelegramError):
-            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_VOICE)
         voice = InputFile(ogg_opus, filename="reply.ogg")
         try:
             await _obeying_flood_control(

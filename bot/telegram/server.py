@@ -104,7 +104,7 @@ async def send_scheduled(rule_name: str, chat_id: int) -> None:
     running = _now_running()
     rule = next(rule for rule in running.assistant.settings.rules if rule.name == rule_name)
     reply = await running.assistant.run_scheduled(rule, chat_id)
-    await running.outbox.deliver(chat_id, reply)
+    await running.outbox.deliver(chat_id, reply, running.assistant.add_voice)
 
 
 def run_id(bot_id: int, update: dict[str, Any]) -> str:
@@ -244,7 +244,8 @@ async def serve(
         tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
     else:
         tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
-    log.info("Tandem is serving on Telegram as worker %s", worker)
+    how = "polling Telegram" if webhook is None else f"taking Telegram's webhook at {webhook.url}"
+    log.info("Tandem is %s for messages (worker %s)", how, worker)
     await stop.wait()
     log.info("Stopping: unfinished answers resume at the next start")
     for task in tasks:

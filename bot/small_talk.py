@@ -1,0 +1,116 @@
+"""Small talk: a greeting, a thanks, an acknowledgement or a goodbye gets a one-line reply.
+
+A message is small talk only when every word of it is: "hi", "thanks a lot!", "ok cool 👍",
+"good morning Tandem". Anything else in it ("hi, what's on tomorrow?") makes it a question,
+which goes on to the rules. Only the rules' path asks (bot/engine/modes.py): the agent answers
+small talk itself, and there "ok" or "sure" may answer a question Claude asked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Kind = Literal["thanks", "goodbye", "greeting", "acknowledgement"]
+
+PHRASES: dict[Kind, tuple[str, ...]] = {
+    "thanks": (
+        "thanks", "thank you", "thank u", "thankyou", "thx", "ty", "cheers", "ta",
+        "many thanks", "much appreciated", "appreciated", "appreciate it",
+    ),
+    "goodbye": (
+        "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night",
+        "later", "take care", "have a good day", "have a nice day",
+    ),
+    "greeting": (
+        "hi", "hello", "hey", "hiya", "heya", "howdy", "yo", "greetings", "morning",
+        "good morning", "good afternoon", "good evening", "afternoon", "evening",
+        "how are you", "how are you doing", "how's it going", "what's up",
+    ),
+    "acknowledgement": (
+        "ok", "okay", "okey", "k", "kk", "cool", "great", "nice", "perfect", "got it",
+        "alright", "all right", "fine", "good", "awesome", "sounds good", "makes sense",
+        "understood", "noted", "excellent", "lovely", "brilliant", "no problem", "np", "sure",
+        "that's great", "that's good", "that's perfect", "that's helpful", "helpful",
+    ),
+}  # fmt: skip
+# Words that may come with small talk without making it a question.
+FILLERS = frozenset((
+    "tandem", "bot", "there", "again", "so", "much", "very", "a", "lot", "lots", "you", "too",
+    "mate", "really", "for", "that", "the", "help", "it", "all", "just", "oh", "ah", "well",
+    "and", "then", "now",
+))  # fmt: skip
+EMOJI_WORDS = {"👍": " ok ", "👌": " ok ", "✅": " ok ", "🙏": " thanks ", "👋": " hi "}
+MOST_WORDS = 8  # longer than this, it is saying something more
+LONGEST_PHRASE = max(len(phrase.split()) for phrases in PHRASES.values() for phrase in phrases)
+PHRASE_KIND: dict[tuple[str, ...], Kind] = {
+    tuple(phrase.split()): kind for kind, phrases in PHRASES.items() for phrase in phrases
+}
+# When a message mixes kinds ("ok thanks, bye"), the reply answers the one first here.
+PRIORITY: tuple[Kind, ...] = ("thanks", "goodbye", "greeting", "acknowledgement")
+
+INVITATION = "Ask me about your calendar, like “what's on tomorrow?”"
+
+
+def small_talk(text: str) -> tuple[Kind, str] | None:
+    """The kind of small talk the message is, and its greeting words; None if it is not."""
+    lowered = text.lower().replace("’", "'")
+    for emoji, word in EMOJI_WORDS.items():
+        lowered = lowered.replace(emoji, word)
+    words = re.findall(r"[a-z']+", lowered)
+    if not words or len(words) > MOST_WORDS:
+        return None
+    found: list[tuple[Kind, str]] = []
+    at = 0
+    while at < len(words):
+        for size in range(min(LONGEST_PHRASE, len(words) - at), 0, -1):
+            kind = PHRASE_KIND.get(tuple(words[at : at + size]))
+            if kind is not None:
+                found.append((kind, " ".join(words[at : at + size])))
+                at += size
+                break
+        else:
+            if words[at] not in FILLERS:
+                return None
+            at += 1
+    if not found:
+        return None
+    return min(found, key=lambda kind_words: PRIORITY.index(kind_words[0]))
+
+
+def without_small_talk(text: str) -> str:
+    """The question without the small talk it opens with: "hi, what's on tomorrow?" is
+    "what's on tomorrow?", so a greeting is not taken for part of what to look up."""
+    words = list(re.finditer(r"[a-z']+", text.lower().replace("’", "'")))
+    at, cut = 0, 0
+    while at < len(words):
+        for size in range(min(LONGEST_PHRASE, len(words) - at), 0, -1):
+            if tuple(word[0] for word in words[at : at + size]) in PHRASE_KIND:
+                at += size
+                cut = words[at - 1].end()
+                break
+        else:
+            if words[at][0] not in FILLERS:
+                break
+            at += 1
+    rest = text[cut:].lstrip(" ,.!;:-—")
+    return rest if at < len(words) and rest else text
+
+
+def small_talk_reply(text: str) -> str | None:
+    """A one-line friendly reply to small talk; None if the message is not small talk."""
+    talk = small_talk(text)
+    if talk is None:
+        return None
+    kind, words = talk
+    if kind == "thanks":
+        return "You're welcome!"
+    if kind == "goodbye":
+        return "Bye for now! I'm here whenever you need your calendar."
+    if kind == "acknowledgement":
+        return "Okay! Just ask whenever you need something from your calendar."
+    if words.startswith("how") or words == "what's up":
+        return f"All well here, thank you! {INVITATION}"
+    part_of_day = words.removeprefix("good ")
+    hello = f"Good {part_of_day}" if part_of_day in ("morning", "afternoon", "evening") else "Hello"
+    return f"{hello}! {INVITATION}"
