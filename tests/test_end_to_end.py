@@ -17,12 +17,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -230,6 +232,7 @@ def test_the_owner_asks_whats_on_tomorrow_and_gets_one_reply(telegram, bot):
     sent = telegram.sent(OWNER)
     assert texts(sent) == [reply], bot.explain()
     assert {s["method"] for s in sent} <= {"sendMessage", "sendChatAction"}
+    assert all(s.get("reply_to_message_id") is None for s in sent)  # nothing came in between
     assert all(s["parse_mode"] == "HTML" for s in sent if s["method"] == "sendMessage")
 
 
@@ -311,3 +314,56 @@ def test_sigterm_stops_it_cleanly_within_ten_seconds(telegram, bot):
     assert time.monotonic() - started < STOP_SECONDS
     confirmed = telegram.confirmed()
     assert confirmed["offset"] > update_id and not confirmed["pending"], bot.explain()
+
+
+def bot_api(fake: FakeTelegram, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Call the fake's Bot API as a bot would; the HTTP status and the JSON answer."""
+    request = urllib.request.Request(
+        f"{fake.base}/bot{TOKEN}/{method}",
+        json.dumps(params).encode(),
+        {"Content-Type": "application/json"},
+    )
+    try:
+        with LOCAL.open(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_in_a_burst_each_answer_and_refusal_replies_to_its_question(telegram, bot):
+    burst = [{"user_id": OWNER, "text": f"what's on tomorrow? ({n})"} for n in range(12)]
+    queued = telegram._call("updates", burst)  # the limit is 10 messages a minute
+    questions = [int(one["message_id"]) for one in queued]
+    answers = wait_until(
+        lambda: (
+            len(sent := [s for s in telegram.sent(OWNER) if s["method"] == "sendMessage"]) >= 12
+            and sent
+        ),
+        "12 answers",
+        bot,
+    )
+    assert [s["reply_to_message_id"] for s in answers] == questions, bot.explain()
+    said = texts(answers)
+    assert all(tomorrow_reply_ok(text) for text in said[:10]), bot.explain()
+    assert all("messages in a minute. Please wait" in text for text in said[10:]), bot.explain()
+
+
+def test_the_fake_bot_api_checks_reply_parameters_as_telegram_does(telegram):
+    [queued] = telegram._call("updates", [{"user_id": OWNER, "text": "what's on tomorrow?"}])
+    question = int(queued["message_id"])
+
+    def send(reply_parameters: Any) -> tuple[int, dict[str, Any]]:
+        params = {"chat_id": OWNER, "text": "Nothing.", "reply_parameters": reply_parameters}
+        return bot_api(telegram, "sendMessage", params)
+
+    status, answer = send({"message_id": question, "quote": "tomorrow"})
+    assert status == 200 and answer["result"]["reply_to_message"]["message_id"] == question
+    status, answer = send({"message_id": question + 100})
+    assert (status, answer["description"]) == (400, "Bad Request: message to be replied not found")
+    status, answer = send({"message_id": question + 100, "allow_sending_without_reply": True})
+    assert status == 200 and "reply_to_message" not in answer["result"]
+    status, answer = send({"message_id": question, "quote": "yesterday"})
+    assert (status, answer["description"]) == (400, "Bad Request: quote not found")
+    status, answer = send("{not json")
+    assert status == 400 and "can't parse reply_parameters JSON object" in answer["description"]
+    assert send({"chat_id": OWNER})[0] == 400

@@ -36,6 +36,7 @@ from bot.config import TelegramSettings
 from bot.engine.journal import Immediate, Journal
 from bot.messages import SORRY, UNKNOWN_COMMAND, Incoming, Reply
 from bot.store.access import Access
+from bot.telegram.arrivals import Arrivals
 from bot.telegram.outbox import Outbox, replied
 
 logger = logging.getLogger(__name__)
@@ -82,9 +83,10 @@ def _addressed(message: Message, bot: Bot) -> bool:
 class _Handlers:
     """The callbacks, sharing the core and the settings."""
 
-    def __init__(self, core: Core, outbox: Outbox) -> None:
+    def __init__(self, core: Core, outbox: Outbox, arrivals: Arrivals) -> None:
         self.core = core
         self.outbox = outbox
+        self.arrivals = arrivals
 
     async def guard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Runs first for every update. Groups not allowed, group talk not addressed to Tandem,
@@ -93,6 +95,7 @@ class _Handlers:
         message, user, access = update.message, update.effective_user, self.core.access
         if message is None or user is None:
             raise ApplicationHandlerStop
+        self.arrivals.noted(message.chat_id, message.message_id)
         if message.chat.type != ChatType.PRIVATE and not (
             access.allows_group(message.chat_id) and _addressed(message, context.bot)
         ):
@@ -135,7 +138,12 @@ class _Handlers:
         )
         async with self.outbox.showing(message.chat_id, ChatAction.TYPING):
             reply = await self.core.handle(incoming)
-        await self.outbox.deliver(message.chat_id, reply, self.core.add_voice)
+        # In a burst, say which question this answers (or refuses) by replying to it.
+        quoted = reply.outcome == "refused" or self.arrivals.wrote_since(
+            message.chat_id, message.message_id
+        )
+        reply_to = message.message_id if quoted else None
+        await self.outbox.deliver(message.chat_id, reply, self.core.add_voice, reply_to)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
@@ -164,6 +172,7 @@ def build_application(
     *,
     journal: Journal | None = None,
     request: BaseRequest | None = None,
+    arrivals: Arrivals | None = None,
 ) -> Application:
     """The Telegram bot with Tandem's handlers. Updates reach it through `process_update`
     (bot/telegram/server.py feeds it); `request` replaces the HTTP layer (tests use a fake)."""
@@ -178,7 +187,8 @@ def build_application(
         builder = builder.request(request)
     application = builder.build()
 
-    handlers = _Handlers(core, Outbox(application.bot, journal or Immediate()))
+    outbox = Outbox(application.bot, journal or Immediate())
+    handlers = _Handlers(core, outbox, arrivals or Arrivals())
     application.add_handler(TypeHandler(Update, handlers.guard), group=-1)
     # /start greets by the Telegram name; every other command is the core's, as in every front end.
     own = {"start": handlers.start, "help": handlers.show_help}

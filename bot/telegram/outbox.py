@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, InputFile
+from telegram import Bot, InputFile, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
@@ -88,27 +88,30 @@ class Outbox:
     bot: Bot
     journal: Journal
 
-    async def text(self, chat_id: int, text: str) -> None:
-        """Send plain text as one or more HTML messages, each within Telegram's limit."""
+    async def text(self, chat_id: int, text: str, reply_to: int | None = None) -> None:
+        """Send plain text as one or more HTML messages, each within Telegram's limit; the
+        first in reply to message `reply_to` (quoting it), if given."""
         pieces = [piece for piece in split_message(text) if piece.strip()]
         if not pieces:
             raise ValueError("the reply to send is empty")  # the error handler apologises
         replied.set(True)
-        for piece in pieces:
-            await self.journal.step("send message", self._message, chat_id, _escape(piece))
+        for number, piece in enumerate(pieces):
+            quoted = reply_to if number == 0 else None
+            await self.journal.step("send message", self._message, chat_id, _escape(piece), quoted)
 
     async def deliver(
         self,
         chat_id: int,
         reply: Reply,
         add_voice: Callable[[Reply], Awaitable[Reply]] = as_it_is,
+        reply_to: int | None = None,
     ) -> None:
         """A reply: its text at once, then its voice note as a voice bubble (OGG/Opus with
         duration) once `add_voice` has made it, "recording a voice message" shown meanwhile.
         Voice only: the text waits, and goes out only if the voice note cannot be made."""
         text_first = not reply.voice_only
         if text_first:
-            await self.text(chat_id, reply.text)
+            await self.text(chat_id, reply.text, reply_to)
         async with self.showing(chat_id, ChatAction.UPLOAD_VOICE, reply.voice_language is not None):
             reply = await add_voice(reply)
             if reply.voice is not None:
@@ -119,7 +122,7 @@ class Outbox:
                 )
                 return
         if not text_first:
-            await self.text(chat_id, reply.text)
+            await self.text(chat_id, reply.text, reply_to)
 
     @contextlib.asynccontextmanager
     async def showing(self, chat_id: int, action: str, shown: bool = True) -> AsyncIterator[None]:
@@ -139,9 +142,15 @@ class Outbox:
                 await self.bot.send_chat_action(chat_id, action)
             await asyncio.sleep(ACTION_RENEW_SECONDS)
 
-    async def _message(self, chat_id: int, html_text: str) -> None:
+    async def _message(self, chat_id: int, html_text: str, reply_to: int | None) -> None:
+        # Sent even if the question was deleted meanwhile: the answer matters more than the quote.
+        quoting = reply_to and ReplyParameters(reply_to, allow_sending_without_reply=True)
         await _obeying_flood_control(
-            self.bot.send_message, chat_id, html_text, parse_mode=ParseMode.HTML
+            self.bot.send_message,
+            chat_id,
+            html_text,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=quoting or None,
         )
 
     async def _voice(self, chat_id: int, ogg_opus: bytes, duration: float) -> None:

@@ -45,6 +45,7 @@ from bot.engine.journal import run_action
 from bot.schedule import Scheduler
 from bot.startup import connect
 from bot.store.private import private_database, private_folder
+from bot.telegram.arrivals import Arrivals
 from bot.telegram.handlers import build_application, publish_commands
 from bot.telegram.outbox import Outbox
 from bot.telegram.receiving import (
@@ -141,9 +142,11 @@ class Inbox:
     bot_id: int
     queue: Queue
     health: Health
+    arrivals: Arrivals = field(default_factory=Arrivals)
 
     async def accept(self, update: dict[str, Any]) -> None:
         """Store one update as a run (once, whoever receives it); the queue starts it."""
+        self.arrivals.note(update)
         with (
             SetWorkflowID(run_id(self.bot_id, update)),
             SetEnqueueOptions(queue_partition_key=chat_of(update)),
@@ -156,6 +159,7 @@ class Inbox:
         if any failed (the batch is then stored again: a run already stored is kept)."""
         by_chat: dict[str, list[dict[str, Any]]] = {}
         for update in updates:
+            self.arrivals.note(update)  # all of the burst, before the first run can answer
             by_chat.setdefault(chat_of(update), []).append(update)
 
         async def one_chat(updates: list[dict[str, Any]]) -> None:
@@ -205,7 +209,10 @@ async def serve(
     """Serve Tandem on Telegram until SIGINT or SIGTERM, every update a durable run."""
     global _running
     settings = config.settings
-    application = build_application(assistant, settings.telegram, token, journal=assistant.journal)
+    arrivals = Arrivals()
+    application = build_application(
+        assistant, settings.telegram, token, journal=assistant.journal, arrivals=arrivals
+    )
     await connect(application, settings.telegram.base_url)
     await publish_commands(application.bot)
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
@@ -231,7 +238,7 @@ async def serve(
         on_conflict="always_update",
     )
     health = Health(worker, "polling" if webhook is None else "webhook")
-    inbox = Inbox(application.bot.id, queue, health)
+    inbox = Inbox(application.bot.id, queue, health, arrivals)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

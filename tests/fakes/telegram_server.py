@@ -16,7 +16,12 @@ It speaks, at /bot<TOKEN>/<method>:
                    set webhook.
 - sendMessage      chat_id, text, parse_mode (HTML is checked: unsupported or unbalanced tags
                    give 400 "can't parse entities"; the text, parsed, must be 1-4096 UTF-16
-                   units). Returns a Message (date in seconds, text without markup).
+                   units), reply_parameters (a ReplyParameters object: message_id required;
+                   chat_id, allow_sending_without_reply, quote optional; a message that does
+                   not exist gives 400 "message to be replied not found" unless sending
+                   without reply is allowed; a quote must be an exact substring of it).
+                   Returns a Message (date in seconds, text without markup), with
+                   reply_to_message when it replies to one.
 - sendChatAction   chat_id, action.
 - sendVoice        chat_id, voice (an uploaded file, "attach://<name>", or a file_id sent
                    before), duration, caption. Returns a Message with a `voice` object.
@@ -286,6 +291,7 @@ class FakeTelegram:
             self.refused: list[Params] = []
             self.delivered: list[int] = []
             self.chats: dict[int | str, Params] = {}
+            self.messages: dict[tuple[str, int], Params] = {}  # (chat id, message id): message
             self.files: dict[str, tuple[str, Upload]] = {}  # file_id -> (file_path, upload)
             self.offset = 0
             self.allowed_updates: list[str] | None = None
@@ -362,6 +368,7 @@ class FakeTelegram:
         if self.allowed_updates and "message" not in self.allowed_updates:
             return {"update_id": None, "message_id": message["message_id"]}  # not created
         update = {"update_id": next(self.update_ids), "message": message}
+        self.messages[(str(chat_id), message["message_id"])] = message
         self.pending.append(update)
         self.made[update["update_id"]] = update
         return {"update_id": update["update_id"], "message_id": message["message_id"]}
@@ -588,6 +595,7 @@ def send_message(fake: FakeTelegram, token: str, params: Params) -> Params:
     if utf16_length(plain) > MESSAGE_LIMIT:
         raise ApiError(400, "Bad Request: message is too long")
     with fake.lock:
+        replied_to = reply_target(fake, chat_id, params)
         if fake.flood_left:
             fake.flood_left -= 1
             fake.refused.append({"at": time.time(), "method": "sendMessage", "chat_id": chat_id})
@@ -599,14 +607,38 @@ def send_message(fake: FakeTelegram, token: str, params: Params) -> Params:
             "date": int(time.time()),
             "text": plain,
         }
+        if replied_to is not None:
+            message["reply_to_message"] = replied_to
+        fake.messages[(str(chat_id), message["message_id"])] = message
         fake.record(
             "sendMessage",
             chat_id,
             text=text,
             parse_mode=parse_mode,
             message_id=message["message_id"],
+            reply_to_message_id=replied_to and replied_to["message_id"],
         )
     return message
+
+
+def reply_target(fake: FakeTelegram, chat_id: int | str, params: Params) -> Params | None:
+    """The message `reply_parameters` points at; None to send without a reply (call with the
+    lock held). Raises as the Bot API does for what it cannot parse or find."""
+    if params.get("reply_parameters") in (None, ""):
+        return None
+    wanted = json_field(params, "reply_parameters")
+    if not isinstance(wanted, dict) or not isinstance(wanted.get("message_id"), int):
+        raise ApiError(400, "Bad Request: can't parse reply parameters JSON object")
+    chat = wanted.get("chat_id", chat_id)
+    target = fake.messages.get((str(chat), wanted["message_id"]))
+    if target is None:
+        if wanted.get("allow_sending_without_reply") is True:
+            return None
+        raise ApiError(400, "Bad Request: message to be replied not found")
+    quote = wanted.get("quote")
+    if quote is not None and (not isinstance(quote, str) or quote not in target.get("text", "")):
+        raise ApiError(400, "Bad Request: quote not found")
+    return {key: value for key, value in target.items() if key != "reply_to_message"}
 
 
 def send_chat_action(fake: FakeTelegram, token: str, params: Params) -> bool:
