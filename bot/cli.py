@@ -62,8 +62,8 @@ OUTCOME_STATUS: dict[Outcome, ExitStatus] = {
     "refused": ExitStatus.REFUSED,
 }
 NO_KEY_FOR_ASK = (
-    "Agent mode needs an Anthropic API key, and none is set: drop --mode {mode} to answer by "
-    "your rules, or set ANTHROPIC_API_KEY=sk-ant-... in the environment or a .env file."
+    "Agent mode needs an Anthropic API key, and none is set: {instead} to answer by your "
+    "rules, or set ANTHROPIC_API_KEY=sk-ant-... in the environment or a .env file."
 )
 
 
@@ -307,8 +307,9 @@ def ask(args: argparse.Namespace) -> int:
 
     reply = asyncio.run(answer())
     status = OUTCOME_STATUS[reply.outcome]
-    if status is ExitStatus.NO_MODEL and args.mode:
-        print(NO_KEY_FOR_ASK.format(mode=args.mode), file=sys.stderr)
+    if status is ExitStatus.NO_MODEL:  # the chat's advice (/mode workflow) does not fit here
+        instead = f"drop --mode {args.mode}" if args.mode else "add --mode workflow"
+        print(NO_KEY_FOR_ASK.format(instead=instead), file=sys.stderr)
         return status
     print(reply.text)
     if not wants_voice or status is not ExitStatus.ANSWERED:
