@@ -46,8 +46,8 @@ class ExitStatus(IntEnum):
 
 EXIT_STATUSES = {
     ExitStatus.ANSWERED: "answered",
-    ExitStatus.FAILED: "something went wrong (the reply says what), or the voice note could "
-    "not be made, or Tandem cannot start (e.g. the data folder cannot be written)",
+    ExitStatus.FAILED: "something went wrong (the reply apologises), or the voice note "
+    "could not be made, or Tandem cannot start (e.g. the data folder cannot be written)",
     ExitStatus.BAD_CONFIG: "the config file has problems (they are listed)",
     ExitStatus.OUT_OF_SCOPE: "not answered: outside what your rules cover",
     ExitStatus.NO_MODEL: "not answered: agent mode needs ANTHROPIC_API_KEY and none is set",

@@ -92,6 +92,8 @@ def without_small_talk(text: str) -> str:
         else:
             if words[at][0] not in FILLERS:
                 break
+            if text[words[at].end() : words[at].end() + 1] in tuple(",.!;:—"):
+                cut = words[at].end()  # "hi there, ..." / "thanks Tandem! ..."
             at += 1
     rest = text[cut:].lstrip(" ,.!;:-—")
     return rest if at < len(words) and rest else text

@@ -198,3 +198,11 @@ def test_every_subcommand_says_what_it_does_in_its_help(tmp_path, command):
     described = rest.split("\n\n")[0]  # the paragraph between the usage and the options
     assert not described.startswith(("positional arguments", "options")), described
     assert len(described.split()) >= 8
+
+
+def test_the_readme_lists_the_exit_statuses_tandem_ask_uses():
+    from bot.cli import EXIT_STATUSES
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rows = {f"| {int(status)} | {meaning} |" for status, meaning in EXIT_STATUSES.items()}
+    assert rows <= set(readme.splitlines())

@@ -60,6 +60,7 @@ async def test_each_kind_of_small_talk_gets_its_own_answer(
     ("question", "answer"),
     [
         ("hi, what's on tomorrow?", "Tennis match with Sam"),
+        ("hey Tandem! will it rain at my tennis match?", "Tennis match with Sam"),
         ("thanks! and what's on Saturday?", "Parkrun"),
         ("ok, when is my next dentist appointment?", "Dentist"),
     ],
