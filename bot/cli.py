@@ -46,8 +46,8 @@ class ExitStatus(IntEnum):
 
 EXIT_STATUSES = {
     ExitStatus.ANSWERED: "answered",
-    ExitStatus.FAILED: "something went wrong (the reply apologises), or the voice note "
-    "could not be made, or Tandem cannot start (e.g. the data folder cannot be written)",
+    ExitStatus.FAILED: "something went wrong (the reply apologises), the voice note could "
+    "not be made, or Tandem cannot start",
     ExitStatus.BAD_CONFIG: "the config file has problems (they are listed)",
     ExitStatus.OUT_OF_SCOPE: "not answered: outside what your rules cover",
     ExitStatus.NO_MODEL: "not answered: agent mode needs ANTHROPIC_API_KEY and none is set",
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return ExitStatus.FAILED
     except KeyboardInterrupt:
         return ExitStatus.INTERRUPTED
+    except BrokenPipeError:  # `tandem ask ... | head -1`: the reader has gone, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
