@@ -107,7 +107,7 @@ class Outbox:
         reply_to: int | None = None,
     ) -> None:
         """A reply: its text at once, then its voice note as a voice bubble (OGG/Opus with
-        duration) once `add_voice` has made it, "recording a voice message" shown meanwhile.
+        duration) once `add_voice` has made it, "sending a voice message..." shown meanwhile.
         Voice only: the text waits, and goes out only if the voice note cannot be made."""
         text_first = not reply.voice_only
         if text_first:
@@ -144,13 +144,15 @@ class Outbox:
 
     async def _message(self, chat_id: int, html_text: str, reply_to: int | None) -> None:
         # Sent even if the question was deleted meanwhile: the answer matters more than the quote.
-        quoting = reply_to and ReplyParameters(reply_to, allow_sending_without_reply=True)
+        quoting = None
+        if reply_to is not None:
+            quoting = ReplyParameters(reply_to, allow_sending_without_reply=True)
         await _obeying_flood_control(
             self.bot.send_message,
             chat_id,
             html_text,
             parse_mode=ParseMode.HTML,
-            reply_parameters=quoting or None,
+            reply_parameters=quoting,
         )
 
     async def _voice(self, chat_id: int, ogg_opus: bytes, duration: float) -> None:
