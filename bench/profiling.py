@@ -33,7 +33,7 @@ PARTS = [
     ("requests/urllib3 (weather, calendar fetch)", ("requests/", "urllib3/", "http/client.py")),
     ("speech (pyttsx3, soxr, soundfile)", ("pyttsx3/", "soxr/", "soundfile", "speech.py")),
     ("chat memory, budgets (SQLite)", ("bot/memory.py", "bot/budget.py", "bot/access.py")),
-    ("understanding the question", ("bot/understanding.py", "dateparser/")),
+    ("understanding the question", ("bot/understanding/", "duckling/")),
     ("other Tandem code", ("bot/", "integrations/")),
     ("asyncio and threads", ("asyncio/", "concurrent/futures/", "threading.py", "anyio/")),
 ]

@@ -45,6 +45,8 @@ class UserSettings(Strict):
     timezone: str = "UTC"
     clock: Literal["24h", "12h"] = "24h"
     language: str = "en"
+    # How numeric dates are read ("3/1", "14.12."); auto: from the time zone's country.
+    date_order: Literal["auto", "day-first", "month-first"] = "auto"
 
     @field_validator("timezone")
     @classmethod
@@ -59,6 +61,12 @@ class UserSettings(Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def numeric_date_order(self) -> Literal["day-first", "month-first"]:
+        from bot.understanding.times import date_order_for
+
+        return date_order_for(self.timezone) if self.date_order == "auto" else self.date_order
 
 
 class IcsCalendar(Strict):

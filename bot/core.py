@@ -30,8 +30,8 @@ from bot.messages import SORRY, Incoming, Reply, TraceStep
 from bot.report import compare_report, trace_report
 from bot.schedule import Scheduler, SlotLedger
 from bot.tools import TOOLS
+from bot.tools.calendar_search import understand_for
 from bot.tools.context import ToolContext
-from bot.understanding import understand
 from bot.voice import MODE_LINES, VOICE_MODES, asks_for_voice, spoken_version
 from bot.workflow import Workflow, covered
 from integrations.calendar import CalendarSource, Event
@@ -197,12 +197,11 @@ class Assistant:
         context = self.context_for(user_id)
         chosen, history, focus = await self.journal.step("read conversation", self._read, key)
         mode = mode or chosen
-        rule = self.workflow.choose(text)
-        if mode == "agent" or (mode == "hybrid" and rule is None):
+        question = None if mode == "agent" else understand_for(context, text)
+        if question is None or (mode == "hybrid" and self.workflow.choose(question) is None):
             reply = await self.agent.run(text, context, history, key)
             ran = "agent" if mode == "agent" else "hybrid → agent"
         else:
-            question = understand(text, context.now())
             reply = await self.workflow.run(question, context, history, focus, key)
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
         seconds = time.perf_counter() - started
@@ -325,7 +324,7 @@ class Assistant:
     async def run_scheduled(self, rule: Rule, chat_id: int) -> Reply:
         """Answer a scheduled rule's question in a chat, as if its owner had just asked it."""
         assert rule.schedule is not None
-        question = understand(rule.schedule.ask, self.context.now())
+        question = understand_for(self.context, rule.schedule.ask)
         _, history, _ = await self.journal.step("read conversation", self._read, chat_id)
         reply = await self.workflow.run_rule(rule, question, self.context, history, None, chat_id)
         turns = (Turn("assistant", reply.text),)

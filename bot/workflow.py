@@ -27,21 +27,29 @@ from bot.messages import Reply, TraceStep
 from bot.tools import ToolInputError, ToolRegistry
 from bot.tools.context import ToolContext
 from bot.tools.registry import ToolResult
-from bot.understanding import Question, asks_about_personal_event
+from bot.understanding import Question
 from integrations.calendar import CalendarError, Event
 from integrations.llm import Claude
 
 log = logging.getLogger(__name__)
 
 
-def matches(trigger: Trigger, text: str) -> bool:
+READ_ONLY = (
+    "I can only read your calendar, so I can't change anything in it or send messages. "
+    "I can tell you what's on and when, where something is, how long it lasts, whether "
+    "you're free, and the weather at your events — e.g. “what's on tomorrow?”."
+)
+
+
+def matches(trigger: Trigger, question: Question) -> bool:
     """Whether a message fits a rule's trigger: any one of its conditions is enough."""
+    text = question.text
     lowered = text.lower().replace("’", "'")
     return (
         any(re.search(rf"\b{re.escape(word.lower())}\b", lowered) for word in trigger.keywords)
         or any(phrase.lower() in lowered for phrase in trigger.phrases)
         or bool(trigger.regex and re.search(trigger.regex, text, re.IGNORECASE))
-        or (trigger.personal_event and asks_about_personal_event(text))
+        or (trigger.personal_event and question.kind == "calendar")
     )
 
 
@@ -63,10 +71,11 @@ class Workflow:
     llm: Claude | None
     journal: Journal = field(default_factory=Immediate)
 
-    def choose(self, text: str) -> Rule | None:
-        return next(
-            (rule for rule in self.settings.rules if rule.when and matches(rule.when, text)), None
-        )
+    def choose(self, question: Question) -> Rule | None:
+        if question.kind == "write":  # before any rule: no rule may answer it as a search
+            return None
+        rules = self.settings.rules
+        return next((rule for rule in rules if rule.when and matches(rule.when, question)), None)
 
     async def run(
         self,
@@ -77,7 +86,9 @@ class Workflow:
         conversation: int | str = "",
     ) -> Reply:
         """Answer a message with the first rule that matches it, or say no rule covers it."""
-        rule = self.choose(question.text)
+        if question.kind == "write":
+            return Reply(READ_ONLY, (TraceStep("rule", "read-only"),))
+        rule = self.choose(question)
         if rule is None:
             return Reply(out_of_scope(self.settings.rules), (TraceStep("rule", "none"),))
         return await self.run_rule(rule, question, context, history, focus, conversation)
@@ -116,6 +127,8 @@ class Workflow:
                     context.user.clock,
                     context.now().date(),
                     question.window.label if question.window else None,
+                    question.asks,
+                    question.moment is not None,
                 )
                 llm = self.llm if batch.answer == "llm_or_template" else None
                 text, usage, answered = await write_answer(
@@ -187,12 +200,18 @@ class Workflow:
             "start": question.window.start if question.window else None,
             "end": question.window.end if question.window else None,
             "text": subject,
-            "limit": 1 if question.next_only else self.settings.search.max_results,
+            "limit": self._limit(question),
             # "What will the weather be?" names no time or event: it means the last one talked of.
             "event": focus if not (question.window or subject) else None,
         }
 
+    def _limit(self, question: Question) -> int:
+        if question.asks == "last":  # the latest of a past window: none may be cut away
+            return ALL_EVENTS
+        return 1 if question.next_only else self.settings.search.max_results
 
+
+ALL_EVENTS = 10_000
 QUESTION_VALUES = {"start", "end", "text", "limit"}  # known before any step runs
 
 
