@@ -37,6 +37,12 @@ class CalendarFindings:
     text: str
     more: int = 0  # events left out by the limit
     matched: bool = True  # False: the words matched nothing, these are the window's events
+    elsewhere: Event | None = None  # then, what the words do name, outside the window
+
+    @property
+    def subject(self) -> str:
+        """The words searched for, as a reply repeats them ("my birthday" → "birthday")."""
+        return re.sub(r"\bmy\s+", "", self.text)
 
     @property
     def focus(self) -> Event | None:
@@ -48,22 +54,16 @@ class CalendarFindings:
         payload = {
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
-            "matching": self.text or None,
-            "words_matched_nothing": not self.matched or None,
-            "events": [
-                {
-                    "title": event.title,
-                    "weekday": event.start.strftime("%A"),
-                    "start": _iso(event.start, event.all_day),
-                    "end": _iso(event.end, event.all_day),
-                    "all_day": event.all_day,
-                    "location": event.location or None,
-                    "notes": event.description or None,
-                }
-                for event in self.events
-            ],
-            "more_not_shown": self.more or None,
+            "matching": self.subject or None,
+            "events": [_plain(event) for event in self.events],
         }
+        # Only when they say something, so a plain search reads as it always has.
+        if not self.matched:
+            payload["words_matched_nothing"] = True
+        if self.elsewhere:
+            payload["what_the_words_name_elsewhere"] = _plain(self.elsewhere)
+        if self.more:
+            payload["more_not_shown"] = self.more
         return data_block("calendar_data", payload, "the user's calendar content")
 
     def for_person(self, view: View) -> str:
@@ -77,18 +77,16 @@ class CalendarFindings:
             and (not when.startswith(day))
         ):
             when = f"{when}, {day}"
-        subject = re.sub(r"\bmy\s+", "", self.text)
+        subject = self.subject
         if subject and not self.matched:
+            found = f"I found nothing matching “{subject}” {when}."
+            if self.elsewhere:
+                found += f" {describe(self.elsewhere, view, 'when')}"
             if not self.events:
-                return f"I found nothing matching “{subject}” {when}."
-            heading = f"Nothing matched “{subject}” {when}; here is everything then:"
-            return self._listed(heading, one_day, view)
-        if view.asks == "free" and view.moment:
-            return self._free_at(view)
-        if view.asks == "free":
-            if not self.events:
-                return f"Yes, you're free {when}: nothing is on your calendar then."
-            return self._listed(f"No, {when} you have:", one_day, view)
+                return found
+            return self._listed(f"{found}\nEverything {when}:", one_day, view)
+        if view.asks in ("free", "busy"):
+            return self._free(view, when, one_day)
         if view.asks == "count":
             count = len(self.events) + self.more
             what = f"“{subject}”" if subject else "event"
@@ -98,6 +96,11 @@ class CalendarFindings:
             if subject:
                 return f"I found nothing matching “{subject}” {when}."
             return f"You have nothing on your calendar {when}."
+        if view.asks == "until":
+            first = self.events[0]
+            days = (first.start.date() - view.today).days
+            away = {0: "today", 1: "tomorrow"}.get(days, f"in {days} days")
+            return f"{first.title} is {away}: {describe(first, view, 'when')}"
         if view.asks == "last":
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if view.asks in ("where", "duration", "notes"):
@@ -106,23 +109,31 @@ class CalendarFindings:
             heading = f"Your next “{subject}”:"
         elif subject:
             heading = f"Matching “{subject}” {when}:"
+        elif not view.window_label and len(self.events) == 1:
+            heading = "Next on your calendar:"
         else:
             heading = f"{when[:1].upper()}{when[1:]}:"
         return self._listed(heading, one_day, view)
 
-    def _free_at(self, view: View) -> str:
-        """Free at a moment: nothing runs at it (an event later in the hour is said, too)."""
-        moment = self.start
-        when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
-        running = [event for event in self.events if event.start <= moment < event.end]
-        if running:
-            lines = [event_line(event, view.clock) for event in running]
-            return "\n".join([f"No, {when} you have:", *lines])
-        later = [event for event in self.events if event.start > moment]
-        after = (
-            f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}." if later else ""
-        )
-        return f"Yes, you're free {when}.{after}"
+    def _free(self, view: View, when: str, one_day: bool) -> str:
+        """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
+        only what runs at it counts; an event later in that hour is said as what comes next."""
+        no, yes = ("No", "Yes") if view.asks == "free" else ("Yes", "No")
+        if view.moment:
+            moment = self.start
+            when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
+            running = [event for event in self.events if event.start <= moment < event.end]
+            if running:
+                lines = [event_line(event, view.clock) for event in running]
+                return "\n".join([f"{no}, {when} you have:", *lines])
+            later = [event for event in self.events if event.start > moment]
+            after = ""
+            if later:
+                after = f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}."
+            return f"{yes}, you're free {when}.{after}"
+        if not self.events:
+            return f"{yes}, you're free {when}: nothing is on your calendar then."
+        return self._listed(f"{no}, {when} you have:", one_day, view)
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
@@ -160,18 +171,36 @@ def search_calendar(
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
     events = context.calendar.events(begin, finish)
-    matched = True
+    matched, elsewhere = True, None
     if significant(text):
-        ranked = _ranked(events, text, significance_of(context), context.user, single=limit == 1)
+        significance = significance_of(context)
+        ranked = _ranked(events, text, significance, context.user, single=limit == 1)
         matched = bool(ranked)
+        if not ranked and start is not None:
+            elsewhere = _nearest_elsewhere(context, text, significance, begin)
         # Words that match nothing leave a window's events to list, unless one event was
         # wanted by name ("when is ...?", a rule's `limit: 1`).
         if ranked or start is None or limit == 1:
             events = ranked
     limit = max(1, limit)
+    # One event wanted ("when is ...?"): the others are not "more" of an answer.
+    more = max(0, len(events) - limit) if limit > 1 else 0
     return CalendarFindings(
-        events[:limit], begin, finish, text, more=max(0, len(events) - limit), matched=matched
+        events[:limit], begin, finish, text, more=more, matched=matched, elsewhere=elsewhere
     )
+
+
+def _nearest_elsewhere(
+    context: ToolContext, text: str, significance: Significance, moment: datetime
+) -> Event | None:
+    """The event the words name outside the asked window, nearest after it, else before."""
+    now = context.now()
+    horizon = now + timedelta(days=context.search.horizon_days)
+    found = _ranked(
+        context.calendar.events(now - LOOK_BACK, horizon), text, significance, context.user
+    )
+    after = [event for event in found if event.start >= moment]
+    return after[0] if after else (found[-1] if found else None)
 
 
 def _ranked(
@@ -232,6 +261,18 @@ def understand_for(context: ToolContext, text: str) -> Question:
         date_order=user.numeric_date_order,
         clock=user.clock,
     )
+
+
+def _plain(event: Event) -> dict[str, object]:
+    return {
+        "title": event.title,
+        "weekday": event.start.strftime("%A"),
+        "start": _iso(event.start, event.all_day),
+        "end": _iso(event.end, event.all_day),
+        "all_day": event.all_day,
+        "location": event.location or None,
+        "notes": event.description or None,
+    }
 
 
 def _iso(moment: datetime, all_day: bool) -> str:

@@ -29,7 +29,9 @@ from bot.understanding.words import VAGUE_WORDS, correct
 __all__ = ["Asks", "Kind", "Question", "TimeWindow", "understand"]
 
 Kind = Literal["calendar", "write", "small_talk", "other"]
-Asks = Literal["list", "count", "where", "when", "duration", "free", "notes", "last"]
+Asks = Literal[
+    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until"
+]
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,16 @@ _POLITE = (
 # table", "move lunch to 2"), but not as nouns ("book club on Friday?", "call with Jenny").
 _WRITE = re.compile(
     _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
-    r"unsubscribe|snooze|remind|invite|notify|e-?mail|text|message|whatsapp)\b"
+    r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
+    r"notify|e-?mail|text|message|whatsapp)\b"
     r"|(?:add|create|put|schedule|book|make|set up|arrange|organi[sz]e|move|push|shift|"
     r"bring forward|send|call|ring|phone|change|update|edit|block|clear|mark|share|forward|"
     r"order|buy|pay)\s+(?:a|an|the|my|me|it|this|that|him|her|them|us|some|"
     r"[a-z']+ (?:to|with|for|on|at|by|into|in|an?|the|that|i'm|i'll|i am|back|forward)\b))"
 )
 _WRITE_ANYWHERE = re.compile(
-    r"\b(?:remind me|set (?:a|an|up a) (?:reminder|alarm|timer|meeting)|put (?:it|this|that) in|"
+    r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
+    r"set (?:a|an|up a) (?:reminder|alarm|timer|meeting)|put (?:it|this|that) in|"
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
     r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b)\b"
@@ -72,7 +76,7 @@ _GENERAL = re.compile(
     r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
-    r"what(?:'s| is) \d)"
+    r"what(?:'s| is) \d|what does .* mean\b)"
 )
 _SMALL_TALK = re.compile(
     r"^(?:hi|hello|hey|hiya|yo|howdy|good (?:morning|afternoon|evening|night)|thanks?|thank you"
@@ -87,12 +91,16 @@ _CALENDAR_CUES = re.compile(
     r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b|\bi(?:'m| am| have| had|'ve|"
     r" meet| see| need to be)\b|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
     r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|meetings?|events?|booked)\b"
-    r"|\b(?:where|when|what time) (?:is|are|was|'s|do|does)\b.*\b(?:the|my|our)\b"
+    r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
 )
 _WEATHER = re.compile(
     r"\b(?:weather|forecast|temperature|rain|raining|rainy|snow|snowing|sunny|windy|umbrella)\b"
+)
+_UNTIL = re.compile(
+    r"\bhow (?:many (?:days|weeks|sleeps)|long) (?:until|till|til|to go|before|left)\b"
+    r"|\bdays (?:until|till|left)\b"
 )
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
 _WHERE = re.compile(r"\bwhere\b|\bwhich (?:place|venue|address)\b|\bwhat(?:'s| is) the address\b")
@@ -102,6 +110,7 @@ _DURATION = re.compile(
 _FREE = re.compile(
     r"\b(?:am|are|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
     r"|\b(?:free|busy|available) (?:at|on|then|tonight|tomorrow)\b|\bis .* free\b"
+    r"|^(?:free|busy|available)\b"
 )
 _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
@@ -139,7 +148,7 @@ def understand(
     subject_words = [] if reading.problem else _subject(corrected, reading, order, text, calendar)
     kind = _kind(lowered, corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
-    next_only = asks in ("when", "where", "duration", "notes") and reading.window is None
+    next_only = asks in ("when", "where", "duration", "notes", "until") and not reading.window
     if _NEXT.search(corrected) and reading.window is None and asks != "last":
         next_only = True
     window = reading.window
@@ -189,7 +198,7 @@ def _subject(
         rest = rest[: reading.span[0]] + " " + rest[reading.span[1] :]
     meals = re.findall(r"\b(?:breakfast|brunch|lunch|dinner|supper)\b", corrected)
     holiday = set(tokens(reading.holiday))
-    words = [w for w in significant(rest) if not w.isdigit() and w not in holiday]
+    words = [w for w in significant(rest, joined=False) if not w.isdigit() and w not in holiday]
     words += [meal for meal in meals if meal not in words]
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
@@ -214,18 +223,22 @@ def _kind(
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
     # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
-    # picnic?". The question is about the calendar if they are in the user's events.
+    # picnic?". The question is about the calendar if most of them are in the user's events
+    # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
     unknown = [w.lower() for w in subject if w.lower() not in VAGUE_WORDS]
     if not unknown:
         return "calendar" if reading.window or reading.problem else "other"
-    return "calendar" if any(known.uses(word) for word in unknown) else "other"
+    in_calendar = sum(known.uses(word) for word in unknown)
+    return "calendar" if in_calendar * 2 >= len(unknown) else "other"
 
 
 def _asks(corrected: str, reading: TimeReading) -> Asks:
+    if _UNTIL.search(corrected):
+        return "until"
     if _COUNT.search(corrected):
         return "count"
-    if _FREE.search(corrected) or (reading.moment and re.search(r"\bfree|busy\b", corrected)):
-        return "free"
+    if _FREE.search(corrected) or (reading.moment and re.search(r"\b(?:free|busy)\b", corrected)):
+        return "busy" if re.search(r"\bbusy\b", corrected) else "free"
     if _DURATION.search(corrected):
         return "duration"
     if _NOTES.search(corrected):

@@ -27,16 +27,18 @@ SYNONYMS = {
     "flies": "flight", "flew": "flight", "doc": "doctor", "gp": "doctor", "docs": "doctor",
     "concert": "gig", "vets": "vet", "bday": "birthday", "b'day": "birthday",
     "birthdays": "birthday", "hair": "haircut", "dentist's": "dentist", "mom": "mum",
-    "conf": "conference", "dr": "doctor",
+    "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
+    "takeoff": "flight", "airport": "flight",
 }  # fmt: skip
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-case words, possessives dropped ("Sam's" → "sam"), synonyms mapped."""
+def tokens(text: str, joined: bool = True) -> list[str]:
+    """Lower-case words, possessives dropped ("Sam's" → "sam"), synonyms mapped; with
+    `joined`, "stand-up" is also "standup", as people type it."""
     lowered = text.lower().replace("’", "'")
     found = re.findall(r"[a-z0-9]+(?:'[a-z]+|:\d+)?", lowered)  # "1:1" is a word too
-    # "stand-up" is also "standup", as people type it.
-    found += [a + b for a, b in re.findall(r"\b([a-z]+)-([a-z]+)\b", lowered)]
+    if joined:
+        found += [a + b for a, b in re.findall(r"\b([a-z]+)-([a-z]+)\b", lowered)]
     return [SYNONYMS.get(word, word).removesuffix("'s") for word in found]
 
 
@@ -46,9 +48,10 @@ VAGUE_SHARE = 0.3  # what a vague word counts for, next to a telling one
 LAST_WORD = 1.25  # the last telling word usually names the event ("take to soccer")
 
 
-def significant(text: str) -> list[str]:
+def significant(text: str, joined: bool = True) -> list[str]:
     """The words of a text that can name an event."""
-    return [word for word in tokens(text) if word not in FUNCTION_WORDS and len(word) > 1]
+    words = tokens(text, joined)
+    return [word for word in words if word not in FUNCTION_WORDS and len(word) > 1]
 
 
 def event_words(text: str) -> list[str]:
@@ -64,8 +67,8 @@ def similar(asked: str, word: str) -> float:
     """1.0 for the same word, less for a plural or a misspelling, 0 for another word."""
     if asked == word:
         return 1.0
-    if len(asked) < 4 or len(word) < 4:
-        return 0.0
+    if len(asked) < 4 or len(word) < 4 or asked[0] != word[0]:
+        return 0.0  # a typo rarely changes the first letter: "cooking" is not "booking"
     stem = 0.9 if asked.rstrip("s") == word.rstrip("s") else 0.0
     ratio = fuzz.ratio(asked, word)
     return max(stem, 0.8 if ratio >= 85 else 0.0)

@@ -52,7 +52,7 @@ FUNCTION_WORDS = frozenset(
     there's these they this those through till to too under until up upon us very was we
     well were what what's whats when when's where where's whether which while who who's whom
     whose why will with would yet you your yours hows what're ok okay um uh hey like look
-    looking looks
+    looking looks whens wheres whos
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -65,7 +65,9 @@ VAGUE_WORDS = frozenset(
     begin begins start starts starting end ends finish finishes take takes bring wear need
     plans planned plan next morning afternoon evening night tonight today tomorrow yesterday
     week weekend month year am pm noon midday midnight later earlier soon ago past following
-    rest doing wanna gotta happen
+    rest doing wanna gotta happen seeing visiting person days weeks until till left link
+    links url notes note details address reference ref confirmation code password dial number
+    count total meeting meetings
     """.split()  # noqa: SIM905
 )
 
