@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.config import UserSettings
 from bot.formatting import View, clock_time, day_name, describe, event_line, events_by_day
+from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
@@ -46,8 +47,13 @@ class CalendarFindings:
 
     @property
     def focus(self) -> Event | None:
-        """The event a follow-up question ("what will the weather be?") is about: the first."""
-        return self.events[0] if self.events and self.matched else None
+        """The event a follow-up question ("what will the weather be?") is about: the first
+        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first;
+        none when the words matched nothing (the events listed are only the window's)."""
+        if not self.matched:
+            return None
+        placed = (event for event in self.events if names_a_place(event.location))
+        return next(placed, self.events[0] if self.events else None)
 
     def for_model(self) -> str:
         """The findings as delimited, untrusted JSON for a language model."""
@@ -170,14 +176,22 @@ def search_calendar(
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
-    events = context.calendar.events(begin, finish)
     matched, elsewhere = True, None
-    if significant(text):
-        significance = significance_of(context)
+    if not significant(text):
+        events = context.calendar.events(begin, finish)
+    else:
+        # One read serves the word weights, the window and what the words name elsewhere.
+        known_from, known_to = _known_range(context)
+        known = context.calendar.events(known_from, known_to)
+        significance = Significance.of(known)
+        if known_from <= begin and finish <= known_to:
+            events = [event for event in known if event.start < finish and event.end > begin]
+        else:
+            events = context.calendar.events(begin, finish)
         ranked = _ranked(events, text, significance, context.user, single=limit == 1)
         matched = bool(ranked)
         if not ranked and start is not None:
-            elsewhere = _nearest_elsewhere(context, text, significance, begin)
+            elsewhere = _nearest(_ranked(known, text, significance, context.user), begin)
         # Words that match nothing leave a window's events to list, unless one event was
         # wanted by name ("when is ...?", a rule's `limit: 1`).
         if ranked or start is None or limit == 1:
@@ -190,15 +204,8 @@ def search_calendar(
     )
 
 
-def _nearest_elsewhere(
-    context: ToolContext, text: str, significance: Significance, moment: datetime
-) -> Event | None:
-    """The event the words name outside the asked window, nearest after it, else before."""
-    now = context.now()
-    horizon = now + timedelta(days=context.search.horizon_days)
-    found = _ranked(
-        context.calendar.events(now - LOOK_BACK, horizon), text, significance, context.user
-    )
+def _nearest(found: list[Event], moment: datetime) -> Event | None:
+    """The first event from `moment` on, else the last before it."""
     after = [event for event in found if event.start >= moment]
     return after[0] if after else (found[-1] if found else None)
 
@@ -240,12 +247,16 @@ def _ranked(
     return found
 
 
-def significance_of(context: ToolContext) -> Significance:
-    """Word weights over the user's events from a month back to the search horizon."""
+def _known_range(context: ToolContext) -> tuple[datetime, datetime]:
+    """The user's own events that count: from a month back to the search horizon."""
     now = context.now()
-    horizon = now + timedelta(days=context.search.horizon_days)
+    return now - LOOK_BACK, now + timedelta(days=context.search.horizon_days)
+
+
+def significance_of(context: ToolContext) -> Significance:
+    """Word weights over the user's own events."""
     try:
-        events = context.calendar.events(now - LOOK_BACK, horizon)
+        events = context.calendar.events(*_known_range(context))
     except CalendarError:  # the search says what is wrong with the calendar
         events = []
     return Significance.of(events)

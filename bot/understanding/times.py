@@ -177,8 +177,14 @@ _RULES: list[tuple[str, Any]] = [
         lambda m, n: _a_week_on(m, n),
     ),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
+    (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
 ]
 _OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULES]
+
+
+def _right_now(now: datetime) -> TimeReading:
+    """ "What's on right now?": the moment, and what runs in the coming hour."""
+    return TimeReading(TimeWindow(now, now + MOMENT, "now"), moment=now)
 
 
 def _a_week_on(match: re.Match[str], now: datetime) -> TimeWindow:
@@ -268,7 +274,10 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         _check_explicit_dates(corrected)
         for pattern, rule in _OWN_RULES:
             if match := pattern.search(corrected):
-                return TimeReading(rule(match, now), span=match.span())
+                found = rule(match, now)
+                if isinstance(found, TimeReading):
+                    return TimeReading(found.window, found.moment, match.span())
+                return TimeReading(found, span=match.span())
         text = prepare(corrected, order)
         found = _best(find_times(text, now, country_of(_zone_name(now))))
         if found is None:
