@@ -93,8 +93,9 @@ def test_weekend_when_already_in_it() -> None:
     assert understand("next weekend", sunday).window == TimeWindow(
         at(2026, 12, 5), at(2026, 12, 7), "next weekend"
     )
+    # On a Sunday, "this week" is mostly the week about to start.
     assert understand("this week", sunday).window == TimeWindow(
-        sunday, at(2026, 11, 30), "this week"
+        sunday, at(2026, 12, 7), "this week"
     )
 
 

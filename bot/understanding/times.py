@@ -14,7 +14,8 @@ Readings chosen where English is ambiguous (Duckling's own differ on some):
 - "next Friday": Duckling's: the Friday of next week.
 - "this weekend": Saturday and Sunday (what is left of them if we are in it); "next weekend"
   the one after; "the weekend after next" the one after that.
-- "this week" / "my week" / "this month": from now to the next Monday / the 1st.
+- "this week" / "my week" / "this month": from now to the next Monday / the 1st; on a
+  Sunday, "this week" runs to the end of the week about to start.
 - "the next 5 days": from now to the end of the fourth day after today (today counts).
 - "after 7pm Wednesday" runs to the end of that day; "before noon tomorrow" from its start.
 - "until Friday" includes Friday.
@@ -25,6 +26,7 @@ Readings chosen where English is ambiguous (Duckling's own differ on some):
 from __future__ import annotations
 
 import calendar
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -34,6 +36,7 @@ from typing import Any, Literal
 from bot.understanding.duckling import Found, find_times
 from bot.understanding.words import MONTHS, WEEKDAYS
 
+log = logging.getLogger(__name__)
 DateOrder = Literal["day-first", "month-first"]
 YEARS = range(1900, 2200)  # explicit years outside these are refused, not looked up
 MOMENT = timedelta(hours=1)
@@ -131,6 +134,8 @@ def _week(now: datetime, weeks_on: int) -> TimeWindow:
     monday = _monday(now.date()) + timedelta(days=7 * weeks_on)
     end = at(monday + timedelta(days=7), 0, now.tzinfo)
     if weeks_on == 0:
+        if now.weekday() == 6:  # on a Sunday, "this week" is mostly the one about to start
+            end = at(monday + timedelta(days=14), 0, now.tzinfo)
         return TimeWindow(now, end, "this week")
     label = {1: "next week", -1: "last week"}.get(weeks_on)
     return TimeWindow(at(monday, 0, now.tzinfo), end, label or f"the week of {monday:%-d %B}")
@@ -279,7 +284,7 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
                     return TimeReading(found.window, found.moment, match.span())
                 return TimeReading(found, span=match.span())
         text = prepare(corrected, order)
-        found = _best(find_times(text, now, country_of(_zone_name(now))))
+        found = _best(_duckling(text, now))
         if found is None:
             return TimeReading(None)
         reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
@@ -290,6 +295,17 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+def _duckling(text: str, now: datetime) -> list[Found]:
+    """Duckling's findings; if its native code fails, the question is read as naming no time."""
+    try:
+        return find_times(text, now, country_of(_zone_name(now)))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # a Rust panic is a BaseException; it must not cost the answer
+        log.exception("Duckling could not read %r", text[:200])
+        return []
 
 
 def _zone_name(now: datetime) -> str:
