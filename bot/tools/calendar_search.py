@@ -17,7 +17,13 @@ from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
-from bot.understanding.matching import Significance, possessed_by_another, score, significant
+from bot.understanding.matching import (
+    Significance,
+    owned_by_another,
+    owners,
+    score,
+    significant,
+)
 from integrations.calendar import CalendarError, Event
 
 # How far back the user's events count for word significance and recognition.
@@ -220,15 +226,11 @@ def _ranked(
     """The events the words name best, in time order; none if only common words match.
     For a `single` answer ("when is ...?") only the best-named events are kept."""
     words = significant(text)
-    mine = set(significant(" ".join(re.findall(r"\bmy (\w+)", text.lower()))))
-    owner_word = user.name.lower()
+    owned = owners(text, user.name)
     scores = []
     for event in events:
         points = score(event, words, significance)
-        disowned = any(
-            possessed_by_another(event, word) and owner_word not in event.title.lower()
-            for word in mine
-        )
+        disowned = any(owned_by_another(event, word, owner) for word, owner in owned.items())
         scores.append(0.0 if disowned else points)
     best = max(scores, default=0.0)
     if best < MINIMUM_SCORE:

@@ -52,16 +52,19 @@ _POLITE = (
     r"^(?:(?:can|could|would|will) you |please |pls |i (?:want|need|would like|'d like) to |"
     r"help me |let's |go ahead and |just |ok |okay )*"
 )
-# Verbs that always ask for a change, and verbs that do when an object follows ("book a
-# table", "move lunch to 2"), but not as nouns ("book club on Friday?", "call with Jenny").
+# Verbs that always ask for a change; verbs that do when an object follows ("move date night
+# to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book
+# club on Friday?", "call with Jenny"), which do only before a determiner ("book a table").
 _WRITE = re.compile(
     _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
     r"notify|e-?mail|text|message|whatsapp)\b"
-    r"|(?:add|create|put|schedule|book|make|set up|arrange|organi[sz]e|move|push|shift|"
-    r"bring forward|send|call|ring|phone|change|update|edit|block|clear|mark|share|forward|"
-    r"order|buy|pay)\s+(?:a|an|the|my|me|it|this|that|him|her|them|us|some|"
-    r"[a-z']+ (?:to|with|for|on|at|by|into|in|an?|the|that|i'm|i'll|i am|back|forward)\b))"
+    r"|(?:add|create|put|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
+    r"bring forward|send|forward|edit|buy|pay)\s+(?:(?:a|an|the|my|me|it|this|that|him|her|"
+    r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
+    r"forward|an?|the|that|i'm|i'll|i am)\b)"
+    r"|(?:book|call|ring|phone|change|update|block|clear|mark|share|order|plan)\s+"
+    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b)"
 )
 _WRITE_ANYWHERE = re.compile(
     r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
@@ -115,7 +118,8 @@ _FREE = re.compile(
 _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
-    r"dial[- ]in|description|what do i need|anything i need)\b"
+    r"dial[- ]in|description|what do i need|anything i need|"
+    r"what (?:should|do|must) i (?:ask|know|say))\b"
 )
 _LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
 _NEXT = re.compile(
@@ -198,11 +202,16 @@ def _subject(
         rest = rest[: reading.span[0]] + " " + rest[reading.span[1] :]
     meals = re.findall(r"\b(?:breakfast|brunch|lunch|dinner|supper)\b", corrected)
     holiday = set(tokens(reading.holiday))
-    words = [w for w in significant(rest, joined=False) if not w.isdigit() and w not in holiday]
+    words = [
+        w
+        for w in significant(rest, joined=False, possessive=True)
+        if not w.isdigit() and w.removesuffix("'s") not in holiday
+    ]
     words += [meal for meal in meals if meal not in words]
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
     kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
+    # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [as_written.get(word, word) for word in kept if word not in _ORDINAL_ENDS]
 
 

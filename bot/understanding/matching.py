@@ -32,14 +32,15 @@ SYNONYMS = {
 }  # fmt: skip
 
 
-def tokens(text: str, joined: bool = True) -> list[str]:
-    """Lower-case words, possessives dropped ("Sam's" → "sam"), synonyms mapped; with
-    `joined`, "stand-up" is also "standup", as people type it."""
+def tokens(text: str, joined: bool = True, possessive: bool = False) -> list[str]:
+    """Lower-case words, possessives dropped ("Sam's" → "sam") unless `possessive`, synonyms
+    mapped; with `joined`, "stand-up" is also "standup", as people type it."""
     lowered = text.lower().replace("’", "'")
     found = re.findall(r"[a-z0-9]+(?:'[a-z]+|:\d+)?", lowered)  # "1:1" is a word too
     if joined:
         found += [a + b for a, b in re.findall(r"\b([a-z]+)-([a-z]+)\b", lowered)]
-    return [SYNONYMS.get(word, word).removesuffix("'s") for word in found]
+    words = [SYNONYMS.get(word, word) for word in found]
+    return words if possessive else [word.removesuffix("'s") for word in words]
 
 
 # A flight number ("BA117", "UA 1234") makes an event a flight, whatever its title says.
@@ -48,10 +49,10 @@ VAGUE_SHARE = 0.3  # what a vague word counts for, next to a telling one
 LAST_WORD = 1.25  # the last telling word usually names the event ("take to soccer")
 
 
-def significant(text: str, joined: bool = True) -> list[str]:
+def significant(text: str, joined: bool = True, possessive: bool = False) -> list[str]:
     """The words of a text that can name an event."""
-    words = tokens(text, joined)
-    return [word for word in words if word not in FUNCTION_WORDS and len(word) > 1]
+    words = tokens(text, joined, possessive)
+    return [w for w in words if w.removesuffix("'s") not in FUNCTION_WORDS and len(w) > 1]
 
 
 def event_words(text: str) -> list[str]:
@@ -113,6 +114,17 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
     return total
 
 
-def possessed_by_another(event: Event, word: str) -> bool:
-    """ "Sam's birthday" is Sam's, not the user's: "my birthday" does not name it."""
-    return bool(re.search(rf"\b\w+'s {re.escape(word)}", event.title.lower().replace("’", "'")))
+def owners(text: str, user: str) -> dict[str, str]:
+    """Whose is what the words ask about: "my birthday" is the user's, "Priya's birthday"
+    Priya's."""
+    lowered = text.lower().replace("’", "'")
+    found = {word: user.lower() for word in re.findall(r"\bmy (\w+)", lowered)}
+    found |= {word: owner for owner, word in re.findall(r"\b(\w+)'s (\w+)", lowered)}
+    return found
+
+
+def owned_by_another(event: Event, word: str, owner: str) -> bool:
+    """Whether the event's title gives the word to someone else: "Sam's birthday" is not
+    "my birthday" nor "Priya's birthday"."""
+    title = event.title.lower().replace("’", "'")
+    return any(holder != owner for holder in re.findall(rf"\b(\w+)'s {re.escape(word)}", title))
