@@ -212,7 +212,12 @@ def _subject(
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
     kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
-    return [as_written.get(word, word) for word in kept if word not in _ORDINAL_ENDS]
+    return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
+
+
+def _as_written(word: str, as_written: dict[str, str]) -> str:
+    base = word.removesuffix("'s")
+    return as_written.get(base, base) + word[len(base) :]
 
 
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
