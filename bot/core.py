@@ -198,7 +198,11 @@ class Assistant:
         chosen, history, focus = await self.journal.step("read conversation", self._read, key)
         mode = mode or chosen
         question = None if mode == "agent" else understand_for(context, text)
-        if question is None or (mode == "hybrid" and self.workflow.choose(question) is None):
+        # Hybrid: the agent takes what no rule covers, but a write request is declined first.
+        unruled = question is not None and question.kind != "write"
+        if question is None or (
+            mode == "hybrid" and unruled and not self.workflow.choose(question)
+        ):
             reply = await self.agent.run(text, context, history, key)
             ran = "agent" if mode == "agent" else "hybrid → agent"
         else:

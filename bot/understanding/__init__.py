@@ -149,8 +149,12 @@ def understand(
     corrected = correct(lowered, protected=calendar.uses)
     reading = read_time(corrected, now, order, clock)
     # An impossible date is explained before anything is looked up.
-    subject_words = [] if reading.problem else _subject(corrected, reading, order, text, calendar)
-    kind = _kind(lowered, corrected, reading, subject_words, calendar)
+    # Small talk, a write request and an impossible date need no subject: the calendar is not read.
+    plain = _plain_kind(lowered, corrected)
+    subject_words = []
+    if not (plain or reading.problem):
+        subject_words = _subject(corrected, reading, order, text, calendar)
+    kind = plain or _kind(corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
     next_only = asks in ("when", "where", "duration", "notes", "until") and not reading.window
     if _NEXT.search(corrected) and reading.window is None and asks != "last":
@@ -223,13 +227,16 @@ def _as_written(word: str, as_written: dict[str, str]) -> str:
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
 
-def _kind(
-    lowered: str, corrected: str, reading: TimeReading, subject: list[str], known: _Known
-) -> Kind:
+def _plain_kind(lowered: str, corrected: str) -> Kind | None:
+    """Small talk or a write request, told by the words alone."""
     if _SMALL_TALK.match(lowered):
         return "small_talk"
     if _WRITE.match(corrected) or _WRITE_ANYWHERE.search(corrected):
         return "write"
+    return None
+
+
+def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
     if _GENERAL.match(corrected):
         return "other"
     if _CALENDAR_CUES.search(corrected):
