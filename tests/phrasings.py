@@ -17,9 +17,9 @@ import yaml
 
 from bot.config import LoadedConfig, UserSettings, load_config
 from bot.core import Assistant
-from bot.memory import ChatMemory
 from bot.messages import Incoming
 from bot.tools import TOOLS
+from bot.wiring import build
 from integrations.calendar.ics import IcsCalendarSource
 from tests.conftest import FakeWeather
 
@@ -69,9 +69,14 @@ def assistant_for(table: dict[str, Any], data_dir: Path) -> Assistant:
     config = LoadedConfig(settings, EXAMPLE)
     now = datetime.fromisoformat(str(table["now"])).replace(tzinfo=ZoneInfo(user.timezone))
     calendar = IcsCalendarSource("fixture", path=DATA / table["calendar"])
-    memory = ChatMemory(data_dir / "tandem.sqlite3", settings.memory.turns_kept)
-    weather = FakeWeather()
-    return Assistant(config, calendar, memory, None, clock=lambda: now, weather=weather)
+    return build(
+        config,
+        llm=None,
+        clock=lambda: now,
+        data_dir=data_dir,
+        calendar=calendar,
+        weather=FakeWeather(),
+    )
 
 
 def ask(assistant: Assistant, question: str, chat: int) -> str:

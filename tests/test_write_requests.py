@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.engine.workflow import READ_ONLY
 from bot.messages import Incoming
-from bot.workflow import READ_ONLY
 from tests.test_agent import ScriptedClaude, text
 
 
