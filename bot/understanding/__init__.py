@@ -184,10 +184,6 @@ class _Known:
         self._significance = significance
         self._read: Significance | None = None
 
-    @property
-    def available(self) -> bool:
-        return self._significance is not None
-
     def uses(self, word: str) -> bool:
         if self._significance is None:
             return False
