@@ -138,6 +138,8 @@ class Agent:
                 trace.append(_model_step(llm.model, turn, time.perf_counter() - started))
                 messages.append({"role": "assistant", "content": turn.content})
                 if turn.stop_reason != "tool_use" or not turn.tool_calls:
+                    if why := turn.shortfall:  # cut off, refused or empty
+                        return self._stopped(why, results, context, trace, budget)
                     return self._answered(turn.text, results, trace, budget)
                 if not budget.allows_tools(len(turn.tool_calls)):
                     why = f"I reached my limit of {budget.limits.tool_calls} tool calls"
@@ -205,7 +207,7 @@ class Agent:
     ) -> Reply:
         spoken = next((r.spoken_text for r in results if hasattr(r, "spoken_text")), "")
         return Reply(
-            text or "I have no answer to that.",
+            text,
             tuple(trace),
             budget.usage,
             focus=_focus(results),
@@ -235,7 +237,11 @@ class Agent:
 
 def _usage(turn: Completion) -> Usage:
     return Usage(
-        1, turn.input_tokens, turn.output_tokens, turn.cache_read_tokens, turn.cache_write_tokens
+        turn.model_calls,
+        turn.input_tokens,
+        turn.output_tokens,
+        turn.cache_read_tokens,
+        turn.cache_write_tokens,
     )
 
 
@@ -245,6 +251,8 @@ def _model_step(model: str, turn: Completion, seconds: float) -> TraceStep:
         "output_tokens": turn.output_tokens,
         "cache_read_tokens": turn.cache_read_tokens,
         "tools_asked": [call["name"] for call in turn.tool_calls],
+        "stop_reason": turn.stop_reason,
+        "thinking_blocks": len(turn.thinking),
     }
     return TraceStep("model", f"chat {model}", detail, seconds)
 

@@ -35,6 +35,8 @@ def conversation(history: Sequence[Turn], latest: str) -> list[dict[str, str]]:
     """Earlier turns plus the latest message, starting with the user and alternating roles."""
     messages: list[dict[str, str]] = []
     for turn in [*history, Turn("user", latest)]:
+        if not turn.text.strip():
+            continue  # the API rejects empty content
         if messages and messages[-1]["role"] == turn.role:
             messages[-1]["content"] += "\n\n" + turn.text
         elif messages or turn.role == "user":
@@ -67,11 +69,17 @@ async def write_answer(
         log.warning("answer step fell back to the template: %s", exc)
         return template, Usage(), TraceStep("answer", "template", {"llm_error": str(exc)})
     usage = Usage(
-        model_calls=1,
+        model_calls=completion.model_calls,
         input_tokens=completion.input_tokens,
         output_tokens=completion.output_tokens,
         cache_read_tokens=completion.cache_read_tokens,
         cache_write_tokens=completion.cache_write_tokens,
     )
-    step = TraceStep("answer", f"chat {llm.model}", seconds=time.perf_counter() - started)
-    return completion.text or template, usage, step
+    seconds = time.perf_counter() - started
+    if (shortfall := completion.shortfall) is None:
+        return completion.text, usage, TraceStep("answer", f"chat {llm.model}", seconds=seconds)
+    # Cut off, refused or empty: the template says what was found, and why it is the one saying it.
+    log.warning("answer step fell back to the template: %s", completion.stop_reason)
+    text = f"{shortfall}, so here is what I found:\n\n{template}" if template else f"{shortfall}."
+    step = TraceStep("answer", "template", {"shortfall": shortfall}, seconds)
+    return text, usage, step

@@ -129,14 +129,7 @@ class Assistant:
     ) -> Assistant:
         llm = None
         if secrets.anthropic_api_key:
-            settings = config.settings.llm
-            llm = Claude(
-                secrets.anthropic_api_key,
-                settings.model,
-                settings.max_tokens,
-                settings.timeout_seconds,
-                settings.max_retries,
-            )
+            llm = Claude(secrets.anthropic_api_key, **config.settings.llm.client_options())
         memory = ChatMemory(config.data_dir / "tandem.sqlite3", config.settings.memory.turns_kept)
         telemetry.setup_tracing(config.settings.telemetry)
         calendar = open_calendars(config)

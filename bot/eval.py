@@ -481,11 +481,11 @@ def choose_traffic(
             raise EvalError("--record needs ANTHROPIC_API_KEY: recording talks to the real APIs.")
         llm = Claude(
             PLACEHOLDER_KEY,
-            settings.model,
-            settings.max_tokens,
-            settings.timeout_seconds,
-            max_retries=0,  # a miss shows at once, not after backing off
-            base_url=ANTHROPIC_API,  # as recorded, whatever ANTHROPIC_BASE_URL says
+            **settings.client_options()
+            | {
+                "max_retries": 0,  # a miss shows at once, not after backing off
+                "base_url": ANTHROPIC_API,  # as recorded, whatever ANTHROPIC_BASE_URL says
+            },
         )
         source = f"replayed from {scenarios.recording} (times: local processing only)"
         record_command = (
@@ -493,9 +493,7 @@ def choose_traffic(
             "--record"
         )
         return Traffic(llm, replaying(scenarios.recording, record_command), source, True)
-    llm = Claude(
-        api_key, settings.model, settings.max_tokens, settings.timeout_seconds, settings.max_retries
-    )
+    llm = Claude(api_key, **settings.client_options())
     if not record:
         return Traffic(llm, contextlib.nullcontext(), "live", False)
     recorder = recording_to(scenarios.recording, before_record_request, before_record_response)
