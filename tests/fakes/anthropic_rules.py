@@ -123,7 +123,10 @@ def _messages(request: dict[str, Any], model: str) -> ApiError | None:
             asked = {b["id"] for b in blocks if b.get("type") == "tool_use"}
     last = messages[-1]
     if last.get("role") == "assistant":
-        paused = any(b.get("type") == "server_tool_use" for b in last["content"])
+        content = last["content"]
+        paused = isinstance(content, list) and any(
+            block.get("type") == "server_tool_use" for block in content
+        )
         if asked:
             return _missing_results(len(messages) - 1, asked)
         if FIFTH.match(model) and not paused:
