@@ -22,6 +22,7 @@ import vcr
 from telegram.request import RequestData
 
 from bot import telegram_app
+from bot.config import LlmSettings
 from bot.core import Assistant
 from bot.journal import Immediate
 from bot.messages import Incoming, Reply
@@ -104,7 +105,12 @@ def claude(
     max_retries: int = 0, timeout_seconds: float = 30, base_url: str = ANTHROPIC_API
 ) -> Claude:
     """A real client, as Assistant.from_config builds it from `llm:` (max_retries included)."""
-    return Claude("sk-ant-test", "claude-sonnet-5-5", 800, timeout_seconds, max_retries, base_url)
+    options = LlmSettings().client_options()
+    return Claude(
+        "sk-ant-test",
+        **options | {"max_retries": max_retries, "timeout_seconds": timeout_seconds},
+        base_url=base_url,
+    )
 
 
 # --- weather ------------------------------------------------------------------------------------
