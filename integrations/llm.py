@@ -61,8 +61,7 @@ class Completion:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
-    model_calls: int = 1  # two when a cut-off reply was continued
-    refusal: str = ""  # the API's explanation of a refusal, when it gives one
+    model_calls: int = 1  # two when a cut-off or paused reply was continued
 
     @property
     def text(self) -> str:
@@ -93,7 +92,6 @@ class Completion:
             self.cache_read_tokens + more.cache_read_tokens,
             self.cache_write_tokens + more.cache_write_tokens,
             self.model_calls + more.model_calls,
-            more.refusal,
         )
 
 
@@ -226,6 +224,8 @@ def _completion(response: Any) -> Completion:
         blocks = [block.model_dump(exclude_none=True) for block in response.content]
         stop_reason, details = response.stop_reason, response.stop_details
         input_tokens, output_tokens = int(usage.input_tokens), int(usage.output_tokens)
+        if details is not None:
+            log.info("Claude refused (%s): %s", details.category, details.explanation)
     except (AttributeError, TypeError, ValueError) as exc:
         log.warning("Claude's answer was not a whole message: %r", response)
         raise ModelFailure("Claude's answer arrived incomplete.") from exc
@@ -240,7 +240,6 @@ def _completion(response: Any) -> Completion:
         output_tokens,
         usage.cache_read_input_tokens or 0,
         usage.cache_creation_input_tokens or 0,
-        refusal=(details.explanation or "") if details is not None else "",
     )
 
 
