@@ -271,12 +271,16 @@ async def test_the_answer_step_handles_every_stop_reason(
     fake, make_assistant, week, changes, why, calls
 ):
     fake.script(*changes)
+    assistant = make_assistant(week, llm=fake.client())
 
-    reply = await make_assistant(week, llm=fake.client()).handle(Incoming(1, 1, TOMORROW))
+    reply = await assistant.handle(Incoming(1, 1, TOMORROW))
 
     expected = WRITTEN if why is None else f"{why}, so here is what I found:\n\n{FOUND}"
     assert reply.text == expected
     assert reply.usage.model_calls == calls == len(fake.requests())
+    if why is not None:
+        trace = await assistant.handle(Incoming(1, 1, "/trace"))
+        assert f"answer from template ({why})" in trace.text
 
 
 @pytest.mark.parametrize(("changes", "why", "calls"), CASES.values(), ids=CASES.keys())
@@ -387,6 +391,9 @@ async def test_thinking_blocks_go_back_unchanged_across_a_two_tool_loop(fake, ma
     assert "Yes, take an umbrella for Tennis match with Sam" in reply.text
     assert "Rain is likely" not in reply.text and "tennis match first" not in reply.text
     assert reply.steps[1].detail["thinking_blocks"] == 1
+    trace = await assistant.handle(Incoming(1, 1, "/trace"))
+    assert "chat claude-sonnet-5-5 (thinking: 1 block)" in trace.text
+    assert "Rain is likely" not in trace.text  # what it thought stays out of the chat
 
 
 @pytest.mark.sends_rejected_requests
