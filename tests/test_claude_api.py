@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from bot.agent import cost_usd
-from bot.answer import conversation
 from bot.config import LlmSettings, Price, load_config
-from bot.memory import Turn
-from bot.messages import Incoming, Usage
+from bot.engine.answer import conversation
+from bot.engine.usage import Usage, cost_usd
+from bot.messages import Incoming
+from bot.store.memory import Turn
 from bot.tools import TOOLS
 from integrations.llm import CONTINUE, Claude, StepEffort
 from tests.conftest import EXAMPLE
