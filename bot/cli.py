@@ -49,7 +49,8 @@ EXIT_STATUSES = {
     ExitStatus.FAILED: "something went wrong (the reply apologises), the voice note could "
     "not be made, or Tandem cannot start",
     ExitStatus.BAD_CONFIG: "the config file has problems (they are listed)",
-    ExitStatus.OUT_OF_SCOPE: "not answered: outside what your rules cover",
+    ExitStatus.OUT_OF_SCOPE: "not answered: outside what your rules cover, or a change to the "
+    "calendar (Tandem only reads it)",
     ExitStatus.NO_MODEL: "not answered: agent mode needs ANTHROPIC_API_KEY and none is set",
     ExitStatus.REFUSED: "not answered: a limit was reached (the reply says when it resets)",
     ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",

@@ -11,34 +11,38 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Kind = Literal["thanks", "goodbye", "greeting", "acknowledgement"]
+Kind = Literal["thanks", "goodbye", "greeting", "about", "acknowledgement"]
 
 PHRASES: dict[Kind, tuple[str, ...]] = {
     "thanks": (
-        "thanks", "thank you", "thank u", "thankyou", "thx", "ty", "cheers", "ta",
-        "many thanks", "much appreciated", "appreciated", "appreciate it",
+        "thanks", "thank", "thank you", "thank u", "thankyou", "thx", "ty", "cheers", "ta",
+        "many thanks", "much appreciated", "appreciated", "appreciate it", "good bot",
+        "well done", "nice one", "love you", "you're great",
     ),
     "goodbye": (
-        "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night",
+        "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night", "gn",
         "later", "take care", "have a good day", "have a nice day",
     ),
     "greeting": (
-        "hi", "hello", "hey", "hiya", "heya", "howdy", "yo", "greetings", "morning",
+        "hi", "hello", "hey", "hiya", "heya", "howdy", "yo", "sup", "greetings", "morning",
         "good morning", "good afternoon", "good evening", "afternoon", "evening",
         "how are you", "how are you doing", "how's it going", "what's up",
     ),
+    "about": ("who are you", "what are you", "what can you do", "help"),
     "acknowledgement": (
         "ok", "okay", "okey", "k", "kk", "cool", "great", "nice", "perfect", "got it",
         "alright", "all right", "fine", "good", "awesome", "sounds good", "makes sense",
         "understood", "noted", "excellent", "lovely", "brilliant", "no problem", "np", "sure",
-        "that's great", "that's good", "that's perfect", "that's helpful", "helpful",
+        "that's great", "that's good", "that's perfect", "that's helpful", "helpful", "yes",
+        "no", "yep", "nope", "lol", "haha", "sorry", "please", "never mind", "nevermind", "nvm",
+        "bad bot",
     ),
 }  # fmt: skip
 # Words that may come with small talk without making it a question.
 FILLERS = frozenset((
     "tandem", "bot", "there", "again", "so", "much", "very", "a", "lot", "lots", "you", "too",
     "mate", "really", "for", "that", "the", "help", "it", "all", "just", "oh", "ah", "well",
-    "and", "then", "now",
+    "and", "then", "now", "buddy",
 ))  # fmt: skip
 EMOJI_WORDS = {"👍": " ok ", "👌": " ok ", "✅": " ok ", "🙏": " thanks ", "👋": " hi "}
 MOST_WORDS = 8  # longer than this, it is saying something more
@@ -47,7 +51,7 @@ PHRASE_KIND: dict[tuple[str, ...], Kind] = {
     tuple(phrase.split()): kind for kind, phrases in PHRASES.items() for phrase in phrases
 }
 # When a message mixes kinds ("ok thanks, bye"), the reply answers the one first here.
-PRIORITY: tuple[Kind, ...] = ("thanks", "goodbye", "greeting", "acknowledgement")
+PRIORITY: tuple[Kind, ...] = ("thanks", "goodbye", "about", "greeting", "acknowledgement")
 
 INVITATION = "Ask me about your calendar, like “what's on tomorrow?”"
 
@@ -109,6 +113,8 @@ def small_talk_reply(text: str) -> str | None:
         return "You're welcome!"
     if kind == "goodbye":
         return "Bye for now! I'm here whenever you need your calendar."
+    if kind == "about":
+        return "I'm Tandem: I answer questions about your own calendar. /help shows what I can do."
     if kind == "acknowledgement":
         return "Okay! Just ask whenever you need something from your calendar."
     if words.startswith("how") or words == "what's up":

@@ -168,7 +168,7 @@ def test_ask_writes_a_voice_note_that_telegram_plays_as_a_bubble(tmp_path):
 
 def test_ask_tells_scripts_an_answer_from_a_non_answer_by_its_exit_status(tmp_path):
     assert tandem("ask", "what's on tomorrow?", cwd=tmp_path).returncode == 0
-    outside = tandem("ask", "can you book me a table for two?", cwd=tmp_path)
+    outside = tandem("ask", "how tall is the eiffel tower?", cwd=tmp_path)
     assert outside.returncode == 3
     assert outside.stdout.startswith("That's outside what my rules cover.")
 

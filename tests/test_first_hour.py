@@ -85,7 +85,7 @@ def test_small_talk_is_only_messages_made_of_small_talk(words: str) -> None:
 async def test_hybrid_without_a_key_gives_the_rules_honest_reply(
     make_assistant: Callable[..., Assistant], week: CountingCalendar
 ) -> None:
-    replies = await chat(make_assistant(week), "/mode hybrid", "can you book me a table?")
+    replies = await chat(make_assistant(week), "/mode hybrid", "how tall is the eiffel tower?")
     assert "No ANTHROPIC_API_KEY is set" in replies[0]
     assert replies[1].startswith(OUT_OF_SCOPE)
     assert "needs an Anthropic API key" not in replies[1]

@@ -15,13 +15,13 @@ from bot.engine.agent import Agent
 from bot.engine.journal import Journal
 from bot.engine.run import Run
 from bot.engine.usage import RunLimits, price_of
-from bot.engine.workflow import Workflow, no_rule
+from bot.engine.workflow import Workflow, declined, no_rule
 from bot.messages import Reply, TraceStep
 from bot.small_talk import small_talk_reply, without_small_talk
 from bot.store.memory import Conversation, RunRecord, Turn
 from bot.tools import TOOLS, ToolRegistry
+from bot.tools.calendar_search import understand_for
 from bot.tools.context import ToolContext
-from bot.understanding import understand
 from integrations.calendar import Event
 from integrations.llm import Claude
 
@@ -74,17 +74,25 @@ class Engine:
     async def answer(self, text: str, mode: Mode, run: Run) -> Answered:
         """Answer `text` in `mode`; the record says which mode answered and what it did."""
         started = time.perf_counter()
-        rule = self.workflow.choose(text)
-        # Hybrid without a key answers what no rule covers as the rules do, honestly.
-        if mode == "agent" or (mode == "hybrid" and rule is None and self.llm is not None):
+        # A greeting before a question is not part of what to look up.
+        question = (
+            None if mode == "agent" else understand_for(run.context, without_small_talk(text))
+        )
+        rule = self.workflow.choose(question) if question else None
+        # A request to change the calendar is declined before any rule, and before hybrid's agent;
+        # hybrid without a key answers what no rule covers as the rules do, honestly.
+        writes = question is not None and question.kind == "write"
+        agent_takes = mode == "hybrid" and rule is None and not writes and self.llm is not None
+        if question is None or agent_takes:
             reply = await self.agent.answer(text, run)
             ran = "agent" if mode == "agent" else "hybrid → agent"
         else:
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
-            if rule is None:
+            if writes:
+                reply = declined()
+            elif rule is None:
                 reply = _small_talk(text) or no_rule(self.settings.rules)
             else:
-                question = understand(without_small_talk(text), run.context.now())
                 reply = await self.workflow.answer(rule, question, run)
         seconds = time.perf_counter() - started
         return Answered(reply, RunRecord(ran, text, reply.text, reply.steps, reply.usage, seconds))
@@ -92,9 +100,7 @@ class Engine:
     async def answer_scheduled(self, rule: Rule, run: Run) -> Reply:
         """A scheduled rule's question, answered by that rule."""
         assert rule.schedule is not None
-        return await self.workflow.answer(
-            rule, understand(rule.schedule.ask, run.context.now()), run
-        )
+        return await self.workflow.answer(rule, understand_for(run.context, rule.schedule.ask), run)
 
 
 def _small_talk(text: str) -> Reply | None:
