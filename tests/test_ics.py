@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +12,7 @@ import pytest
 
 from integrations.calendar import CalendarError, Event
 from integrations.calendar.ics import IcsCalendarSource
+from tests.fakes import silent_server
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
@@ -327,20 +327,13 @@ def test_an_address_answering_a_web_page_gives_a_readable_error():
         calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A local port that accepts connections and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        yield listener.getsockname()[1]
-
-
-def test_an_address_that_does_not_answer_in_time_gives_a_readable_error(silent_port: int):
-    calendar = IcsCalendarSource("work", url=f"http://127.0.0.1:{silent_port}/cal.ics", timeout=0.2)
-
-    with pytest.raises(CalendarError) as caught:
-        calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
+def test_an_address_that_does_not_answer_in_time_gives_a_readable_error():
+    with silent_server() as silent:
+        calendar = IcsCalendarSource(
+            "work", url=f"http://127.0.0.1:{silent.port}/cal.ics", timeout=0.2
+        )
+        with pytest.raises(CalendarError) as caught:
+            calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
 
     assert (
         str(caught.value)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.messages import Incoming
-from tests.conftest import LONDON, NOW, example_without
+from integrations.calendar import Event
+from tests.conftest import LONDON, NOW, CountingCalendar, at, example_without
 
 
 async def ask(assistant, text: str, chat_id: int = 7) -> str:
@@ -100,3 +101,18 @@ async def test_a_place_named_in_the_question_is_used_when_no_event_matches(
         "I found nothing matching “Dorking” tomorrow, Thursday 26 November.\n\n"
         "Weather in Dorking, Thursday 26 November: overcast, 4–11°C, 20% chance of rain."
     )
+
+
+async def test_the_follow_up_skips_a_placeless_all_day_entry_of_that_day(
+    make_assistant, week, weather
+):
+    birthday = Event("Sam's birthday", at(28, 0), at(29, 0), all_day=True)
+    calendar = CountingCalendar([*week.events(at(1, 0), at(31, 0, month=12)), birthday])
+    assistant = make_assistant(calendar, weather=weather)
+    listing = await ask(assistant, "What's on Saturday?")
+    assert listing.index("Sam's birthday") < listing.index("Parkrun")
+
+    reply = await ask(assistant, "What will the weather be?")
+
+    assert reply.startswith("(For Hampstead Heath, London, I used London.)\n")
+    assert "Saturday 28 November at 09:00" in reply

@@ -21,8 +21,11 @@ class CalendarFindings:
 
     @property
     def focus(self) -> Event | None:
-        """The event a follow-up question ("what will the weather be?") is about: the first."""
-        return self.events[0] if self.events else None
+        """The event a follow-up question ("what will the weather be?") is about: the first one
+        somewhere, else the first. A day's placeless all-day entry (a birthday) is background."""
+        return next((event for event in self.events if event.location), None) or next(
+            iter(self.events), None
+        )
 
     def for_model(self) -> str:
         """The findings as delimited, untrusted JSON for a language model."""
