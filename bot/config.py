@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from integrations.calendar import DOWNLOAD_SECONDS, MAX_DOWNLOAD_MB, MAX_OCCURRENCES_PER_EVENT
+
 T = TypeVar("T")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -67,6 +69,8 @@ class IcsCalendar(Strict):
     path: str | None = None
     url: str | None = None
     refresh_minutes: int = Field(default=15, ge=0)
+    max_download_mb: float = Field(default=MAX_DOWNLOAD_MB, gt=0)
+    download_seconds: float = Field(default=DOWNLOAD_SECONDS, gt=0)
 
     @model_validator(mode="after")
     def _one_location(self) -> IcsCalendar:
@@ -92,6 +96,7 @@ CalendarSettings = Annotated[IcsCalendar | GoogleCalendar, Field(discriminator="
 class SearchSettings(Strict):
     horizon_days: int = Field(default=90, ge=1, le=730)
     max_results: int = Field(default=10, ge=1, le=100)
+    max_occurrences_per_event: int = Field(default=MAX_OCCURRENCES_PER_EVENT, ge=1)
 
 
 class TelegramSettings(Strict):

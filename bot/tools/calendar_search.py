@@ -18,6 +18,7 @@ class CalendarFindings:
     start: datetime
     end: datetime
     text: str
+    notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
 
     @property
     def focus(self) -> Event | None:
@@ -33,6 +34,7 @@ class CalendarFindings:
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
             "matching": self.text or None,
+            "notes": list(self.notes) or None,
             "events": [
                 {
                     "title": event.title,
@@ -50,6 +52,10 @@ class CalendarFindings:
 
     def for_person(self, view: View) -> str:
         """A plain answer that lists exactly what was found, and says so when nothing was."""
+        listing = self._listing(view)
+        return "\n".join([listing, *(f"({note})" for note in self.notes)])
+
+    def _listing(self, view: View) -> str:
         when = view.window_label or f"in the next {(self.end - self.start).days} days"
         # Same-zone subtraction counts wall-clock time, so a day across a DST change is one day.
         one_day = bool(view.window_label) and self.end - self.start <= timedelta(days=1)
@@ -98,11 +104,12 @@ def search_calendar(
         return CalendarFindings([], begin, finish, text)
     words = [word for word in re.findall(r"\w+", text.lower()) if len(word) > 1]
     events = context.calendar.events(begin, finish)
+    notes = tuple(getattr(events, "notes", ()))
     if words:
         scores = [_mentions(event, words) for event in events]
         best = max(scores, default=0)
         events = [event for event, score in zip(events, scores, strict=True) if score == best > 0]
-    return CalendarFindings(events[: max(1, limit)], begin, finish, text)
+    return CalendarFindings(events[: max(1, limit)], begin, finish, text, notes)
 
 
 def _mentions(event: Event, words: list[str]) -> int:
