@@ -18,13 +18,15 @@ from bot.config import (
     LoadedConfig,
     Secrets,
     choose_config_path,
+    data_dir_problem,
     load_config,
 )
-from bot.core import Assistant, open_speaker
+from bot.core import Assistant
 from bot.messages import Incoming
 from bot.redaction import install_redaction, known_secrets
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
+from integrations.speech import Speaker
 
 log = logging.getLogger("tandem")
 
@@ -164,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(args: argparse.Namespace) -> LoadedConfig:
-    return load_config(choose_config_path(args.config), known_tools=TOOLS.names())
+    config = load_config(choose_config_path(args.config), known_tools=TOOLS.names())
+    if problem := data_dir_problem(config):
+        raise ConfigError(config.path, [problem])
+    return config
 
 
 def quiet_logging() -> None:
@@ -281,12 +286,16 @@ def pair(args: argparse.Namespace) -> int:
 
 def check_config(args: argparse.Namespace) -> int:
     path = choose_config_path(args.file or args.config)
+    speaker = Speaker()
     try:
-        config = load_config(path, known_tools=TOOLS.names())
-        open_speaker(config).close()
+        config = load_config(path, TOOLS.names(), voice_problem=speaker.validate_voice)
+        if problem := data_dir_problem(config):
+            raise ConfigError(path, [problem])
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    finally:
+        speaker.close()
     settings = config.settings
     print(
         f"{path}: OK — {len(settings.rules)} rule(s), {len(settings.calendars)} calendar(s), "

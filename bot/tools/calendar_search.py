@@ -34,7 +34,6 @@ class CalendarFindings:
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
             "matching": self.text or None,
-            "notes": list(self.notes) or None,
             "events": [
                 {
                     "title": event.title,
@@ -48,6 +47,8 @@ class CalendarFindings:
                 for event in self.events
             ],
         }
+        if self.notes:  # only when there are: recorded conversations keep their exact requests
+            payload["reading_notes"] = list(self.notes)
         return data_block("calendar_data", payload, "the user's calendar content")
 
     def for_person(self, view: View) -> str:
