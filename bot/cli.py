@@ -18,7 +18,6 @@ from bot.config import (
     LoadedConfig,
     Secrets,
     choose_config_path,
-    data_dir_problem,
     load_config,
 )
 from bot.core import Assistant
@@ -180,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(args: argparse.Namespace) -> LoadedConfig:
+    """The config, once its data folder is known to take files (else CannotStart)."""
     config = load_config(choose_config_path(args.config), known_tools=TOOLS.names())
-    if problem := data_dir_problem(config):
-        raise ConfigError(config.path, [problem])
+    check_data_folder(config.data_dir)
     return config
 
 
@@ -200,7 +199,6 @@ def run(args: argparse.Namespace) -> int:
     if not token:
         print("No TELEGRAM_BOT_TOKEN is set, so Tandem chats here in the terminal.")
         return chat_with(config, secrets)
-    check_data_folder(config.data_dir)
     # Imported here: durable execution is only for the Telegram bot, and DBOS takes 0.3 s.
     from bot import durable
 
@@ -317,10 +315,12 @@ def check_config(args: argparse.Namespace) -> int:
     speaker = Speaker()
     try:
         config = load_config(path, TOOLS.names(), voice_problem=speaker.validate_voice)
-        if problem := data_dir_problem(config):
-            raise ConfigError(path, [problem])
+        check_data_folder(config.data_dir)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except CannotStart as exc:
+        print(f"{path}: 1 problem:\n  - {exc}", file=sys.stderr)
         return 1
     finally:
         speaker.close()

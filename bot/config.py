@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import time
@@ -467,21 +466,6 @@ def _checked(
     if problems:
         raise ConfigError(path, problems)
     return LoadedConfig(settings=settings, path=path)
-
-
-def data_dir_problem(config: LoadedConfig) -> str | None:
-    """Why Tandem could not keep its files in its data folder, or None."""
-    folder = config.data_dir
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        return (
-            f"memory.data_dir (or TANDEM_DATA_DIR): the data folder {folder} is not writable "
-            f"({exc.strerror or exc})"
-        )
-    return None
 
 
 def _missing_files(raw: dict[str, Any], folder: Path) -> list[str]:
