@@ -141,3 +141,79 @@ def test_check_config_names_a_data_folder_that_cannot_be_written(tmp_path, monke
     said = capsys.readouterr().err
     assert f"the data folder {blocker / 'data'} cannot be written to: Not a directory." in said
     assert "Traceback" not in said
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - name: a\n    description: b\n    when: {}\n"
+            "    steps: [{answer: template}]",
+            "rule 'a' (rules[0]), when: a trigger needs at least one of keywords",
+        ),
+        (
+            "rules:\n  - name: a\n    description: b\n    when: {regex: '(['}\n"
+            "    steps: [{answer: template}]",
+            "rule 'a' (rules[0]), when.regex: not a valid regular expression",
+        ),
+        (
+            "rules:\n  - name: a\n    description: b\n    when: {keywords: [x]}\n"
+            "    steps: [{tool: current_time}]",
+            "rule 'a' (rules[0]): the last step must be an answer step",
+        ),
+        ("calendars:\n  - type: outlook\n", "calendars[0]: 'type' must be 'ics' or 'google'"),
+        ("calendars:\n  - type: ics\n", "calendars[0]: give exactly one of 'path'"),
+        ("calendars:\n  - type: ics\n    path: nowhere.ics\n", "calendars[0].path: no such file"),
+        ("user:\n  clock: 25h\n", "user.clock: Input should be '24h' or '12h'"),
+        ("search:\n  horizon_days: 0\n", "search.horizon_days: Input should be greater than"),
+        ("- just\n- a list\n", "the file must be a mapping of sections"),
+        (
+            "rules:\n  - {name: a, description: b, when: {keywords: [x]}, "
+            "steps: [{answer: template}]}\n  - {name: a, description: c, when: {keywords: [y]}, "
+            "steps: [{answer: template}]}\n",
+            "top level: rule names must be unique; used twice: a",
+        ),
+    ],
+)
+def test_each_kind_of_mistake_is_explained(tmp_path, text, expected):
+    assert any(problem.startswith(expected) for problem in problems_of(tmp_path, text)), expected
+
+
+RULE_HEAD = "rules:\n  - name: a\n    description: b\n    when: {keywords: [x]}\n    steps:\n"
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (
+            "      - answr: template\n",
+            ["rule 'a' (rules[0]), steps[0].answr: unknown field 'answr' (did you mean 'answer'?)"],
+        ),
+        (
+            "      - search: x\n      - answer: template\n",
+            [
+                "rule 'a' (rules[0]), steps[0]: a step is either '- tool: NAME' or '- answer: "
+                "llm_or_template'"
+            ],
+        ),
+        (
+            "      - answer: templat\n",
+            [
+                "rule 'a' (rules[0]), steps[0].answer: Input should be 'llm_or_template' or "
+                "'template'"
+            ],
+        ),
+    ],
+)
+def test_a_wrong_step_gets_exactly_one_clear_problem(tmp_path, steps, expected):
+    assert problems_of(tmp_path, RULE_HEAD + steps) == expected
+
+
+def test_a_missing_file_is_explained(tmp_path):
+    with pytest.raises(ConfigError, match="the file does not exist"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_example_calendar_path_is_relative_to_the_file():
+    config = load_config(EXAMPLE)
+    assert config.resolve("sample-calendar.ics") == EXAMPLE.parent / "sample-calendar.ics"
