@@ -29,6 +29,8 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=LONDON)
 # How long a test waits for something that should happen: it only bounds a hang, so it is
 # generous enough for a machine busy with other work; no test asserts how fast a thing came.
 HANG_SECONDS = 60.0
+# The same for a whole `tandem` command run as a process, start to end (imports, a voice note).
+PROCESS_SECONDS = 300.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

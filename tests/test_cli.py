@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, LONDON
+from tests.conftest import EXAMPLE, LONDON, PROCESS_SECONDS
 from tests.fakes import running
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
@@ -42,7 +42,7 @@ def tandem(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProces
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_SECONDS,
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result
@@ -82,7 +82,7 @@ def test_python_dash_m_bot_does_the_same(tmp_path):
         env={**os.environ, "TANDEM_DATA_DIR": str(tmp_path)},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_SECONDS,
     )
     assert result.returncode == 0
     assert result.stdout.startswith("It's ")
