@@ -121,14 +121,12 @@ def with_secondly() -> str:
 
 
 async def answer_all(config: Path, questions: list[str]) -> list[dict[str, object]]:
-    from bot.config import Secrets, load_config
-    from bot.core import Assistant
+    from bot.config import load_config
     from bot.messages import Incoming
     from bot.tools import TOOLS
+    from bot.wiring import build
 
-    core = Assistant.from_config(
-        load_config(config, known_tools=TOOLS.names()), Secrets(None, None), clock=lambda: NOW
-    )
+    core = build(load_config(config, known_tools=TOOLS.names()), None, clock=lambda: NOW)
     answers = []
     for number, question in enumerate(questions):
         began = time.perf_counter()

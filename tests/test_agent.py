@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.agent import NEEDS_KEY, Budget
 from bot.config import AgentLimits, LlmSettings, Price
+from bot.engine.agent import NEEDS_KEY
+from bot.engine.usage import RunLimits
 from bot.messages import Incoming, Usage
 from bot.tools import TOOLS
 from integrations.llm import Completion, LlmError
@@ -216,14 +217,14 @@ async def test_each_limit_ends_in_an_answer_from_what_was_found(
 def test_the_wall_time_limit_is_part_of_the_same_check():
     limits = AgentLimits(wall_seconds=60)
     price = Price(input=3, output=15, cache_write=3.75, cache_read=0.3)
-    assert Budget(limits, price).exhausted() is None
-    a_minute_in = Budget(limits, price, started=time.perf_counter() - 60)
+    assert RunLimits(limits, price).exhausted() is None
+    a_minute_in = RunLimits(limits, price, started=time.perf_counter() - 60)
     assert a_minute_in.exhausted() == "60 seconds"
 
 
 def test_cost_counts_cache_reads_and_writes_at_their_own_prices():
     price = Price(input=3, output=15, cache_write=3.75, cache_read=0.30)
-    budget = Budget(AgentLimits(cost_usd=0.01), price, usage=Usage(1, 1000, 200, 10_000, 2000))
+    budget = RunLimits(AgentLimits(cost_usd=0.01), price, usage=Usage(1, 1000, 200, 10_000, 2000))
     # 1000*3 + 200*15 + 2000*3.75 + 10000*0.30 = 16 500 millionths of a dollar
     assert budget.exhausted() == "$0.01"
 
