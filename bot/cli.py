@@ -26,7 +26,8 @@ from bot.store import open_stores
 from bot.store.access import CODE_MINUTES
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
-from bot.wiring import build, open_speaker
+from bot.wiring import build
+from integrations.speech import Speaker
 
 log = logging.getLogger("tandem")
 
@@ -179,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(args: argparse.Namespace) -> LoadedConfig:
-    return load_config(choose_config_path(args.config), known_tools=TOOLS.names())
+    """The config, once its data folder is known to take files (else CannotStart)."""
+    config = load_config(choose_config_path(args.config), known_tools=TOOLS.names())
+    check_data_folder(config.data_dir)
+    return config
 
 
 def quiet_logging() -> None:
@@ -196,7 +200,6 @@ def run(args: argparse.Namespace) -> int:
     if not token:
         print("No TELEGRAM_BOT_TOKEN is set, so Tandem chats here in the terminal.")
         return chat_with(config, secrets)
-    check_data_folder(config.data_dir)
     # Imported here: durable execution is only for the Telegram bot, and DBOS takes 0.3 s.
     from bot.telegram import server
 
@@ -310,12 +313,18 @@ def pair(args: argparse.Namespace) -> int:
 
 def check_config(args: argparse.Namespace) -> int:
     path = choose_config_path(args.file or args.config)
+    speaker = Speaker()
     try:
-        config = load_config(path, known_tools=TOOLS.names())
-        open_speaker(config).close()
+        config = load_config(path, TOOLS.names(), voice_problem=speaker.validate_voice)
+        check_data_folder(config.data_dir)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except CannotStart as exc:
+        print(f"{path}: 1 problem:\n  - {exc}", file=sys.stderr)
+        return 1
+    finally:
+        speaker.close()
     settings = config.settings
     print(
         f"{path}: OK — {len(settings.rules)} rule(s), {len(settings.calendars)} calendar(s), "
