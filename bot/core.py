@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from textwrap import shorten
 
 from bot import telemetry
 from bot.access import Access
@@ -24,6 +25,7 @@ from bot.config import (
     VoiceMode,
     WeatherSettings,
 )
+from bot.hearing import hear, open_listener
 from bot.journal import Immediate, Journal
 from bot.memory import ChatMemory, Conversation, Run, Turn
 from bot.messages import SORRY, Incoming, Reply, TraceStep
@@ -46,6 +48,8 @@ NO_CALENDAR_YET = (
     "'people:' in Tandem's config file."
 )
 
+HEARD_SHOWN = 200  # characters of a voice message's text shown atop the reply
+
 MODES = {
     "workflow": "your rules decide the path: fixed steps, bounded cost; what no rule covers is "
     "out of scope",
@@ -64,8 +68,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _speaks(voice_mode: VoiceMode, requested: bool) -> bool:
-    return voice_mode == "always" or (voice_mode == "on_request" and requested)
+def _speaks(voice_mode: VoiceMode, requested: bool, spoken_to: bool = False) -> bool:
+    return (
+        voice_mode == "always"
+        or (voice_mode in ("on_request", "inbound") and requested)
+        or (voice_mode == "inbound" and spoken_to)
+    )
 
 
 def open_speaker(config: LoadedConfig) -> Speaker:
@@ -118,6 +126,7 @@ class Assistant:
         self.journal = journal or Immediate()
         self.workflow = Workflow(self.settings, TOOLS, llm, self.journal)
         self.agent = Agent(self.settings, TOOLS, llm, self.journal)
+        self.listener = open_listener(config)
 
     @classmethod
     def from_config(
@@ -143,8 +152,19 @@ class Assistant:
         speaker = open_speaker(config)
         return cls(config, calendar, memory, llm, clock, speaker=speaker, journal=journal)
 
+    async def hear(self, audio: bytes, user_id: int) -> str:
+        """What a voice message says; ListenError, with a kind message, if nothing usable."""
+        return await hear(self.listener, audio, self.context_for(user_id))
+
     async def handle(self, message: Incoming) -> Reply:
         """Answer one message. Never raises: a failure becomes a kind reply."""
+        reply = await self._handle(message)
+        if message.heard is None:
+            return reply
+        heard = shorten(message.heard, HEARD_SHOWN, placeholder="…")
+        return replace(reply, text=f"🎙 {heard}\n\n{reply.text}")
+
+    async def _handle(self, message: Incoming) -> Reply:
         text = message.text.strip()
         limit = self.settings.limits.max_message_chars
         if not text:
@@ -175,7 +195,7 @@ class Assistant:
             log.exception("a message could not be answered")
             return Reply(SORRY)
         voice_mode = await self.journal.step("read voice mode", self.voice_mode, key)
-        if _speaks(voice_mode, wants_voice or asked or reply.speak):
+        if _speaks(voice_mode, wants_voice or asked or reply.speak, message.heard is not None):
             reply = await self.with_voice(reply, message.language)
         return reply
 
@@ -272,9 +292,9 @@ class Assistant:
         return VOICE_MODES.get(chosen or "", self.settings.voice.mode)
 
     def set_voice_mode(self, chat_id: int, argument: str) -> Reply:
-        """`/voice` shows the chat's voice mode; `/voice off|always|on_request` changes it."""
+        """`/voice` shows the chat's voice mode; `/voice MODE` changes it."""
         wanted = argument.strip().lower()
-        usage = "Change it with /voice off, /voice always or /voice on_request."
+        usage = "Change it with /voice off, /voice always, /voice on_request or /voice inbound."
         if not wanted:
             return Reply(f"Voice replies: {MODE_LINES[self.voice_mode(chat_id)]}.\n{usage}")
         if wanted not in VOICE_MODES:

@@ -2,9 +2,10 @@
 
 Only the user ids listed under `telegram.allowed_user_ids` are served; anyone else is told their
 numeric id (so the owner can add it) and nothing reaches the core. Text messages go to
-`core.handle`, `/help` shows `core.help_text()`, and anything else (stickers, photos, voice, ...)
-gets a short note that Tandem reads text only. Replies are sent as escaped HTML, split to fit
-Telegram's message limit, while a "typing..." indicator runs.
+`core.handle`; voice messages, audio files and video notes are downloaded, heard by `core.hear`
+and then handled as if typed; `/help` shows `core.help_text()`, and anything else (stickers,
+photos, ...) gets a short note that Tandem reads text and listens to voice. Replies are sent
+as escaped HTML, split to fit Telegram's message limit, while a "typing..." indicator runs.
 
 `build_application` gives the bot with these handlers; bot/durable.py feeds it updates, each
 inside a durable run, and every message sent goes through the run's journal (`Outbox`).
@@ -41,6 +42,7 @@ from bot.access import Access
 from bot.config import TelegramSettings
 from bot.journal import Immediate, Journal
 from bot.messages import CORE_COMMANDS, SORRY, Incoming, Reply
+from integrations.listen import ListenError
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +55,16 @@ GREETING = (
     "Ask me in plain words about your day, your week, or when something is happening."
 )
 NOT_TEXT = (
-    "Sorry, I can only read text messages, so I can't look at stickers, photos, voice notes, "
-    "files or locations. Please type your question instead, for example "
+    "Sorry, I read text and listen to voice messages, but I can't look at stickers, photos, "
+    "files or locations. Please type or say your question instead, for example "
     '"What\'s on my calendar tomorrow?"'
 )
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile serves files up to 20 MB
+TOO_BIG = (
+    "That recording is {megabytes:.0f} MB; I can take up to 20 MB. Could you send a shorter one?"
+)
+# A voice message, an audio file (as audio or as a document) or a round video note.
+RECORDING = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.AUDIO
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 REFUSAL = (
     "Sorry, this is a private assistant. Your Telegram user id is {user_id}; the owner can add "
@@ -73,6 +81,8 @@ class Core(Protocol):
     access: Access
 
     async def handle(self, message: Incoming) -> Reply: ...
+
+    async def hear(self, audio: bytes, user_id: int) -> str: ...
 
     def help_text(self) -> str: ...
 
@@ -273,6 +283,37 @@ class _Handlers:
             reply = await self.core.handle(incoming)
         await self.outbox.deliver(message.chat_id, reply)
 
+    async def recording(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A voice message or audio file: transcribed, then answered as if it had been typed."""
+        message, user = update.message, update.effective_user
+        if message is None or user is None:
+            return
+        async with _typing(message.chat):
+            try:
+                heard = await self.outbox.journal.step("listen", self._listen, message, user.id)
+            except ListenError as exc:
+                await self.outbox.text(message.chat_id, str(exc))
+                return
+            incoming = Incoming(
+                chat_id=message.chat_id,
+                user_id=user.id,
+                text=heard,
+                language=user.language_code,
+                group=message.chat.type != ChatType.PRIVATE,
+                heard=heard,
+            )
+            reply = await self.core.handle(incoming)
+        await self.outbox.deliver(message.chat_id, reply)
+
+    async def _listen(self, message: Message, user_id: int) -> str:
+        attachment = message.voice or message.audio or message.video_note or message.document
+        assert attachment is not None  # RECORDING lets only these through
+        size = attachment.file_size or 0
+        if size > DOWNLOAD_LIMIT:
+            raise ListenError(TOO_BIG.format(megabytes=size / 1024 / 1024))
+        audio = await (await attachment.get_file()).download_as_bytearray()
+        return await self.core.hear(bytes(audio), user_id)
+
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
             await self.outbox.text(update.message.chat_id, UNKNOWN_COMMAND)
@@ -319,6 +360,7 @@ def build_application(
     application.add_handler(CommandHandler(CORE_COMMANDS, handlers.text, filters=NEW_MESSAGE))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.TEXT, handlers.text))
+    application.add_handler(MessageHandler(NEW_MESSAGE & RECORDING, handlers.recording))
     application.add_handler(MessageHandler(NEW_MESSAGE, handlers.not_text))
     application.add_error_handler(handlers.on_error)
     return application

@@ -13,11 +13,13 @@ VOICE_MODES: dict[str, VoiceMode] = {
     "always": "always",
     "on_request": "on_request",
     "on": "on_request",
+    "inbound": "inbound",
 }
 MODE_LINES = {
     "never": "off — replies are text only",
     "always": "always — every reply also comes as a voice note",
     "on_request": "on request — a voice note when you use /say or ask me to read it out",
+    "inbound": "inbound — a voice note when you asked by voice (or on request)",
 }
 
 

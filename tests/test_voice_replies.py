@@ -77,7 +77,7 @@ async def test_an_unknown_voice_mode_is_explained(assistant):
     reply = await ask(assistant, "/voice loud")
     assert reply.text == (
         "I don't know the voice mode “loud”. "
-        "Change it with /voice off, /voice always or /voice on_request."
+        "Change it with /voice off, /voice always, /voice on_request or /voice inbound."
     )
 
 
