@@ -165,6 +165,8 @@ def _load(model: str, cpu_threads: int) -> Any:
         from faster_whisper import WhisperModel
     except ImportError:
         raise ListenUnavailable(NOT_INSTALLED) from None
+    # It logs every recording's length at INFO; Tandem's log is for what happened to messages.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     local = Path(model).expanduser()
     if not local.is_dir():
         log.warning("Fetching the speech model %r (first use only; it is cached)...", model)
