@@ -36,6 +36,7 @@ from bot.telegram_app import NOT_TEXT, REFUSAL
 from tests.conftest import EXAMPLE, LONDON
 from tests.fakes import control, running
 from tests.test_cli import WEEKLY
+from tests.voice_clips import TEST_MODEL
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
 TOKEN = "123:TEST"
@@ -44,6 +45,7 @@ STRANGER, BARRIER = 999, 998  # not allowed
 SCHEDULE_CHAT = 555  # scheduled rules (the morning briefing) send here, away from every test
 WAIT_SECONDS = 15.0
 STOP_SECONDS = 10.0
+LISTEN_SECONDS = 6  # longer voice messages are declined
 
 T = TypeVar("T")
 Sent = dict[str, Any]
@@ -149,7 +151,8 @@ def barrier(fake: FakeTelegram, bot: Tandem) -> None:
 
 
 def write_config(path: Path, fake: FakeTelegram) -> Path:
-    """The example config, served through the fake, for three users, offline."""
+    """The example config, served through the fake, for three users, offline (voice messages
+    are heard by the model the test extra installs)."""
     settings = yaml.safe_load(EXAMPLE.read_text())
     settings["telegram"].update(
         allowed_user_ids=[OWNER, FRIEND, PARTNER],
@@ -164,6 +167,7 @@ def write_config(path: Path, fake: FakeTelegram) -> Path:
         forecast_url=f"{fake.base}/no-weather/v1/forecast",
         geocoding_url=f"{fake.base}/no-weather/v1/search",
     )
+    settings["listen"] = {"model": str(TEST_MODEL), "max_seconds": LISTEN_SECONDS}
     path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
     return path
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,46 +16,25 @@ import soundfile
 import yaml
 
 from integrations.listen import NO_WORDS
+from tests import test_end_to_end
 from tests.conftest import EXAMPLE
-from tests.fakes import running
 from tests.test_cli import tandem
 from tests.test_end_to_end import (
     FRIEND,
+    LISTEN_SECONDS,
     OWNER,
     PARTNER,
-    TOKEN,
     FakeTelegram,
-    Tandem,
     barrier,
     replies,
-    start_tandem,
     texts,
     wait_until,
-    write_config,
 )
 from tests.voice_clips import TEST_MODEL, recording, silence, spoken
 
-MAX_SECONDS = 6
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    with running("tests.fakes.telegram_server", "--token", TOKEN) as base:
-        yield FakeTelegram(base)
-
-
-@pytest.fixture
-def bot(tmp_path: Path, telegram: FakeTelegram) -> Iterator[Tandem]:
-    config = write_config(tmp_path / "tandem.yaml", telegram)
-    settings = yaml.safe_load(config.read_text())
-    settings["listen"] = {"model": str(TEST_MODEL), "max_seconds": MAX_SECONDS}
-    config.write_text(yaml.safe_dump(settings, sort_keys=False))
-    tandem = start_tandem(config, tmp_path, telegram)
-    try:
-        yield tandem
-    finally:
-        tandem.terminate()
-    assert "Traceback" not in tandem.log(), tandem.explain()
+# The Bot API fake and `tandem run` serving it, as in the other end-to-end tests.
+telegram = test_end_to_end.telegram
+bot = test_end_to_end.bot
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +98,7 @@ def test_silence_and_a_too_long_note_get_their_kind_replies(telegram, bot):
 
     send(telegram, OWNER, recording(np.zeros(8 * 48_000)))
     too_long = replies(telegram, OWNER, bot, count=2)[-1]
-    assert too_long.startswith(f"That recording is 8 s long; I listen to up to {MAX_SECONDS} s.")
+    assert too_long.startswith(f"That recording is 8 s long; I listen to up to {LISTEN_SECONDS} s.")
 
 
 def test_the_terminal_asks_with_a_recording(tmp_path, notes):
