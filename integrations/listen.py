@@ -16,15 +16,20 @@ install it. How it works, and why:
 - `hints` (names from the user's calendar) become Whisper's initial prompt: words it has seen
   there it spells the same way ("Priya", not "video"); on our clips this halved the errors.
 - Transcription runs on the Listener's own bounded pool of threads, off the event loop (CTranslate2
-  releases the GIL); the model is loaded on first use, and a model given by name is fetched then
-  (with a progress bar in the terminal); a local folder works offline.
+  releases the GIL), at a lower CPU priority, so text answers in other chats come first; past
+  WAITING_PER_WORKER recordings waiting per thread, more are told to come back.
+- The model is loaded on first use; a model given by name is fetched then (with a progress bar
+  in the terminal), a local folder works offline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
+import os
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +50,7 @@ NO_SPEECH = (
 LOW_LOGPROB = -1.0
 PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; names beyond this would be cut
 WAITING_PER_WORKER = 8  # more recordings than this waiting per thread: say "busy" instead
+LISTEN_NICE = 10  # lower priority than the event loop's thread (bench/listen.py)
 INSTALL_HINT = "pip install -e '.[listen]'"
 
 
@@ -103,13 +109,13 @@ class Listener:
         language: str | None = "en",
         max_seconds: float = 120,
         workers: int = 1,
-        cpu_threads: int = 0,
     ) -> None:
         self.model_name = model
         self.language = language
         self.max_seconds = max_seconds
-        self.cpu_threads = cpu_threads
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tandem-listen")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="tandem-listen", initializer=_yield_cpu
+        )
         self._most_waiting = workers * WAITING_PER_WORKER
         self._waiting = 0
         self._model: Any = None
@@ -156,11 +162,19 @@ class Listener:
         """The Whisper model, loaded once (fetched first when named rather than a folder)."""
         with self._loading:
             if self._model is None:
-                self._model = _load(self.model_name, self.cpu_threads)
+                self._model = _load(self.model_name)
             return self._model
 
 
-def _load(model: str, cpu_threads: int) -> Any:
+def _yield_cpu() -> None:
+    """Lower this thread's priority, and so that of the engine's threads it starts: a text
+    answer waiting for a core is served before a recording, which takes seconds anyway."""
+    if sys.platform == "linux":  # elsewhere a thread id is not a process id setpriority takes
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LISTEN_NICE)
+
+
+def _load(model: str) -> Any:
     try:
         from faster_whisper import WhisperModel
     except ImportError:
@@ -175,7 +189,6 @@ def _load(model: str, cpu_threads: int) -> Any:
             str(local) if local.is_dir() else model,
             device="cpu",
             compute_type="int8",  # 3x faster than float32 here, same errors on our clips
-            cpu_threads=cpu_threads,
         )
     except Exception as exc:  # a name no hub has, no network, a broken folder
         log.error("The speech model %r could not be loaded: %s", model, exc)
