@@ -28,16 +28,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from bench.common import (
-    Figure,
-    Latency,
-    figures_table,
-    percentile,
-    scratch,
-    upstreams,
-    write_config,
-)
-from bench.common import assistant as make_assistant
+from bench import common
+from bench.common import Figure, percentile
 from bench.voice_load import text_answers
 from bot.core import Assistant
 from bot.hearing import calendar_words
@@ -140,8 +132,8 @@ async def while_hearing(core: Assistant, audio: bytes, first_chat: int) -> list[
 
 
 async def measure_async(notes: dict[str, bytes]) -> tuple[list[Figure], str]:
-    with scratch() as folder, upstreams(Latency()) as ups:
-        core = make_assistant(write_config(folder, ups), ups)
+    with common.scratch() as folder, common.upstreams(common.Latency()) as ups:
+        core = common.assistant(common.write_config(folder, ups), ups)
         core.listener = Listener(str(TEST_MODEL), language="en", max_seconds=LONG_SECONDS + 5)
         hints = calendar_words(core.context_for(1))
         listener = core.listener
@@ -206,7 +198,7 @@ def main() -> None:
         return
     figures, _ = measure()
     print(f"Listening; {ROUNDS} rounds of {TEXTS} text answers:")
-    print(figures_table(figures))
+    print(common.figures_table(figures))
 
 
 if __name__ == "__main__":
