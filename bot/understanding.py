@@ -9,6 +9,7 @@ Readings chosen where English is ambiguous:
 - "this weekend": the coming Saturday and Sunday, or what is left of it if we are in it;
   "next weekend": the weekend after that one.
 - "this week" / "this month": from now to the start of the next week / month.
+- "now" / "right now" / "at the moment" is the coming hour.
 - "tonight" runs from 18:00 (or from now, if later) to midnight; "this evening" is 18:00-24:00.
 - Explicit dates without a year ("3 December") are today or in the future; a year may be past.
 - Labels say "yesterday" / "today" / "tomorrow" when they fit, otherwise "Thursday 3 December",
@@ -116,6 +117,10 @@ def _tonight(now: datetime) -> TimeWindow:
     return replace(evening, start=max(now, evening.start))
 
 
+def _now(now: datetime) -> TimeWindow:
+    return TimeWindow(now, now + timedelta(hours=1), "now")
+
+
 def _weekend(now: datetime, weeks_on: int, label: str) -> TimeWindow:
     today = now.date()
     saturday = today + timedelta(days=5 - today.weekday() + 7 * weeks_on)  # Sunday: yesterday
@@ -159,6 +164,7 @@ _DAYS: list[tuple[str, DayRule]] = [
 ]
 _SPANS: list[tuple[str, SpanRule]] = [
     (r"\btonight\b", lambda m, n: _tonight(n)),
+    (r"\b(?:right now|now|currently|at the moment)\b", lambda m, n: _now(n)),
     (r"\bthis (morning|afternoon|evening)\b", lambda m, n: _part_of_day(n.date(), m[1], n, m[0])),
     (r"\bnext weekend\b", lambda m, n: _weekend(n, 1, "next weekend")),
     (r"\b(?:this|the) weekend\b", lambda m, n: _weekend(n, 0, "this weekend")),

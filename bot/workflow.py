@@ -110,6 +110,9 @@ class Workflow:
             return Reply(question.problem, tuple(trace))
         found = self._from_question(rule, question, focus)
         results: list[ToolResult] = []
+        # A step with `if:` that looked for an event and found none is a probe: the steps after it
+        # fall back ("$event.location|$text") and say so, so its "nothing" is shown only alone.
+        empty_probes: list[ToolResult] = []
         for batch in batches(rule.steps):
             if isinstance(batch, AnswerStep):
                 view = View(
@@ -118,8 +121,9 @@ class Workflow:
                     question.window.label if question.window else None,
                 )
                 llm = self.llm if batch.answer == "llm_or_template" else None
+                shown = results or empty_probes
                 text, usage, answered = await write_answer(
-                    question.text, results, view, context, history, llm, self.journal
+                    question.text, shown, view, context, history, llm, self.journal
                 )
                 return Reply(text, (*trace, answered), usage, found.get("event"))
             calls = []
@@ -150,6 +154,9 @@ class Workflow:
                 found[step.save_as or step.tool] = result
                 if (event := getattr(result, "focus", None)) is not None:
                     found["event"] = event
+                elif step.if_ and hasattr(result, "focus"):
+                    empty_probes.append(result)
+                    continue
                 results.append(result)
         raise AssertionError("config validation guarantees a final answer step")
 

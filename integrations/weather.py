@@ -73,6 +73,8 @@ WMO_DESCRIPTIONS: dict[int, str] = {
     96: "thunderstorm with hail",
     99: "thunderstorm with heavy hail",
 }
+# The codes whose precipitation falls as snow; every other code's falls as rain (or drizzle, hail).
+SNOW_CODES = frozenset({71, 73, 75, 77, 85, 86})
 
 HOURLY_VARIABLES = (
     "temperature_2m",
@@ -98,6 +100,11 @@ def describe(code: int) -> str:
     return WMO_DESCRIPTIONS.get(code, f"unknown weather (code {code})")
 
 
+def falls_as(code: int) -> str:
+    """What the precipitation of a WMO weather code is called: "snow" or "rain"."""
+    return "snow" if code in SNOW_CODES else "rain"
+
+
 @dataclass(frozen=True)
 class Place:
     """A place found by name. `timezone` is its IANA zone; `admin1` its region, "" if none."""
@@ -108,6 +115,11 @@ class Place:
     latitude: float
     longitude: float
     timezone: str
+
+    @property
+    def zone(self) -> tzinfo:
+        """The place's time zone; UTC when geocoding gave none or an unknown one."""
+        return _zone(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -286,7 +298,7 @@ class OpenMeteo:
         """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
-        zone = _zone(place.timezone)
+        zone = place.zone
         first_hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         until = max(end, first_hour + timedelta(hours=1))
         now = self._clock()
@@ -345,7 +357,7 @@ class OpenMeteo:
         """
         if last < first:
             raise ValueError("last must not be before first")
-        today = self._clock().astimezone(_zone(place.timezone)).date()
+        today = self._clock().astimezone(place.zone).date()
         first, last = self._check_range(first, last, today)
         params = {
             "latitude": _coordinate(place.latitude),

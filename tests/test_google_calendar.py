@@ -7,6 +7,7 @@ documented API; error cassettes are hand-written. Every cassette is replayed wit
 
 from __future__ import annotations
 
+import json
 import socket
 import stat
 import threading
@@ -144,6 +145,39 @@ def test_expired_token_is_refreshed_once_before_listing(monkeypatch: pytest.Monk
         ("Wed 02 Apr 09:30", "Standup"),
         ("Wed 02 Apr 16:00", "Dentist"),
     ]
+
+
+def test_a_refreshed_sign_in_is_saved_so_the_next_start_does_not_refresh_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "google-token.json"  # never the user's own sign-in
+    google_auth.save_credentials(make_credentials(TOKEN_URI, expired=True), token_file)
+    sent: list[str] = []
+    real_request = httplib2.Http.request
+
+    def spy(self: httplib2.Http, uri: str, method: str = "GET", **kwargs: Any) -> Any:
+        sent.append(f"{method} {urlsplit(uri).netloc}")
+        return real_request(self, uri, method, **kwargs)
+
+    monkeypatch.setattr(httplib2.Http, "request", spy)
+    first_start = GoogleCalendarSource("google", ["primary"], load_credentials(token_file))
+    with PLAYBACK.use_cassette("events_after_refresh.yaml"):
+        first_start.events(*ONE_DAY)
+    next_start = GoogleCalendarSource("google", ["primary"], load_credentials(token_file))
+    with PLAYBACK.use_cassette("events_after_refresh.yaml"):
+        events = next_start.events(*ONE_DAY)
+
+    assert sent == [
+        "POST oauth2.googleapis.com",  # the first start refreshes the expired token
+        "GET www.googleapis.com",
+        "GET www.googleapis.com",  # the next one uses the saved token as it is
+    ]
+    assert [event.title for event in events] == ["Standup", "Dentist"]
+    saved = json.loads(token_file.read_text(encoding="utf-8"))
+    assert saved["token"] == "ya29.a0AfH6SMfake-refreshed-access-token"
+    assert saved["refresh_token"] == "1//0grecorded-refresh-token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert list(tmp_path.iterdir()) == [token_file]  # no temporary file left behind
 
 
 def test_events_are_placed_in_the_zone_of_the_query() -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.formatting import View, day_name, event_line, events_by_day
+from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
 from integrations.calendar import Event
@@ -21,8 +22,10 @@ class CalendarFindings:
 
     @property
     def focus(self) -> Event | None:
-        """The event a follow-up question ("what will the weather be?") is about: the first."""
-        return self.events[0] if self.events else None
+        """The event a follow-up question ("what will the weather be?") is about: the first
+        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first."""
+        placed = (event for event in self.events if names_a_place(event.location))
+        return next(placed, self.events[0] if self.events else None)
 
     def for_model(self) -> str:
         """The findings as delimited, untrusted JSON for a language model."""

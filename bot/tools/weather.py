@@ -1,4 +1,9 @@
-"""The weather tool: a forecast for a place and time, hour by hour for an event, else by day."""
+"""The weather tool: a forecast for a place and time, hour by hour for an event, else by day.
+
+A reply speaks in the user's time zone, like every other reply: "Sunday 29 November at 00:36"
+is the user's day and clock, and where the place's own clock differs it is said too
+("Saturday 18:36 in Evanston"). A day's forecast is the place's own day of that date.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.formatting import View, clock_time, day_name
+from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
 from integrations.weather import (
@@ -14,6 +20,7 @@ from integrations.weather import (
     OpenMeteo,
     Place,
     WeatherError,
+    falls_as,
 )
 
 # An event up to this long gets its weather hour by hour; a longer range, day by day.
@@ -35,6 +42,7 @@ class WeatherReport:
         temperature, wind, rain = self.units
         payload = {
             "asked_for": self.asked_place,
+            "asked_time": self.at.isoformat() if self.at else None,
             "place": f"{self.place.name}, {self.place.country}" if self.place else None,
             "note": self.note or None,
             "units": {"temperature": temperature, "wind": wind, "precipitation": rain},
@@ -48,21 +56,32 @@ class WeatherReport:
         lines = [self.note] if self.note else []
         where = self.place.name if self.place else ""
         for hour in self.hours:
-            chance = _chance(hour.precipitation_probability)
+            at = self.at or hour.time  # the user's zone: the tool asks in it
+            chance = _chance(hour.precipitation_probability, hour.weather_code)
             lines.append(
-                f"Weather in {where}, {day_name(hour.time.date(), view.today)} at "
-                f"{clock_time(self.at or hour.time, view.clock)}: {hour.description}, "
+                f"Weather in {where}, {day_name(at.date(), view.today)} at "
+                f"{clock_time(at, view.clock)}{self._there(at, view)}: {hour.description}, "
                 f"{hour.temperature:.0f}{temperature} (feels like "
                 f"{hour.apparent_temperature:.0f}{temperature}){chance}, "
                 f"wind {hour.wind_speed:.0f} {wind}."
             )
         for day in self.days:
-            chance = _chance(day.precipitation_probability_max)
+            chance = _chance(day.precipitation_probability_max, day.weather_code)
             lines.append(
                 f"Weather in {where}, {day_name(day.day, view.today)}: {day.description}, "
                 f"{day.temperature_min:.0f}–{day.temperature_max:.0f}{temperature}{chance}."
             )
         return "\n".join(lines)
+
+    def _there(self, at: datetime, view: View) -> str:
+        """The place's own time, where its clock differs from the user's: " (18:36 in Paris)"."""
+        if self.place is None:
+            return ""
+        there = at.astimezone(self.place.zone)
+        if there.utcoffset() == at.utcoffset():
+            return ""
+        day = f"{there:%A} " if there.date() != at.date() else ""
+        return f" ({day}{clock_time(there, view.clock)} in {self.place.name})"
 
 
 def weather_forecast(
@@ -76,8 +95,8 @@ def weather_forecast(
     Use it for the weather at one of the user's events (pass the event's location, start and
     end) or at a place and day. A range of up to 8 hours gives the weather at its first hour;
     a longer range gives one line per day (at most 7 days). Forecasts reach 16 days ahead;
-    past days have none. A place that cannot be found falls back to the user's home, and the
-    result says so.
+    past days have none. A place that cannot be found, or a location that is no place
+    ("Online", "Zoom", a link), falls back to the user's home, and the result says so.
 
     Args:
         place: A place name or an event's location, e.g. "Dorking" or "Regent's Park Tennis
@@ -99,10 +118,15 @@ def weather_forecast(
         if finish - begin <= HOURLY_UP_TO:
             hours = weather.hourly(found, begin, begin + timedelta(hours=1))
             return WeatherReport(asked, found, note, begin, hours[:1], units=units)
-        last_day = (finish - timedelta(microseconds=1)).date()
-        days = weather.daily(
-            found, begin.date(), min(last_day, begin.date() + timedelta(MAX_DAYS - 1))
+        last_day = min(
+            (finish - timedelta(microseconds=1)).date(), begin.date() + timedelta(MAX_DAYS - 1)
         )
+        now = context.now()
+        if finish > now:
+            # Near midnight the user's day may be over where the place is, east of them: the
+            # place's current day is then the nearest to what was asked.
+            last_day = max(last_day, now.astimezone(found.zone).date())
+        days = weather.daily(found, begin.date(), last_day)
         return WeatherReport(asked, found, note, days=days, units=units)
     except WeatherError as exc:
         # Out of range, or the service is down: the rest of the answer still stands.
@@ -111,7 +135,7 @@ def weather_forecast(
 
 def _locate(weather: OpenMeteo, asked: str, home: str) -> tuple[Place | None, str]:
     """The place to forecast for, and what to tell the user about how it was chosen."""
-    if asked:
+    if asked and names_a_place(asked):
         match = weather.find_place(asked)
         if match is not None:
             place, part = match
@@ -119,13 +143,17 @@ def _locate(weather: OpenMeteo, asked: str, home: str) -> tuple[Place | None, st
     match = weather.find_place(home)
     if match is None:
         return None, f"I couldn't find your home place “{home}” to look up the weather."
-    if asked:
-        return match[0], f"I couldn't find “{asked}”, so this is the weather at home ({home})."
-    return match[0], ""
+    if not asked:
+        return match[0], ""
+    if not names_a_place(asked):
+        return match[0], f"(For “{asked}”, I used your home, {home}.)"
+    return match[0], f"I couldn't find “{asked}”, so this is the weather at home ({home})."
 
 
-def _chance(probability: int | None) -> str:
-    return f", {probability}% chance of rain" if probability is not None else ""
+def _chance(probability: int | None, code: int) -> str:
+    if probability is None:
+        return ""
+    return f", {probability}% chance of {falls_as(code)}"
 
 
 def _plain(forecast: HourlyWeather | DailyWeather) -> dict[str, object]:

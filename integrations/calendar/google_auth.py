@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
+from google.auth.transport import Request
 from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import InstalledAppFlow, WSGITimeoutError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
@@ -43,9 +45,28 @@ _PASTE_ATTEMPTS = 3
 Printer = Callable[..., None]
 Reader = Callable[[str], str]
 
+log = logging.getLogger(__name__)
 
-def load_credentials(token_file: str | Path) -> Credentials:
-    """The saved sign-in. Refreshing the access token happens by itself when it is used."""
+
+class SavedCredentials(Credentials):
+    """A sign-in read from a file, written back to it whenever its access token is refreshed, so
+    that the next start uses the token while it lasts instead of refreshing it again."""
+
+    saved_at: Path | None = None
+
+    def refresh(self, request: Request) -> None:
+        super().refresh(request)
+        if self.saved_at is None:
+            return
+        try:
+            save_credentials(self, self.saved_at)
+        except OSError as exc:  # a read-only folder costs a refresh at the next start, no more
+            log.warning("couldn't save the refreshed Google sign-in to %s: %s", self.saved_at, exc)
+
+
+def load_credentials(token_file: str | Path) -> SavedCredentials:
+    """The saved sign-in. Refreshing the access token happens by itself when it is used, and
+    the refreshed token is saved back to `token_file`."""
     path = Path(token_file).expanduser()
     if not path.exists():
         raise CalendarAuthError(
@@ -53,7 +74,7 @@ def load_credentials(token_file: str | Path) -> Credentials:
             f"Sign in with: {SIGN_IN_COMMAND}"
         )
     try:
-        credentials = Credentials.from_authorized_user_file(str(path))
+        credentials = SavedCredentials.from_authorized_user_file(str(path))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         # ValueError covers broken JSON and missing fields; the others a file of the wrong shape.
         raise CalendarAuthError(
@@ -65,6 +86,7 @@ def load_credentials(token_file: str | Path) -> Credentials:
             f"The saved Google sign-in at {path} doesn't allow reading calendars. "
             f"Sign in again with: {SIGN_IN_COMMAND}"
         )
+    credentials.saved_at = path
     return credentials
 
 
