@@ -72,7 +72,7 @@ class NothingHeard(ListenError):
 
 NOT_INSTALLED = (
     "I can't listen to voice messages yet: speech recognition is not installed. "
-    f"The owner can add it with `{INSTALL_HINT}` in Tandem's folder and restart; "
+    f"The owner can add it by running {INSTALL_HINT} in Tandem's folder, then restarting; "
     "until then, please type your question."
 )
 NO_WORDS = "I couldn't make out any words in that recording. Could you say it again, or type it?"
