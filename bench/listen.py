@@ -150,7 +150,7 @@ async def measure_async(notes: dict[str, bytes]) -> tuple[list[Figure], str]:
         said = sum(len(words(question)) for question in QUESTIONS)
         for question, note in notes.items():
             for label, given in (("with the calendar's names", hints), ("without", ())):
-                heard = (await listener.transcribe(note, given)).text
+                heard = await listener.transcribe(note, given)
                 errors[label] += word_errors(words(question), words(heard))
         long_audio = long_recording(list(notes.values()))
         await text_answers(core, 1)  # warm up

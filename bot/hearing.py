@@ -36,7 +36,7 @@ def open_listener(config: LoadedConfig) -> Listener:
 async def hear(listener: Listener, audio: bytes, context: ToolContext) -> str:
     """What a recording says, primed with `context`'s calendar; ListenError if nothing usable."""
     hints = await run_action(calendar_words, context)
-    return (await listener.transcribe(audio, hints)).text
+    return await listener.transcribe(audio, hints)
 
 
 def calendar_words(context: ToolContext) -> list[str]:

@@ -33,7 +33,6 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,13 +91,6 @@ def _minutes(seconds: float) -> str:
     return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
 
 
-@dataclass(frozen=True)
-class Transcript:
-    text: str
-    seconds: float  # length of the recording
-    language: str
-
-
 class Listener:
     """Turns recordings into text. Cheap to create; the model loads on the first recording."""
 
@@ -121,7 +113,7 @@ class Listener:
         self._model: Any = None
         self._loading = threading.Lock()
 
-    async def transcribe(self, audio: bytes, hints: Sequence[str] = ()) -> Transcript:
+    async def transcribe(self, audio: bytes, hints: Sequence[str] = ()) -> str:
         """What `audio` says. Raises ListenError (too long, no words, unreadable, not installed)."""
         if self._waiting >= self._most_waiting:
             raise ListenError(BUSY)
@@ -135,12 +127,11 @@ class Listener:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _transcribe(self, audio: bytes, hints: tuple[str, ...]) -> Transcript:
+    def _transcribe(self, audio: bytes, hints: tuple[str, ...]) -> str:
         samples = decode(audio, self.max_seconds)
-        seconds = len(samples) / SAMPLE_RATE
         if not len(samples) or float(abs(samples).max()) < SILENCE_PEAK:
             raise NothingHeard(NO_WORDS)
-        segments, info = self.model().transcribe(
+        segments, _ = self.model().transcribe(
             samples,
             language=self.language,
             beam_size=5,
@@ -156,7 +147,7 @@ class Listener:
         text = " ".join(word for word in words if word)
         if not any(character.isalnum() for character in text):
             raise NothingHeard(NO_WORDS)
-        return Transcript(text, seconds, info.language)
+        return text
 
     def model(self) -> Any:
         """The Whisper model, loaded once (fetched first when named rather than a folder)."""
@@ -183,12 +174,12 @@ def _load(model: str) -> Any:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     local = Path(model).expanduser()
     if not local.is_dir():
-        log.warning("Fetching the speech model %r (first use only; it is cached)...", model)
+        log.warning("Loading the speech model %r (fetched on first use, then cached)...", model)
     try:
         loaded = WhisperModel(
             str(local) if local.is_dir() else model,
             device="cpu",
-            compute_type="int8",  # 3x faster than float32 here, same errors on our clips
+            compute_type="int8",  # about 3x faster than float32 here, as few word errors
         )
     except Exception as exc:  # a name no hub has, no network, a broken folder
         log.error("The speech model %r could not be loaded: %s", model, exc)

@@ -62,7 +62,7 @@ def words(text: str) -> set[str]:
 
 
 def heard(listener: Listener, audio: bytes, hints: tuple[str, ...] = ()) -> str:
-    return asyncio.run(listener.transcribe(audio, hints)).text
+    return asyncio.run(listener.transcribe(audio, hints))
 
 
 def test_voice_notes_are_heard_with_the_words_their_answers_need(listener, notes):
@@ -152,10 +152,7 @@ def test_recordings_beyond_the_waiting_room_are_told_to_come_back(monkeypatch):
 
 def test_config_problems_are_named(tmp_path):
     path = tmp_path / "tandem.yaml"
-    path.write_text(
-        EXAMPLE.read_text().replace("calendars:", "listen: {modle: base}\ncalendars:", 1)
-    )
-    path.write_text(path.read_text().replace("sample-calendar.ics", str(EXAMPLE.parent / "x")))
+    path.write_text("listen: {modle: base}\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert "listen.modle: unknown field 'modle' (did you mean 'model'?)" in caught.value.problems
