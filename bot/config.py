@@ -505,7 +505,13 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
 
 def _describe(error: Any, raw: dict[str, Any]) -> str:
     """One validation error as: where (rule name included), what is wrong, what was meant."""
-    loc = [part for part in error["loc"] if not _is_union_tag(part)]
+    raw_loc = error["loc"]
+    # A union member's tag follows a list index (calendars[0].ics.url); a key of that name is kept.
+    loc = [
+        part
+        for at, part in enumerate(raw_loc)
+        if not (_is_union_tag(part) and at and isinstance(raw_loc[at - 1], int))
+    ]
     where = _where(loc, raw)
     kind = error["type"]
     if kind == "extra_forbidden":
