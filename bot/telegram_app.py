@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from telegram import Bot, Chat, InputFile, Message, Update
+from telegram import Bot, Chat, InputFile, Message, Update, User
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
@@ -235,6 +235,17 @@ async def _typing(chat: Chat) -> AsyncIterator[None]:
             await task
 
 
+def _incoming(message: Message, user: User, text: str, heard: str | None = None) -> Incoming:
+    return Incoming(
+        chat_id=message.chat_id,
+        user_id=user.id,
+        text=text,
+        language=user.language_code,
+        group=message.chat.type != ChatType.PRIVATE,
+        heard=heard,
+    )
+
+
 class _Handlers:
     """The callbacks, sharing the core and the settings."""
 
@@ -282,15 +293,9 @@ class _Handlers:
         message, user = update.message, update.effective_user
         if message is None or message.text is None or user is None:
             return
-        incoming = Incoming(
-            chat_id=message.chat_id,
-            user_id=user.id,
-            text=message.text.replace(f"@{context.bot.username}", "").strip(),
-            language=user.language_code,
-            group=message.chat.type != ChatType.PRIVATE,
-        )
         async with _typing(message.chat):
-            reply = await self.core.handle(incoming)
+            text = message.text.replace(f"@{context.bot.username}", "").strip()
+            reply = await self.core.handle(_incoming(message, user, text))
         await self.outbox.deliver(message.chat_id, reply)
 
     async def recording(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -304,15 +309,7 @@ class _Handlers:
             except ListenError as exc:
                 await self.outbox.text(message.chat_id, str(exc))
                 return
-            incoming = Incoming(
-                chat_id=message.chat_id,
-                user_id=user.id,
-                text=heard,
-                language=user.language_code,
-                group=message.chat.type != ChatType.PRIVATE,
-                heard=heard,
-            )
-            reply = await self.core.handle(incoming)
+            reply = await self.core.handle(_incoming(message, user, heard, heard=heard))
         await self.outbox.deliver(message.chat_id, reply)
 
     async def _listen(self, message: Message, user_id: int) -> str:
