@@ -138,14 +138,15 @@ async def measure_async(notes: dict[str, bytes]) -> tuple[list[Figure], str]:
         hints = calendar_words(core.context_for(1))
         listener = core.listener
         await listener.transcribe(notes[SHORT], hints)  # loads the model
-        timed = {}
+        timed, cpu = {}, {}
         for question in (SHORT, LONG):
-            runs = []
+            runs, used = [], []
             for _ in range(NOTES):
-                started = time.perf_counter()
+                started, began = time.perf_counter(), time.process_time()
                 await listener.transcribe(notes[question], hints)
                 runs.append(time.perf_counter() - started)
-            timed[question] = runs
+                used.append(time.process_time() - began)
+            timed[question], cpu[question] = runs, statistics.median(used)
         errors = {"with the calendar's names": 0, "without": 0}
         said = sum(len(words(question)) for question in QUESTIONS)
         for question, note in notes.items():
@@ -166,8 +167,11 @@ async def measure_async(notes: dict[str, bytes]) -> tuple[list[Figure], str]:
         for q, target in ((SHORT, "≤ 1 s"), (LONG, "≤ 2 s"))
     )
     short.met, long.met = short.median <= 1, long.median <= 2
+    # CPU time (all threads) depends less than wall time on what else the machine runs.
+    short.note, long.note = (f"CPU time {cpu[q]:.2f} s" for q in (SHORT, LONG))
     rate = errors["with the calendar's names"] / said
-    wer = Figure("7. word error rate, primed with the calendar", [rate * 100], "%", "≤ 20 %")
+    wer = Figure("7. word error rate, primed with the calendar", [round(rate * 100, 1)], "%")
+    wer.target = "≤ 20 %"
     wer.met = rate <= 0.2
     wer.note = f"without the names {errors['without'] / said:.0%}; {said} words, {len(notes)} notes"
     slowdown = Figure(
