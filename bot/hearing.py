@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from bot.config import LoadedConfig
-from bot.journal import run_action
+from bot.engine.journal import run_action
 from bot.tools.context import ToolContext
 from integrations.calendar import CalendarError
 from integrations.listen import Listener
