@@ -26,20 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import logging
 import os
+import queue
 import sys
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SAMPLE_RATE = 16_000  # what Whisper listens at
 SILENCE_PEAK = 0.01  # a recording whose loudest sample is below this (-40 dBFS) holds no words
@@ -105,9 +109,7 @@ class Listener:
         self.model_name = model
         self.language = language
         self.max_seconds = max_seconds
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="tandem-listen", initializer=_yield_cpu
-        )
+        self._pool = _DaemonPool(workers)
         self._most_waiting = workers * WAITING_PER_WORKER
         self._waiting = 0
         self._model: Any = None
@@ -119,13 +121,13 @@ class Listener:
             raise ListenError(BUSY)
         self._waiting += 1
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, self._transcribe, audio, tuple(hints))
+            job = functools.partial(self._transcribe, audio, tuple(hints))
+            return await asyncio.wrap_future(self._pool.submit(job))
         finally:
             self._waiting -= 1
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
     def _transcribe(self, audio: bytes, hints: tuple[str, ...]) -> str:
         samples = decode(audio, self.max_seconds)
@@ -155,6 +157,43 @@ class Listener:
             if self._model is None:
                 self._model = _load(self.model_name)
             return self._model
+
+
+class _DaemonPool:
+    """`workers` daemon threads, started on first use. Unlike a ThreadPoolExecutor's, they do not
+    hold up Tandem's exit while a recording is heard: a stopped durable run hears it again after
+    the restart."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._started = False
+
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        if not self._started:
+            self._started = True
+            for number in range(self._workers):
+                name = f"tandem-listen-{number}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+        future: Future[T] = Future()
+        self._jobs.put((future, job))
+        return future
+
+    def close(self) -> None:
+        for _ in range(self._workers if self._started else 0):
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        _yield_cpu()
+        while (item := self._jobs.get()) is not None:
+            future, job = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as exc:  # handed to the caller, who sees it raised
+                    future.set_exception(exc)
 
 
 def _yield_cpu() -> None:

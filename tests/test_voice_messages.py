@@ -37,6 +37,12 @@ telegram = test_end_to_end.telegram
 bot = test_end_to_end.bot
 
 
+@pytest.fixture(autouse=True)
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the model and hearing take seconds on a busy two-core machine: wait longer."""
+    monkeypatch.setattr(test_end_to_end, "WAIT_SECONDS", 60.0)
+
+
 @pytest.fixture(scope="module")
 def notes() -> dict[str, bytes]:
     questions = ["What's on Saturday?", "When is my next dentist appointment?"]
