@@ -31,6 +31,7 @@ BENCHMARKS = (
     "understanding_cost",
     "time_libraries",
     "big_calendar",
+    "listen",
 )
 QUICK = {  # module -> constants to lower for --quick
     "overhead": {"ROUNDS": 3, "MESSAGES": 100},
@@ -41,6 +42,7 @@ QUICK = {  # module -> constants to lower for --quick
     "understanding_cost": {"ROUNDS": 1, "ASKS": 1},
     "time_libraries": {"REPEATS": 1},
     "big_calendar": {"ROUNDS": 1},
+    "listen": {"ROUNDS": 1, "NOTES": 3},
 }
 
 

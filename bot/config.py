@@ -132,7 +132,7 @@ class WeatherSettings(Strict):
     timeout_seconds: float = Field(default=10, gt=0)
 
 
-VoiceMode = Literal["never", "always", "on_request"]
+VoiceMode = Literal["never", "always", "on_request", "inbound"]
 
 
 class VoiceSettings(Strict):
@@ -144,6 +144,21 @@ class VoiceSettings(Strict):
     default_voice: str = "gmw/en"  # for languages without a voice of their own
     rate: int = Field(default=175, ge=80, le=400)  # words per minute
     max_spoken_chars: int = Field(default=400, ge=50)  # longer replies: the first sentences
+
+
+class ListenSettings(Strict):
+    """Voice messages to text, offline (the `listen` extra: pip install -e '.[listen]')."""
+
+    engine: Literal["faster-whisper"] = "faster-whisper"
+    model: str = "tiny.en"  # a Whisper model name, fetched on first use, or a local folder
+    language: str | None = None  # what people speak; empty: user.language
+    max_seconds: float = Field(default=120, gt=0, le=3600)  # longer recordings are declined
+    workers: int = Field(default=1, ge=1, le=8)  # recordings transcribed at once
+
+    @property
+    def model_folder(self) -> str | None:
+        """The model as a folder path (relative to the config file), when it is one."""
+        return self.model if "/" in self.model or self.model.startswith(("~", ".")) else None
 
 
 class Price(Strict):
@@ -367,6 +382,7 @@ class Settings(Strict):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    listen: ListenSettings = Field(default_factory=ListenSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
@@ -379,6 +395,16 @@ class Settings(Strict):
     def _one_entry_per_person(self) -> Settings:
         if twice := used_twice(person.telegram_id for person in self.people):
             raise ValueError(f"people: each telegram_id once; listed twice: {twice}")
+        return self
+
+    @model_validator(mode="after")
+    def _listen_language(self) -> Settings:
+        model, language = self.listen.model, self.listen.language or self.user.language
+        if model.endswith(".en") and language != "en":
+            raise ValueError(
+                f"listen.model {model!r} knows English only, but people speak {language!r} "
+                f"(listen.language, else user.language): use {model.removesuffix('.en')!r}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -493,9 +519,13 @@ def _checked(
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems = [_describe(error, raw) for error in exc.errors()] + problems
+    else:
+        loaded = LoadedConfig(settings=settings, path=path)
+        if (model := settings.listen.model_folder) and not loaded.resolve(model).is_dir():
+            problems.append(f"listen.model: no such folder: {loaded.resolve(model)}")
     if problems:
         raise ConfigError(path, problems)
-    return LoadedConfig(settings=settings, path=path)
+    return loaded
 
 
 def _missing_files(raw: dict[str, Any], folder: Path) -> list[str]:
@@ -569,7 +599,13 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
 
 def _describe(error: Any, raw: dict[str, Any]) -> str:
     """One validation error as: where (rule name included), what is wrong, what was meant."""
-    loc = [part for part in error["loc"] if not _is_union_tag(part)]
+    raw_loc = error["loc"]
+    # A union member's tag follows a list index (calendars[0].ics.url); a key of that name is kept.
+    loc = [
+        part
+        for at, part in enumerate(raw_loc)
+        if not (_is_union_tag(part) and at and isinstance(raw_loc[at - 1], int))
+    ]
     where = _where(loc, raw)
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -611,6 +647,7 @@ _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "llm": LlmSettings,
     "weather": WeatherSettings,
     "voice": VoiceSettings,
+    "listen": ListenSettings,
     "memory": MemorySettings,
     "limits": LimitSettings,
     "scheduler": SchedulerSettings,

@@ -37,6 +37,7 @@ from bot.telegram.handlers import NOT_TEXT, REFUSAL
 from tests.conftest import EXAMPLE, HANG_SECONDS, LONDON
 from tests.fakes import control, running
 from tests.test_cli import is_tomorrows_listing
+from tests.voice_clips import TEST_MODEL
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
 TOKEN = "123:TEST"
@@ -45,6 +46,7 @@ STRANGER, BARRIER = 999, 998  # not allowed
 SCHEDULE_CHAT = 555  # scheduled rules (the morning briefing) send here, away from every test
 # Waits only bound a hang (see HANG_SECONDS): a busy machine makes them slower, never failed.
 WAIT_SECONDS = STOP_SECONDS = HANG_SECONDS
+LISTEN_SECONDS = 6  # longer voice messages are declined
 
 T = TypeVar("T")
 Sent = dict[str, Any]
@@ -150,7 +152,8 @@ def barrier(fake: FakeTelegram, bot: Tandem) -> None:
 
 
 def write_config(path: Path, fake: FakeTelegram) -> Path:
-    """The example config, served through the fake, for three users, offline."""
+    """The example config, served through the fake, for three users, offline (voice messages
+    are heard by the model the test extra installs)."""
     settings = yaml.safe_load(EXAMPLE.read_text())
     settings["telegram"].update(
         allowed_user_ids=[OWNER, FRIEND, PARTNER],
@@ -165,6 +168,7 @@ def write_config(path: Path, fake: FakeTelegram) -> Path:
         forecast_url=f"{fake.base}/no-weather/v1/forecast",
         geocoding_url=f"{fake.base}/no-weather/v1/search",
     )
+    settings["listen"] = {"model": str(TEST_MODEL), "max_seconds": LISTEN_SECONDS}
     path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
     return path
 
