@@ -30,6 +30,8 @@ BENCHMARKS = (
     "memory",
     "understanding_cost",
     "time_libraries",
+    "big_calendar",
+    "listen",
 )
 QUICK = {  # module -> constants to lower for --quick
     "overhead": {"ROUNDS": 3, "MESSAGES": 100},
@@ -39,6 +41,8 @@ QUICK = {  # module -> constants to lower for --quick
     "memory": {"MESSAGES": 1_000},
     "understanding_cost": {"ROUNDS": 1, "ASKS": 1},
     "time_libraries": {"REPEATS": 1},
+    "big_calendar": {"ROUNDS": 1},
+    "listen": {"ROUNDS": 1, "NOTES": 3},
 }
 
 

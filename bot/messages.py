@@ -33,6 +33,7 @@ class Incoming:
     mode: Mode | None = None  # this message only (tandem ask --mode); else the chat's mode
     group: bool = False  # sent in a group chat
     paced: bool = True  # the per-minute message limit applies (not in the owner's own terminal)
+    heard: str | None = None  # the text was heard in a voice message (shown first in the reply)
 
     @property
     def conversation(self) -> int | str:

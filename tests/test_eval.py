@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bot.eval import ScenarioTurn, judge
-from tests.conftest import EXAMPLE, ROOT
+from tests.conftest import EXAMPLE, PROCESS_SECONDS, ROOT
 from tests.test_cli import TANDEM
 
 SCENARIOS = ROOT / "config" / "scenarios.example.yaml"
@@ -35,7 +35,7 @@ def tandem_eval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PROCESS_SECONDS,
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result

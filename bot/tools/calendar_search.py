@@ -45,6 +45,7 @@ class CalendarFindings:
     more: int = 0  # events left out by the limit
     matched: bool = True  # False: the words matched nothing, these are the window's events
     elsewhere: Event | None = None  # then, what the words do name, outside the window
+    notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
 
     @property
     def subject(self) -> str:
@@ -76,10 +77,17 @@ class CalendarFindings:
             payload["what_the_words_name_elsewhere"] = _plain(self.elsewhere)
         if self.more:
             payload["more_not_shown"] = self.more
+        if self.notes:
+            payload["reading_notes"] = list(self.notes)
         return data_block("calendar_data", payload, "the user's calendar content")
 
     def for_person(self, view: View) -> str:
-        """A plain answer shaped by what was asked; it says so when nothing was found."""
+        """A plain answer shaped by what was asked, with any reading notes; it says so when
+        nothing was found."""
+        listing = self._listing(view)
+        return "\n".join([listing, *(f"({note})" for note in self.notes)])
+
+    def _listing(self, view: View) -> str:
         when = view.window_label or f"in the next {(self.end - self.start).days} days"
         # Same-zone subtraction counts wall-clock time, so a day across a DST change is one day.
         one_day = bool(view.window_label) and self.end - self.start <= timedelta(days=1)
@@ -185,15 +193,18 @@ def search_calendar(
     matched, elsewhere = True, None
     if not significant(text):
         events = context.calendar.events(begin, finish)
+        notes = tuple(getattr(events, "notes", ()))
     else:
         # One read serves the word weights, the window and what the words name elsewhere.
         known_from, known_to = _known_range(context)
         known = context.calendar.events(known_from, known_to)
+        notes = tuple(getattr(known, "notes", ()))
         significance = Significance.of(known)
         if known_from <= begin and finish <= known_to:
             events = [event for event in known if event.start < finish and event.end > begin]
         else:
             events = context.calendar.events(begin, finish)
+            notes = tuple(dict.fromkeys((*notes, *getattr(events, "notes", ()))))
         ranked = _ranked(events, text, significance, context.user, single=limit == 1)
         matched = bool(ranked)
         if not ranked and start is not None:
@@ -206,7 +217,14 @@ def search_calendar(
     # One event wanted ("when is ...?"): the others are not "more" of an answer.
     more = max(0, len(events) - limit) if limit > 1 else 0
     return CalendarFindings(
-        events[:limit], begin, finish, text, more=more, matched=matched, elsewhere=elsewhere
+        events[:limit],
+        begin,
+        finish,
+        text,
+        more=more,
+        matched=matched,
+        elsewhere=elsewhere,
+        notes=notes,
     )
 
 
