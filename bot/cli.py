@@ -49,8 +49,8 @@ class ExitStatus(IntEnum):
 
 EXIT_STATUSES = {
     ExitStatus.ANSWERED: "answered",
-    ExitStatus.FAILED: "something went wrong (the reply apologises), the voice note could "
-    "not be made, or Tandem cannot start",
+    ExitStatus.FAILED: "something went wrong (the reply apologises), the recording could not "
+    "be heard or the voice note made, or Tandem cannot start",
     ExitStatus.BAD_CONFIG: "the config file has problems (they are listed)",
     ExitStatus.OUT_OF_SCOPE: "not answered: outside what your rules cover, or a change to the "
     "calendar (Tandem only reads it)",
