@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
-from pathlib import Path
 
-from bench.common import Figure, figures_table, machine
+from bench.common import Figure, figures_table, load_average, machine
 
 BENCHMARKS = ("overhead", "concurrency", "critical_path", "voice_load", "model_use", "memory")
 QUICK = {  # module -> constants to lower for --quick
@@ -29,10 +28,6 @@ QUICK = {  # module -> constants to lower for --quick
     "voice_load": {"ROUNDS": 2, "NOTES": 5},
     "memory": {"MESSAGES": 1_000},
 }
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:

@@ -55,6 +55,17 @@ MODES = {
 
 
 @dataclass(frozen=True)
+class Chat:
+    """What a run reads of its chat before answering, in one journaled step."""
+
+    mode: Mode
+    history: list[Turn]
+    focus: Event | None
+    voice_mode: VoiceMode
+    refusal: str | None = None  # why the person may not ask now (a budget reached)
+
+
+@dataclass(frozen=True)
 class Answered:
     reply: Reply
     record: Run
@@ -166,37 +177,45 @@ class Assistant:
             text, wants_voice = argument.strip(), True
         asked, text = asks_for_voice(text, self.settings.voice.request_phrases)
         now = self.context_for(user).now()
-        # Everything read from the store is journaled too: a resumed run takes the same path.
-        if refusal := await self.journal.step("check budget", self.budgets.refusal, user, now):
-            return Reply(refusal)
+        # Everything read from the store is journaled too, so that a resumed run takes the same
+        # path; all in one step, as each step is a write to the journal.
+        chat = await self.journal.step("read chat", self._read_chat, key, user, now)
+        if chat.refusal:
+            return Reply(chat.refusal)
         try:
-            reply = (await self.answer(key, user, text, message.mode)).reply
+            reply = (await self.answer(key, user, text, message.mode, chat)).reply
         except Exception:
             log.exception("a message could not be answered")
             return Reply(SORRY)
-        voice_mode = await self.journal.step("read voice mode", self.voice_mode, key)
-        if _speaks(voice_mode, wants_voice or asked or reply.speak):
+        if _speaks(chat.voice_mode, wants_voice or asked or reply.speak):
             reply = await self.with_voice(reply, message.language)
         return reply
 
     async def answer(
-        self, key: Conversation, user_id: int, text: str, mode: Mode | None = None
+        self,
+        key: Conversation,
+        user_id: int,
+        text: str,
+        mode: Mode | None = None,
+        chat: Chat | None = None,
     ) -> Answered:
         """Answer `text` (in `mode`, else the conversation's) and remember it."""
-        answered = await self.run(key, user_id, text, mode)
+        if chat is None:
+            chat = await self.journal.step("read chat", self._read_chat, key)
+        answered = await self.run(chat, key, user_id, text, mode)
         turns = (Turn("user", text), Turn("assistant", answered.reply.text))
         reply, record = answered.reply, answered.record
         await self.journal.step("remember", self._keep, key, user_id, turns, reply, record)
         return answered
 
     async def run(
-        self, key: Conversation, user_id: int, text: str, mode: Mode | None = None
+        self, chat: Chat, key: Conversation, user_id: int, text: str, mode: Mode | None = None
     ) -> Answered:
-        """Answer `text` with the conversation's history, changing nothing in it."""
+        """Answer `text` in a chat as read (`chat`: its history, ...), changing nothing in it."""
         started = time.perf_counter()
         context = self.context_for(user_id)
-        chosen, history, focus = await self.journal.step("read conversation", self._read, key)
-        mode = mode or chosen
+        history, focus = chat.history, chat.focus
+        mode = mode or chat.mode
         rule = self.workflow.choose(text)
         if mode == "agent" or (mode == "hybrid" and rule is None):
             reply = await self.agent.run(text, context, history, key)
@@ -208,8 +227,18 @@ class Assistant:
         seconds = time.perf_counter() - started
         return Answered(reply, Run(ran, text, reply.text, reply.steps, reply.usage, seconds))
 
-    def _read(self, key: Conversation) -> tuple[Mode, list[Turn], Event | None]:
-        return self.mode(key), self.memory.recent(key), self.memory.focus(key)
+    def _read_chat(
+        self, key: Conversation, user_id: int | None = None, now: datetime | None = None
+    ) -> Chat:
+        """What a run reads from the store; the budget only when given who asks and when."""
+        refusal = self.budgets.refusal(user_id, now) if user_id is not None and now else None
+        return Chat(
+            self.mode(key),
+            self.memory.recent(key),
+            self.memory.focus(key),
+            self.voice_mode(key),
+            refusal,
+        )
 
     def context_for(self, user_id: int) -> ToolContext:
         """The tools' view of one person: their settings and their calendars, no one else's.
@@ -241,7 +270,8 @@ class Assistant:
             return Reply(self.budgets.report(user_id, self.context_for(user_id).now()))
         if not argument:
             return Reply("Ask it a question, e.g. “/compare what will the weather be?”")
-        both = [self.run(key, user_id, argument, mode) for mode in ("workflow", "agent")]
+        chat = await self.journal.step("read chat", self._read_chat, key)
+        both = [self.run(chat, key, user_id, argument, mode) for mode in ("workflow", "agent")]
         runs = await asyncio.gather(*both)
         return Reply(compare_report([run.record for run in runs], self.price))
 
@@ -326,12 +356,13 @@ class Assistant:
         """Answer a scheduled rule's question in a chat, as if its owner had just asked it."""
         assert rule.schedule is not None
         question = understand(rule.schedule.ask, self.context.now())
-        _, history, _ = await self.journal.step("read conversation", self._read, chat_id)
-        reply = await self.workflow.run_rule(rule, question, self.context, history, None, chat_id)
+        chat = await self.journal.step("read chat", self._read_chat, chat_id)
+        reply = await self.workflow.run_rule(
+            rule, question, self.context, chat.history, None, chat_id
+        )
         turns = (Turn("assistant", reply.text),)
         await self.journal.step("remember", self._keep, chat_id, chat_id, turns, reply, None)
-        voice_mode = await self.journal.step("read voice mode", self.voice_mode, chat_id)
-        if _speaks(voice_mode, reply.speak):
+        if _speaks(chat.voice_mode, reply.speak):
             reply = await self.with_voice(reply, None)
         return reply
 

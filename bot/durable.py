@@ -17,6 +17,8 @@ import hashlib
 import logging
 import random
 import signal
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +39,8 @@ from bot.telegram_app import Outbox, build_application, retry_seconds
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 30  # Telegram's long-poll: an idle bot makes one request per half minute
+# DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped.
+JOURNAL_THREADS = 8
 
 
 class DbosJournal:
@@ -91,6 +95,36 @@ def database_url(config: LoadedConfig, override: str | None) -> str:
     return chosen or f"sqlite:///{config.data_dir / 'runs.sqlite3'}"
 
 
+class _WalConnection(sqlite3.Connection):
+    """The journal's SQLite connection: write-ahead log, synced at checkpoints, not per commit.
+
+    A commit is in the log before the step counts as done, so a killed process loses nothing
+    (only a power cut may lose the last commits); and readers do not wait for the writer.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA journal_mode=WAL")
+        self.execute("PRAGMA synchronous=NORMAL")
+
+
+def journal_config(url: str, worker: str) -> DBOSConfig:
+    config = DBOSConfig(
+        name="tandem",
+        system_database_url=url,
+        executor_id=worker,
+        log_level="WARNING",
+        max_executor_threads=JOURNAL_THREADS,
+    )
+    if url.startswith("sqlite"):
+        # SQLite takes one writer at a time: more connections only take turns at its lock,
+        # each sleeping in SQLite's busy handler; one connection queues them without sleeping.
+        config.update(
+            sys_db_pool_size=1, db_engine_kwargs={"connect_args": {"factory": _WalConnection}}
+        )
+    return config
+
+
 def webhook_secret(token: str) -> str:
     """The same secret on every worker without configuring one: derived from the bot token."""
     return hashlib.sha256(f"tandem-webhook:{token}".encode()).hexdigest()[:48]
@@ -119,14 +153,7 @@ async def serve(
     await application.initialize()
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
     _running = Running(assistant, application, Outbox(application.bot, assistant.journal), owner)
-    DBOS(
-        config=DBOSConfig(
-            name="tandem",
-            system_database_url=database_url(config, database),
-            executor_id=worker,
-            log_level="WARNING",
-        )
-    )
+    DBOS(config=journal_config(database_url(config, database), worker))
     DBOS.launch()  # resumes this worker's runs that a crash left unfinished
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -137,6 +164,9 @@ async def serve(
         tasks.append(asyncio.create_task(_poll(application)))
     else:
         tasks.append(asyncio.create_task(_listen(application, webhook)))
+    if (llm := assistant.workflow.llm) is not None:
+        # Claude's SDK loads while Tandem already listens, not before.
+        threading.Thread(target=llm.warm_up, name="tandem-warm-up", daemon=True).start()
     log.info("Tandem is serving on Telegram as worker %s", worker)
     await stop.wait()
     log.info("Stopping: unfinished answers resume at the next start")

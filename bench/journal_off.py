@@ -1,0 +1,57 @@
+"""`tandem run` with the durable journal taken out, for the benchmarks only (not a product mode).
+
+Everything else is the real `tandem run`: the same config, the same python-telegram-bot
+application and handlers, the same core and polling loop. Only the journal is the immediate one
+(each step simply runs, as in `tandem ask`), an update is answered in a task of its own instead
+of a stored DBOS workflow, and DBOS is neither configured nor launched. What `tandem run` costs
+beyond this is what durability costs.
+
+Run: python -m bench.journal_off run --config FILE ...  (the arguments of `tandem`)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from telegram import Update
+
+from bot import cli, durable
+from bot.journal import Immediate
+
+_answering: set[asyncio.Task[None]] = set()  # a task nobody holds may be collected mid-answer
+
+
+async def accept(update: dict[str, Any]) -> None:
+    """Start answering at once, as a bot without a journal does: nothing is stored."""
+    application = durable._now_running().application
+    task = asyncio.create_task(application.process_update(Update.de_json(update, application.bot)))
+    _answering.add(task)
+    task.add_done_callback(_answering.discard)
+
+
+class NoDbos:
+    """Stands in for the DBOS class where `serve` configures, launches and destroys it."""
+
+    def __init__(self, config: object) -> None:
+        pass
+
+    @staticmethod
+    def launch() -> None:
+        pass
+
+    @staticmethod
+    def destroy(workflow_completion_timeout_sec: int) -> None:
+        pass
+
+
+def main() -> int:
+    durable.DbosJournal = Immediate  # type: ignore[misc, assignment]
+    durable.accept = accept
+    durable.DBOS = NoDbos  # type: ignore[misc, assignment]
+    return cli.main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
