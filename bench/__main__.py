@@ -20,13 +20,22 @@ import time
 
 from bench.common import Figure, figures_table, load_average, machine
 
-BENCHMARKS = ("overhead", "concurrency", "critical_path", "voice_load", "model_use", "memory")
+BENCHMARKS = (
+    "overhead",
+    "concurrency",
+    "critical_path",
+    "voice_load",
+    "model_use",
+    "memory",
+    "lightness",
+)
 QUICK = {  # module -> constants to lower for --quick
     "overhead": {"ROUNDS": 3, "MESSAGES": 100},
     "concurrency": {"ROUNDS": 2, "SINGLES": 3},
     "critical_path": {"RUNS": 3},
     "voice_load": {"ROUNDS": 2, "NOTES": 5},
     "memory": {"MESSAGES": 1_000},
+    "lightness": {"ROUNDS": 2, "MESSAGES": 20},
 }
 
 

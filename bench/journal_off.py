@@ -3,8 +3,8 @@
 Everything else is the real `tandem run`: the same config, the same python-telegram-bot
 application and handlers, the same core and polling loop. Only the journal is the immediate one
 (each step simply runs, as in `tandem ask`), an update is answered in a task of its own instead
-of a stored DBOS workflow, and DBOS is neither configured nor launched. What `tandem run` costs
-beyond this is what durability costs.
+of a stored DBOS workflow on the per-chat queue, and DBOS is neither configured nor launched.
+What `tandem run` costs beyond this is what durability costs.
 
 Run: python -m bench.journal_off run --config FILE ...  (the arguments of `tandem`)
 """
@@ -23,7 +23,7 @@ from bot.journal import Immediate
 _answering: set[asyncio.Task[None]] = set()  # a task nobody holds may be collected mid-answer
 
 
-async def accept(update: dict[str, Any]) -> None:
+async def accept(inbox: durable.Inbox, update: dict[str, Any]) -> None:
     """Start answering at once, as a bot without a journal does: nothing is stored."""
     application = durable._now_running().application
     task = asyncio.create_task(application.process_update(Update.de_json(update, application.bot)))
@@ -42,13 +42,17 @@ class NoDbos:
         pass
 
     @staticmethod
+    async def register_queue_async(name: str, **options: Any) -> None:
+        return None  # updates never reach a queue: `accept` answers them
+
+    @staticmethod
     def destroy(workflow_completion_timeout_sec: int) -> None:
         pass
 
 
 def main() -> int:
     durable.DbosJournal = Immediate  # type: ignore[misc, assignment]
-    durable.accept = accept
+    durable.Inbox.accept = accept  # type: ignore[method-assign]
     durable.DBOS = NoDbos  # type: ignore[misc, assignment]
     return cli.main(sys.argv[1:])
 

@@ -23,6 +23,7 @@ from bot.config import (
 from bot.core import Assistant, open_speaker
 from bot.messages import Incoming
 from bot.redaction import install_redaction, known_secrets
+from bot.startup import CannotStart, check_data_folder
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
 
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Tandem cannot start: the config file has problems.\n{exc}", file=sys.stderr)
         return 2
+    except CannotStart as exc:
+        print(f"Tandem cannot start: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -132,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.set_defaults(command=run_eval)
 
+    status_parser = commands.add_parser(
+        "status",
+        parents=[common],
+        help="whether the bot is receiving, and how far behind it is (exit status 1 if not)",
+    )
+    status_parser.add_argument(
+        "--database", metavar="URL", help="the journal database, as for `tandem run`"
+    )
+    status_parser.set_defaults(command=status)
+
     commands.add_parser(
         "pair",
         parents=[common],
@@ -181,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if not token:
         print("No TELEGRAM_BOT_TOKEN is set, so Tandem chats here in the terminal.")
         return chat_with(config, secrets)
+    check_data_folder(config.data_dir)
     # Imported here: durable execution is only for the Telegram bot, and DBOS takes 0.3 s.
     from bot import durable
 
@@ -264,6 +279,19 @@ def run_eval(args: argparse.Namespace) -> int:
     print(evaluation.tables())
     print(f"\nWrote {evaluation.markdown_path} and {evaluation.chart_path}")
     return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from bot.durable import database_url
+    from bot.status import describe
+
+    config = load(args)
+    token = Secrets.from_environment().telegram_bot_token
+    database = database_url(config, os.environ.get("TANDEM_DATABASE_URL") or args.database)
+    telegram = config.settings.telegram
+    healthy, report = describe(config.data_dir, database, token, telegram.base_url)
+    print(report)
+    return 0 if healthy else 1
 
 
 def pair(args: argparse.Namespace) -> int:

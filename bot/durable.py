@@ -1,11 +1,19 @@
 """Durable runs: every Telegram update becomes a DBOS workflow before Telegram hears it arrived.
 
-Polling: Tandem fetches updates itself and starts a workflow for each (its id is the update's
-id) before asking for the next batch, which is what confirms them to Telegram. Webhook: the
-update is stored as a workflow before the 2xx answer that stops Telegram resending it. After a
-crash DBOS resumes each unfinished run after its last finished step (every tool, model call and
-message sent is a journaled step, see bot/journal.py), and an update seen twice — resent by
-Telegram, or delivered to two workers — runs once. Scheduled slots are workflows too.
+Polling: Tandem fetches updates itself and stores a workflow for each before asking for the
+next batch, which is what confirms them to Telegram. Webhook: the update is stored before the
+2xx answer that stops Telegram resending it; if storing fails the answer is 503 and Telegram
+sends it again. Storing, polling and setting the webhook are retried until they work, each
+failure logged (bot/receiving.py): the loop never stops listening.
+
+A run's id is the bot's id, the update's id and a digest of the message it carries: an update
+seen twice — resent by Telegram, or delivered to two workers — runs once, while a reused
+update id (a new bot or Bot API server on the same data folder; Telegram picks ids at random
+after a week without updates) carrying another message is a new run. Runs wait in a DBOS
+queue partitioned by chat, one run at a time per chat: each chat is answered in the order it
+wrote, different chats at once, on one worker or on several sharing PostgreSQL. After a crash
+DBOS resumes each unfinished run after its last finished step (every tool, model call and
+message sent is a journaled step, see bot/journal.py). Scheduled slots are workflows too.
 
 The journal is a SQLite file in the data folder, or PostgreSQL for several workers.
 """
@@ -13,34 +21,52 @@ The journal is a SQLite file in the data folder, or PostgreSQL for several worke
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import json
 import logging
-import random
 import signal
 import sqlite3
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dbos import DBOS, DBOSConfig, SetWorkflowID, StepOptions
-from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from aiohttp import web
+from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, StepOptions
+from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
 from bot.journal import run_action
+from bot.private import private_database, private_folder
+from bot.receiving import (
+    POLL_SECONDS,
+    STATUS_EVERY_SECONDS,
+    Backoff,
+    Health,
+    retrying,
+    write_status,
+)
 from bot.schedule import SlotLedger
-from bot.telegram_app import Outbox, build_application, retry_seconds
+from bot.startup import connect
+from bot.telegram_app import Outbox, build_application
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 30  # Telegram's long-poll: an idle bot makes one request per half minute
 # DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped.
 JOURNAL_THREADS = 8
+CHAT_QUEUE = "telegram-chats"
+# How often the queue looks for runs to start: the most a message waits before its run starts,
+# against a few small queries a second on an idle bot.
+QUEUE_POLL_SECONDS = 0.1
+WAITING = ["ENQUEUED", "PENDING"]
+PATIENT = Backoff()  # 1 s doubling to a minute  # a run stored and not started yet, or not finished
 
 
 class DbosJournal:
@@ -84,10 +110,73 @@ async def send_scheduled(rule_name: str, chat_id: int) -> None:
     await running.outbox.deliver(chat_id, reply)
 
 
-async def accept(update: dict[str, Any]) -> None:
-    """Store an update as a run (once per update id, whoever receives it), and let it start."""
-    with SetWorkflowID(f"telegram-update-{update['update_id']}"):
-        await DBOS.start_workflow_async(answer_update, update)
+def run_id(bot_id: int, update: dict[str, Any]) -> str:
+    """The update's run: the same for the same update however often it comes, another for a
+    reused update id carrying another message. The update id is zero-padded so that runs of a
+    chat stored in the same millisecond are still taken in order."""
+    identity = json.dumps(_message_identity(update), sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return f"telegram-{bot_id}-{int(update['update_id']):020d}-{digest}"
+
+
+def _message_identity(update: dict[str, Any]) -> Any:
+    """What tells one message from another: its kind, chat, id and date. (Telegram's JSON and
+    python-telegram-bot's `to_dict` agree on these, whichever way the update came.)"""
+    for kind, value in update.items():
+        if isinstance(value, dict) and "message_id" in value:
+            chat = value.get("chat") or {}
+            return [kind, chat.get("id"), value["message_id"], value.get("date")]
+    return {kind: value for kind, value in update.items() if kind != "update_id"}
+
+
+def chat_of(update: dict[str, Any]) -> str:
+    """The queue partition of an update: its chat (updates without one share a partition)."""
+    for value in update.values():
+        if isinstance(value, dict) and isinstance(value.get("chat"), dict):
+            return str(value["chat"].get("id"))
+    return "no-chat"
+
+
+@dataclass
+class Inbox:
+    """Stores updates as runs on the per-chat queue."""
+
+    bot_id: int
+    queue: Queue
+    health: Health
+
+    async def accept(self, update: dict[str, Any]) -> None:
+        """Store one update as a run (once, whoever receives it); the queue starts it."""
+        with (
+            SetWorkflowID(run_id(self.bot_id, update)),
+            SetEnqueueOptions(queue_partition_key=chat_of(update)),
+        ):
+            await self.queue.enqueue_async(answer_update, update)
+
+    async def store(self, updates: list[dict[str, Any]]) -> None:
+        """Store a batch: each chat's updates one after another, in order; chats at once, so
+        the hundredth chat does not wait for the first ninety-nine. Raises once all are tried
+        if any failed (the batch is then stored again: a run already stored is kept)."""
+        by_chat: dict[str, list[dict[str, Any]]] = {}
+        for update in updates:
+            by_chat.setdefault(chat_of(update), []).append(update)
+
+        async def one_chat(updates: list[dict[str, Any]]) -> None:
+            for update in updates:
+                await self.accept(update)
+
+        results = await asyncio.gather(*map(one_chat, by_chat.values()), return_exceptions=True)
+        if errors := [result for result in results if isinstance(result, BaseException)]:
+            raise errors[0]
+        self.health.stored_updates(len(updates))
+
+
+async def waiting_runs() -> list[float]:
+    """When each update run not finished yet was stored (epoch seconds)."""
+    runs = await DBOS.list_workflows_async(
+        status=WAITING, queue_name=CHAT_QUEUE, load_input=False, load_output=False
+    )
+    return [(run.created_at or 0) / 1000 for run in runs]
 
 
 def database_url(config: LoadedConfig, override: str | None) -> str:
@@ -150,20 +239,36 @@ async def serve(
     global _running
     settings = config.settings
     application = build_application(assistant, settings.telegram, token, journal=assistant.journal)
-    await application.initialize()
+    await connect(application, settings.telegram.base_url)
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
     _running = Running(assistant, application, Outbox(application.bot, assistant.journal), owner)
-    DBOS(config=journal_config(database_url(config, database), worker))
+    url = database_url(config, database)
+    if url.startswith("sqlite:///"):
+        private_database(Path(url.removeprefix("sqlite:///")))  # the journal holds messages
+    DBOS(config=journal_config(url, worker))
     DBOS.launch()  # resumes this worker's runs that a crash left unfinished
+    private_folder(config.data_dir)
+    # One run at a time per chat, across every worker sharing the journal.
+    queue = await DBOS.register_queue_async(
+        CHAT_QUEUE,
+        partition_concurrency=1,
+        polling_interval_sec=QUEUE_POLL_SECONDS,
+        on_conflict="always_update",
+    )
+    health = Health(worker, "polling" if webhook is None else "webhook")
+    inbox = Inbox(application.bot.id, queue, health)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    tasks = [asyncio.create_task(_schedule(config, assistant, owner))]
+    tasks = [
+        asyncio.create_task(_schedule(config, assistant, owner)),
+        asyncio.create_task(_keep_status(config.data_dir, health)),
+    ]
     if webhook is None:
-        tasks.append(asyncio.create_task(_poll(application)))
+        tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
     else:
-        tasks.append(asyncio.create_task(_listen(application, webhook)))
+        tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
     if (llm := assistant.workflow.llm) is not None:
         # Claude's SDK loads while Tandem already listens, not before.
         threading.Thread(target=llm.warm_up, name="tandem-warm-up", daemon=True).start()
@@ -178,59 +283,106 @@ async def serve(
     await application.shutdown()
 
 
-async def _poll(application: Application) -> None:
-    bot = application.bot
-    await bot.delete_webhook()  # Telegram refuses getUpdates while a webhook is set
+async def poll(
+    bot: Bot,
+    store: Callable[[list[dict[str, Any]]], Awaitable[None]],
+    health: Health,
+    backoff: Backoff = PATIENT,
+) -> None:
+    """Fetch updates and store them, for ever: a batch is confirmed to Telegram (by asking
+    for the next one) only once stored, and whatever fails is logged and tried again."""
+    # Telegram refuses getUpdates while a webhook is set.
+    await retrying("delete the webhook", bot.delete_webhook, health, backoff)
+    health.listening = True
     offset: int | None = None
-    failures = 0
     while True:
-        try:
-            updates = await bot.get_updates(
-                offset=offset, timeout=POLL_SECONDS, allowed_updates=[Update.MESSAGE]
-            )
-        except RetryAfter as exc:
-            await asyncio.sleep(retry_seconds(exc))
+        health.polled()  # a long poll under way is listening too
+        updates = await retrying(
+            "fetch updates from Telegram",
+            functools.partial(
+                bot.get_updates,
+                offset=offset,
+                timeout=POLL_SECONDS,
+                allowed_updates=[Update.MESSAGE],
+            ),
+            health,
+            backoff,
+        )
+        health.polled()
+        if not updates:
             continue
-        except (NetworkError, TelegramError) as exc:
-            failures += 1
-            wait = min(60.0, 2.0**failures) * random.uniform(0.5, 1.0)
-            log.warning("Telegram is not answering (%s); trying again in %.0f s", exc, wait)
-            await asyncio.sleep(wait)
-            continue
-        failures = 0
-        # All stored at once, so the hundredth chat does not wait for the first ninety-nine.
-        await asyncio.gather(*(accept(update.to_dict()) for update in updates))
-        if updates:
-            offset = updates[-1].update_id + 1  # asking from here confirms what came before
+        batch = [update.to_dict() for update in updates]
+        await retrying("store updates", lambda: store(batch), health, backoff)  # noqa: B023
+        offset = updates[-1].update_id + 1  # asking from here confirms what came before
 
 
-async def _listen(application: Application, webhook: Webhook) -> None:
-    from aiohttp import web
+@dataclass
+class _Listener:
+    inbox: Inbox
+    webhook: Webhook
+    health: Health = field(init=False)
 
-    async def receive(request: web.Request) -> web.Response:
-        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != webhook.secret:
+    def __post_init__(self) -> None:
+        self.health = self.inbox.health
+
+    async def receive(self, request: web.Request) -> web.Response:
+        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.webhook.secret:
             return web.Response(status=403)
         try:
             update = await request.json()
-            update_id = int(update["update_id"])
+            update = {**update, "update_id": int(update["update_id"])}
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400)
-        await accept({**update, "update_id": update_id})
+        try:
+            await self.inbox.accept(update)
+        except Exception as exc:  # not stored: Telegram sends it again after a 5xx
+            self.health.failed("store updates", exc)
+            log.error("Could not store an update (%s: %s); answered 503", type(exc).__name__, exc)
+            return web.Response(status=503)
+        self.health.recovered("store updates")
+        self.health.stored_updates(1)
         return web.Response(status=200)
 
+    async def healthz(self, request: web.Request) -> web.Response:
+        report = self.health.report()
+        report.pop("failing")  # error texts stay in the log and `tandem status`
+        stored = await waiting_runs()
+        report["waiting_runs"] = len(stored)
+        report["oldest_waiting_seconds"] = time.time() - min(stored) if stored else 0
+        return web.json_response(report, status=200 if report["receiving"] else 503)
+
+
+async def _listen(bot: Bot, inbox: Inbox, webhook: Webhook) -> None:
+    listener = _Listener(inbox, webhook)
     server = web.Application()
     # Behind a proxy the path is the one in the public address: /telegram in ".../telegram".
-    server.router.add_post(urlsplit(webhook.url).path or "/", receive)
+    server.router.add_post(urlsplit(webhook.url).path or "/", listener.receive)
+    server.router.add_get("/healthz", listener.healthz)
     runner = web.AppRunner(server, access_log=None)
+    health, backoff = inbox.health, PATIENT
     await runner.setup()
-    await web.TCPSite(runner, webhook.listen, webhook.port).start()
-    await application.bot.set_webhook(
-        webhook.url, secret_token=webhook.secret, allowed_updates=[Update.MESSAGE]
-    )
     try:
+        site = web.TCPSite(runner, webhook.listen, webhook.port)
+        await retrying(f"listen on port {webhook.port}", site.start, health, backoff)
+        await retrying(
+            "set the webhook",
+            lambda: bot.set_webhook(
+                webhook.url, secret_token=webhook.secret, allowed_updates=[Update.MESSAGE]
+            ),
+            health,
+            backoff,
+        )
+        health.listening = True
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+
+
+async def _keep_status(folder: Path, health: Health) -> None:
+    """Write the health for `tandem status` now and then (a few hundred bytes)."""
+    while True:
+        await asyncio.to_thread(write_status, folder, health)
+        await asyncio.sleep(STATUS_EVERY_SECONDS)
 
 
 async def _schedule(config: LoadedConfig, assistant: Assistant, owner: int | None) -> None:

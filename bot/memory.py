@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.messages import TraceStep, Usage
+from bot.private import private_database
 from bot.redaction import redact
 from integrations.calendar import Event
 
@@ -73,8 +74,7 @@ class Run:
 
 def open_private_db(path: Path, schema: str) -> sqlite3.Connection:
     """A SQLite file only its owner can read, in a folder only its owner can enter."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.touch(mode=0o600, exist_ok=True)  # chats are private: SQLite would make it 644
+    private_database(path)  # chats are private: SQLite would make the file 644
     # The default 5 s busy timeout lets a second process wait for the write lock.
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")

@@ -18,6 +18,7 @@ import html
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -65,6 +66,11 @@ REFUSAL = (
 
 # Edited messages, channel posts and the like are left alone: only new messages are answered.
 NEW_MESSAGE = filters.UpdateType.MESSAGE
+
+# Whether a reply went out for the update being handled (reset for each by `guard`). When
+# something fails after that — a full disk that lets a message go but not its journal entry —
+# the user already has an answer, or the core's own apology, and gets no second apology.
+_replied: ContextVar[bool] = ContextVar("tandem_replied", default=False)
 
 
 class Core(Protocol):
@@ -132,6 +138,7 @@ class Outbox:
         pieces = [piece for piece in split_message(text) if piece.strip()]
         if not pieces:
             raise ValueError("the reply to send is empty")  # the error handler apologises
+        _replied.set(True)
         for piece in pieces:
             await self.journal.step("send message", self._message, chat_id, _escape(piece))
 
@@ -140,6 +147,7 @@ class Outbox:
         if not (reply.voice and reply.voice_only):
             await self.text(chat_id, reply.text)
         if reply.voice is not None:
+            _replied.set(True)
             note = reply.voice
             await self.journal.step(
                 "send voice", self._voice, chat_id, note.ogg_opus, note.duration
@@ -227,6 +235,7 @@ class _Handlers:
     async def guard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Runs first for every update. Groups not allowed, group talk not addressed to Tandem,
         and strangers stop here: a stranger is told their id (now and then) and may pair."""
+        _replied.set(False)
         message, user, access = update.message, update.effective_user, self.core.access
         if message is None or user is None:
             raise ApplicationHandlerStop
@@ -240,7 +249,8 @@ class _Handlers:
         if command.split("@")[0] == "/pair" and code.strip():
             pairing = access.pair(user.id, code)
             logger.info("Pairing for Telegram user id %s: %s", user.id, pairing.paired)
-            await self.outbox.text(message.chat_id, pairing.message)
+            if pairing.message is not None:
+                await self.outbox.text(message.chat_id, pairing.message)
         elif access.should_tell(user.id):
             logger.info("Refused a message from Telegram user id %s", user.id)
             await self.outbox.text(message.chat_id, REFUSAL.format(user_id=user.id))
@@ -278,9 +288,12 @@ class _Handlers:
             await self.outbox.text(update.message.chat_id, UNKNOWN_COMMAND)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log the failure (without the message's content) and apologise in the chat, if any."""
+        """Log the failure (without the message's content) and apologise in the chat, if any,
+        unless a reply already went out for this update."""
         update_id = update.update_id if isinstance(update, Update) else None
         logger.error("Handling Telegram update %s failed", update_id, exc_info=context.error)
+        if _replied.get():
+            return
         if isinstance(update, Update) and update.effective_chat is not None:
             with contextlib.suppress(TelegramError):
                 await self.outbox.text(update.effective_chat.id, SORRY)

@@ -6,12 +6,11 @@ real core behind it, as a person would meet it.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import pytest
 
-from bot.access import Access
+from bot.access import FAILURES_PER_CODE, WRONG_CODE, Access
 from bot.budget import Budgets
 from bot.config import LimitSettings, Person, Price, Settings, TelegramSettings, UserSettings
 from bot.messages import Incoming, Usage
@@ -36,10 +35,28 @@ def group_update(text: str, user_id: int, chat_id: int = GROUP, **extra) -> dict
     return update
 
 
+class Clock:
+    """Epoch seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_767_225_600.0  # any fixed moment
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += minutes * 60
+
+
 @pytest.fixture
-def gate(tmp_path) -> Access:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def gate(tmp_path, clock) -> Access:
     settings = Settings(telegram=TelegramSettings(allowed_user_ids=[OWNER]))
-    return Access(settings, tmp_path / "access.db")
+    return Access(settings, tmp_path / "access.db", clock=clock)
 
 
 def test_a_pairing_code_works_once_and_lasts(gate, tmp_path):
@@ -54,23 +71,50 @@ def test_a_pairing_code_works_once_and_lasts(gate, tmp_path):
     assert Access(settings, tmp_path / "access.db").allows(STRANGER)  # kept across restarts
 
 
-def test_an_expired_code_is_refused(gate, monkeypatch):
+def test_an_expired_code_is_refused(gate, clock):
     code = gate.new_code()
-    later = time.time() + 11 * 60
-    monkeypatch.setattr(time, "time", lambda: later)
+    clock.advance(minutes=11)
     outcome = gate.pair(STRANGER, code)
     assert not outcome.paired
-    assert outcome.message == "That code is wrong or has expired. Ask the owner for a new one."
+    assert outcome.message == WRONG_CODE
 
 
 def test_wrong_codes_are_rate_limited_even_before_the_right_one(gate):
     code = gate.new_code()
-    for _ in range(5):
-        assert not gate.pair(STRANGER, "WRONGONE").paired
+    tries = [gate.pair(STRANGER, "WRONGONE") for _ in range(5)]
+    assert not any(outcome.paired for outcome in tries)
+    assert tries[-1].message == "Too many wrong codes: try again in an hour."
     locked = gate.pair(STRANGER, code)
-    assert not locked.paired
-    assert locked.message == "Too many wrong codes: try again in an hour."
+    assert not locked.paired and locked.message is None  # told once; silent for the hour
     assert gate.pair(FRIEND, code).paired  # someone else, with the code, still can
+
+
+def test_a_crowd_of_wrong_guesses_does_not_lock_out_a_fresh_code(gate, clock):
+    # Six accounts, five wrong guesses each: thirty in a few minutes.
+    for guesser in range(500, 506):
+        for _ in range(5):
+            assert not gate.pair(guesser, "WRONGONE").paired
+    clock.advance(minutes=5)
+    code = gate.new_code()  # the owner makes a code for a friend
+    outcome = gate.pair(FRIEND, code)
+    assert outcome.paired, outcome.message
+
+
+def test_a_code_guessed_at_while_live_no_longer_works(gate, clock):
+    code = gate.new_code()
+    for guesser in range(500, 500 + FAILURES_PER_CODE // 5):
+        for _ in range(5):
+            gate.pair(guesser, "WRONGONE")
+    assert not gate.pair(FRIEND, code).paired
+    clock.advance(minutes=1)
+    assert gate.pair(FRIEND, gate.new_code()).paired  # a new code works
+
+
+def test_a_wrong_code_is_answered_at_most_once_in_ten_minutes(gate, clock):
+    assert gate.pair(STRANGER, "WRONGONE").message == WRONG_CODE
+    assert gate.pair(STRANGER, "WRONGTWO").message is None  # no reply to every wrong guess
+    clock.advance(minutes=11)
+    assert gate.pair(STRANGER, "WRONGTRE").message == WRONG_CODE
 
 
 async def test_a_stranger_pairs_in_through_telegram(make_assistant, week):

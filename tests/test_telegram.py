@@ -10,6 +10,7 @@ import html
 import itertools
 import json
 import logging
+import sqlite3
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from telegram.request import BaseRequest, RequestData
 from bot import telegram_app
 from bot.access import Access
 from bot.config import Settings, TelegramSettings
+from bot.journal import Journal, run_action
 from bot.messages import Incoming, Reply
 from bot.telegram_app import REFUSAL, SORRY, build_application, split_message
 
@@ -153,12 +155,13 @@ async def running_bot(
     core: FakeCore,
     settings: TelegramSettings | None = None,
     api: FakeBotApi | None = None,
+    journal: Journal | None = None,
 ) -> AsyncIterator[Harness]:
     settings = settings or TelegramSettings(allowed_user_ids=[OWNER])
     api = api or FakeBotApi()
     # Who may talk is decided by `settings` here, whatever the core's own config says.
     core.access = Access(Settings(telegram=settings), Path(tempfile.mkdtemp()) / "access.db")
-    application = build_application(core, settings, "123:TEST", request=api)
+    application = build_application(core, settings, "123:TEST", journal=journal, request=api)
     await application.initialize()
     try:
         yield Harness(application, api)
@@ -366,6 +369,31 @@ async def test_an_error_in_the_core_gives_a_kind_sorry(caplog: pytest.LogCapture
     assert bot.api.seen() == [SORRY]
     assert any(record.levelno == logging.ERROR for record in caplog.records)
     assert "my private question" not in caplog.text
+
+
+class FullDiskJournal:
+    """Each step runs, then its journal entry cannot be written: a full disk under DBOS."""
+
+    async def step(self, name: str, action: Any, *args: Any) -> Any:
+        await run_action(action, *args)
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+async def test_on_a_full_disk_the_apology_is_sent_once() -> None:
+    # The core could not remember the turn (the disk is full) and answers with its apology;
+    # the apology goes out, but its journal entry fails: that must not add a second one.
+    async with running_bot(FakeCore(answer=SORRY), journal=FullDiskJournal()) as bot:
+        await bot.send(text_update("what's on tomorrow?"))
+        await bot.send(text_update("and on Friday?"))
+
+    assert bot.api.seen() == [SORRY, SORRY]  # one per message
+
+
+async def test_an_answer_sent_before_a_failure_gets_no_apology_after_it() -> None:
+    async with running_bot(FakeCore(), journal=FullDiskJournal()) as bot:
+        await bot.send(text_update("what's on tomorrow?"))
+
+    assert bot.api.seen() == ["Dentist tomorrow at 10:00."]
 
 
 def test_split_message_breaks_on_lines_and_keeps_the_text() -> None:
