@@ -83,7 +83,7 @@ class Figure:
 
     name: str
     rounds: list[float]
-    unit: str  # "ms", "s", "MB", a times sign (a ratio), or "" for a count
+    unit: str  # "ms", "s", "MB", "%" (given as a fraction), a times sign (a ratio), "" a count
     target: str = ""
     met: bool | None = None  # None: no target, or not judged
     note: str = ""
@@ -97,6 +97,8 @@ class Figure:
             return f"{value * 1000:.1f}"
         if self.unit == "×":
             return f"{value:.2f}"
+        if self.unit == "%":
+            return f"{value * 100:.1f}"
         if self.unit in ("s", "MB"):
             return f"{value:.2f}" if value < 10 else f"{value:.0f}"
         return f"{value:g}"
