@@ -34,9 +34,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.config import Secrets, load_config
+from bot.config import load_config
 from bot.core import Assistant
 from bot.tools import TOOLS
+from bot.wiring import build
 from tests.fakes import control, running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,11 +242,11 @@ def write_config(
 def assistant(
     config: Path, ups: Upstreams, clock: Callable[[], datetime] = lambda: NOW
 ) -> Assistant:
-    """Tandem's core as `tandem ask` builds it (Assistant.from_config), on a fixed clock, with
+    """Tandem's core as `tandem ask` builds it (bot/wiring.py), on a fixed clock, with
     Claude at the fake Messages API (the SDK reads ANTHROPIC_BASE_URL)."""
     os.environ["ANTHROPIC_BASE_URL"] = ups.claude
     loaded = load_config(config, known_tools=TOOLS.names())
-    return Assistant.from_config(loaded, Secrets(None, KEY), clock=clock)
+    return build(loaded, KEY, clock=clock)
 
 
 @contextlib.contextmanager

@@ -17,15 +17,16 @@ from typing import Any
 
 from telegram import Update
 
-from bot import cli, durable
-from bot.journal import Immediate
+from bot import cli
+from bot.engine.journal import Immediate
+from bot.telegram import server
 
 _answering: set[asyncio.Task[None]] = set()  # a task nobody holds may be collected mid-answer
 
 
-async def accept(inbox: durable.Inbox, update: dict[str, Any]) -> None:
+async def accept(inbox: server.Inbox, update: dict[str, Any]) -> None:
     """Start answering at once, as a bot without a journal does: nothing is stored."""
-    application = durable._now_running().application
+    application = server._now_running().application
     task = asyncio.create_task(application.process_update(Update.de_json(update, application.bot)))
     _answering.add(task)
     task.add_done_callback(_answering.discard)
@@ -51,9 +52,9 @@ class NoDbos:
 
 
 def main() -> int:
-    durable.DbosJournal = Immediate  # type: ignore[misc, assignment]
-    durable.Inbox.accept = accept  # type: ignore[method-assign]
-    durable.DBOS = NoDbos  # type: ignore[misc, assignment]
+    server.DbosJournal = Immediate  # type: ignore[misc, assignment]
+    server.Inbox.accept = accept  # type: ignore[method-assign]
+    server.DBOS = NoDbos  # type: ignore[misc, assignment]
     return cli.main(sys.argv[1:])
 
 

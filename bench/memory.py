@@ -44,7 +44,7 @@ STEPS = 4  # readings of the trend while the messages go through
 IMPORTS = (
     "pydantic", "numpy", "requests", "dateparser", "icalendar", "recurring_ical_events",
     "telegram.ext", "sqlalchemy", "dbos", "opentelemetry.sdk.trace", "anthropic", "bot.cli",
-    "bot.durable",
+    "bot.telegram.server",
 )  # fmt: skip
 MEASURE_IMPORTS = """
 import importlib, sys

@@ -14,16 +14,16 @@ import os
 from pathlib import Path
 
 from bench.common import EXAMPLE, ROOT, Figure, figures_table, scratch, table
-from bot.agent import cost_usd
 from bot.config import load_config
+from bot.engine.agent import cost_usd
 from bot.eval import evaluate
-from bot.memory import Run
+from bot.store.memory import RunRecord
 from bot.tools import TOOLS
 
 SCENARIOS = ROOT / "config" / "scenarios.example.yaml"
 
 
-def model_steps(run: Run) -> list[dict[str, int]]:
+def model_steps(run: RunRecord) -> list[dict[str, int]]:
     """The run's model calls in order, each with its token counts."""
     return [step.detail for step in run.steps if step.kind == "model"]
 

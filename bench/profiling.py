@@ -32,7 +32,7 @@ PARTS = [
     ("Claude client (anthropic, httpx2)", ("anthropic/", "httpx2/", "httpcore2/")),
     ("requests/urllib3 (weather, calendar fetch)", ("requests/", "urllib3/", "http/client.py")),
     ("speech (pyttsx3, soxr, soundfile)", ("pyttsx3/", "soxr/", "soundfile", "speech.py")),
-    ("chat memory, budgets (SQLite)", ("bot/memory.py", "bot/budget.py", "bot/access.py")),
+    ("chat memory, allowances (SQLite)", ("bot/store/",)),
     ("understanding the question", ("bot/understanding.py", "dateparser/")),
     ("other Tandem code", ("bot/", "integrations/")),
     ("asyncio and threads", ("asyncio/", "concurrent/futures/", "threading.py", "anyio/")),

@@ -2,7 +2,7 @@
 
 The voice note is for a 300-character reply; the text answers are in other chats.
 
-Through the core: `Assistant.with_voice` (the speech step a reply with a voice note takes), on
+Through the core: `Voice.add_to` (the speech step a reply with a voice note takes), on
 the reply text of bench/voice.py. Text answers: `Assistant.handle` on the example scenarios'
 questions, one after another (fakes at 0 ms, the sample calendar file), TEXTS of them with no
 speech going on, then TEXTS while eight voice notes are always being made (each one finished is
@@ -44,7 +44,7 @@ MADE: list[float] = []  # how long each voice note made under load took
 
 async def voice_note(core: Assistant) -> float:
     started = time.perf_counter()
-    reply = await core.with_voice(Reply(REPLY), None)
+    reply = await core.voice.add_to(Reply(REPLY), core.settings.user.language)
     assert reply.voice is not None, "no voice note was made"
     return time.perf_counter() - started
 

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.access import CODE_MINUTES, Access
 from bot.config import (
     ConfigError,
     GoogleCalendar,
@@ -20,12 +19,14 @@ from bot.config import (
     choose_config_path,
     load_config,
 )
-from bot.core import Assistant, open_speaker
 from bot.messages import Incoming
 from bot.redaction import install_redaction, known_secrets
 from bot.startup import CannotStart, check_data_folder
+from bot.store import open_stores
+from bot.store.access import CODE_MINUTES
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
+from bot.wiring import build, open_speaker
 
 log = logging.getLogger("tandem")
 
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         return chat_with(config, secrets)
     check_data_folder(config.data_dir)
     # Imported here: durable execution is only for the Telegram bot, and DBOS takes 0.3 s.
-    from bot import durable
+    from bot.telegram import server
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -211,13 +212,13 @@ def run(args: argparse.Namespace) -> int:
             "yourself: send the bot any message, it replies with your numeric user id; put that "
             "id under telegram.allowed_user_ids in the config file and restart."
         )
-    assistant = Assistant.from_config(config, secrets, journal=durable.DbosJournal())
+    assistant = build(config, secrets.anthropic_api_key, journal=server.DbosJournal())
     webhook = None
     if args.webhook:
-        secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or durable.webhook_secret(token)
-        webhook = durable.Webhook(args.webhook, args.listen, args.port, secret)
+        secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or server.webhook_secret(token)
+        webhook = server.Webhook(args.webhook, args.listen, args.port, secret)
     database = os.environ.get("TANDEM_DATABASE_URL") or args.database
-    asyncio.run(durable.serve(config, assistant, token, args.worker, webhook, database))
+    asyncio.run(server.serve(config, assistant, token, args.worker, webhook, database))
     return 0
 
 
@@ -227,13 +228,13 @@ def chat(args: argparse.Namespace) -> int:
 
 def chat_with(config: LoadedConfig, secrets: Secrets) -> int:
     quiet_logging()
-    asyncio.run(chat_in_terminal(Assistant.from_config(config, secrets), config))
+    asyncio.run(chat_in_terminal(build(config, secrets.anthropic_api_key), config))
     return 0
 
 
 def ask(args: argparse.Namespace) -> int:
     quiet_logging()
-    assistant = Assistant.from_config(load(args), Secrets.from_environment())
+    assistant = build(load(args), Secrets.from_environment().anthropic_api_key)
     wants_voice = args.voice_out is not None
     question = Incoming(
         TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, args.text, wants_voice=wants_voice, mode=args.mode
@@ -252,7 +253,7 @@ def ask(args: argparse.Namespace) -> int:
 
 def compare_modes(args: argparse.Namespace) -> int:
     quiet_logging()
-    assistant = Assistant.from_config(load(args), Secrets.from_environment())
+    assistant = build(load(args), Secrets.from_environment().anthropic_api_key)
     message = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, f"/compare {args.text}")
     print(asyncio.run(assistant.handle(message)).text)
     return 0
@@ -282,8 +283,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    from bot.durable import database_url
     from bot.status import describe
+    from bot.telegram.server import database_url
 
     config = load(args)
     token = Secrets.from_environment().telegram_bot_token
@@ -296,7 +297,7 @@ def status(args: argparse.Namespace) -> int:
 
 def pair(args: argparse.Namespace) -> int:
     config = load(args)
-    code = Access(config.settings, config.data_dir / "tandem.sqlite3").new_code()
+    code = open_stores(config.data_dir, config.settings).access.new_code()
     print(
         f"Pairing code: {code}\n"
         f"Ask the person to send this to your bot within {CODE_MINUTES} minutes (it works once):\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.engine.usage import Usage
 from integrations.calendar import Event
 
 if TYPE_CHECKING:
@@ -12,8 +13,7 @@ if TYPE_CHECKING:
     from integrations.speech import VoiceNote
 
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
-# Commands the core answers itself, so that every front end has them.
-CORE_COMMANDS = ("voice", "say", "mode", "trace", "compare")
+UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 
 
 @dataclass(frozen=True)
@@ -54,30 +54,12 @@ class TraceStep:
 
 
 @dataclass(frozen=True)
-class Usage:
-    model_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.model_calls + other.model_calls,
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_read_tokens + other.cache_read_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-        )
-
-
-@dataclass(frozen=True)
 class Reply:
     """The answer to one message, with the path taken to reach it."""
 
     text: str
     steps: tuple[TraceStep, ...] = ()
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     focus: Event | None = None  # the event the reply was about, for follow-up questions
     speak: bool = False  # the rule that answered, or the agent, asks for a voice note
     spoken: str = ""  # what to say, when not the text itself

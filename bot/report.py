@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.agent import cost_usd
 from bot.config import Price
-from bot.memory import Run
-from bot.messages import TraceStep, Usage
+from bot.engine.usage import Usage, cost_usd
+from bot.messages import TraceStep
+from bot.store.memory import RunRecord
 
 
 def path(steps: Sequence[TraceStep]) -> str:
@@ -50,7 +50,7 @@ def cost_line(usage: Usage, price: Price, seconds: float) -> str:
     return f"{calls} · {tokens} · ≈ ${cost_usd(usage, price):.4f} · {seconds:.2f} s"
 
 
-def compare_report(results: Sequence[Run], price: Price) -> str:
+def compare_report(results: Sequence[RunRecord], price: Price) -> str:
     parts = [f"Compare: “{results[0].question}”"]
     for result in results:
         parts.append(
@@ -62,7 +62,7 @@ def compare_report(results: Sequence[Run], price: Price) -> str:
     return "\n\n".join(parts)
 
 
-def trace_report(run: Run | None, price: Price) -> str:
+def trace_report(run: RunRecord | None, price: Price) -> str:
     if run is None:
         return "Nothing has run in this chat yet: ask me something, then /trace shows how."
     lines = [f"Last run ({run.mode}): “{run.question}”"]

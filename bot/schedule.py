@@ -8,32 +8,23 @@ with `.astimezone(zone)`. Two daylight-saving edge cases, each firing exactly on
   valid instant after the gap, the moment the clocks jump (02:00 BST that night);
 - a wall time that happens twice (01:30 on an autumn-back night) fires at the first (fold=0).
 
-`SlotLedger` records every claimed slot in SQLite, so restarts and a second process sharing the
-file never repeat one. `Scheduler.run_forever` sleeps until the next slot and fires it.
+The ledger (bot/store/slots.py) records every claimed slot, so restarts and a second process
+sharing the file never repeat one. `Scheduler.run_forever` sleeps until the next slot and fires it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config import Rule, Schedule
-from bot.memory import open_private_db
+from bot.config import Rule, Schedule, Settings
+from bot.store.slots import SlotLedger
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS slots (
-    rule TEXT NOT NULL,
-    slot TEXT NOT NULL,
-    PRIMARY KEY (rule, slot)
-);
-"""
 # Sleep at most this long before re-reading the clock: a suspended laptop or a clock change then
 # costs at most a minute. It is also the lateness that still counts as on time, so a sleep that
 # wakes a few milliseconds late does not drop a slot when grace is 0.
@@ -75,39 +66,6 @@ def _wall_time(day: date, schedule: Schedule, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(after, UTC)
 
 
-class SlotLedger:
-    """Which (rule, slot) pairs were claimed, ever; safe across threads, processes and restarts."""
-
-    def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
-        self._db = open_private_db(path, SCHEMA)
-
-    def claim(self, rule_name: str, slot: datetime) -> bool:
-        """Record the slot; True only for the first claim of it by anyone, ever."""
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO slots (rule, slot) VALUES (?, ?)", (rule_name, _key(slot))
-            )
-        return cursor.rowcount == 1
-
-    def last_claimed(self, rule_name: str) -> datetime | None:
-        """The rule's latest claimed slot, in UTC."""
-        with self._lock:
-            (latest,) = self._db.execute(
-                "SELECT MAX(slot) FROM slots WHERE rule = ?", (rule_name,)
-            ).fetchone()
-        return datetime.fromisoformat(latest) if latest else None
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-def _key(slot: datetime) -> str:
-    # One fixed format, so the text sorts in time order and MAX() is the latest slot.
-    return slot.astimezone(UTC).isoformat(timespec="seconds")
-
-
 class Scheduler:
     """Fires scheduled rules on time, at most once per slot.
 
@@ -134,6 +92,19 @@ class Scheduler:
         self._fire = fire
         self._clock = clock  # must return aware datetimes
         self._sleep = sleep
+
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        ledger: SlotLedger,
+        fire: Callable[[Rule, datetime], Awaitable[None]],
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> Scheduler:
+        """The config's scheduled rules, in the user's zone with its grace window."""
+        grace = timedelta(minutes=settings.scheduler.grace_minutes)
+        return cls(settings.rules, settings.user.zone, grace, ledger, fire, clock, sleep)
 
     def next_slot(self, now: datetime) -> tuple[Rule, datetime] | None:
         """The first slot after `now` over all rules (the earlier rule on a tie), or None."""

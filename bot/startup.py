@@ -14,8 +14,8 @@ from pathlib import Path
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
-from bot.private import private_folder
 from bot.redaction import redact
+from bot.store.private import private_folder
 
 PROBE_BYTES = 64 * 1024  # a few SQLite pages: a folder that cannot take these is full
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

@@ -1,6 +1,6 @@
 """`tandem status`: whether each worker is receiving, and how far behind Tandem is.
 
-It reads what each running worker writes in the data folder (bot/receiving.py), counts the
+It reads what each running worker writes in the data folder (bot/telegram/receiving.py), counts the
 runs stored and not finished in the journal, and asks Telegram how many updates wait there.
 """
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.receiving import STATUS_STALE_SECONDS, read_statuses
+from bot.telegram.receiving import STATUS_STALE_SECONDS, read_statuses
 
 
 def describe(folder: Path, database: str, token: str | None, base_url: str) -> tuple[bool, str]:
@@ -59,7 +59,7 @@ def _worker_line(worker: dict[str, Any], now: float) -> str:
 def _runs_line(database: str, now: float) -> str:
     from dbos import DBOSClient
 
-    from bot.durable import CHAT_QUEUE, WAITING
+    from bot.telegram.server import CHAT_QUEUE, WAITING
 
     if database.startswith("sqlite:///") and not Path(database[10:]).exists():
         return "Runs waiting or running: none (no journal yet)."

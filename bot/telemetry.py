@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 if TYPE_CHECKING:
@@ -180,6 +180,13 @@ def record_content(span: Span, name: str, value: object) -> None:
             value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         )
         span.set_attribute(name, text)
+
+
+def record_error(span: Span, error_type: str, description: str) -> None:
+    """Mark a span failed for an error that was handled rather than raised (a tool's error
+    handed back to the caller)."""
+    span.set_status(Status(StatusCode.ERROR, description))
+    span.set_attribute("error.type", error_type)
 
 
 @contextmanager

@@ -6,13 +6,14 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import LoadedConfig
+from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
 from bot.messages import Incoming, Reply
-from bot.schedule import SlotLedger
+from bot.schedule import Scheduler
 
 TERMINAL_CHAT_ID = 0
 PROMPT = "you › "
+LEAVE = ("/quit", "/exit")
 
 
 async def chat_in_terminal(assistant: Assistant, config: LoadedConfig) -> None:
@@ -20,14 +21,15 @@ async def chat_in_terminal(assistant: Assistant, config: LoadedConfig) -> None:
 
     voice_dir = config.data_dir / "voice"
 
-    async def show(reply: Reply) -> None:
+    async def fire(rule: Rule, slot: datetime) -> None:
+        reply = await assistant.run_scheduled(rule, TERMINAL_CHAT_ID)
         print(f"\ntandem (scheduled) › {shown(reply, voice_dir)}\n{PROMPT}", end="", flush=True)
 
-    ledger = SlotLedger(config.data_dir / "tandem.sqlite3")
-    scheduler = assistant.scheduler(ledger, assistant.answer_into(TERMINAL_CHAT_ID, show))
+    slots, clock = assistant.stores.slots, assistant.context.clock
+    scheduler = Scheduler.for_settings(assistant.settings, slots, fire, clock)
     scheduled = asyncio.create_task(scheduler.run_forever())
     try:
-        await _converse(assistant, voice_dir)
+        await converse(assistant, voice_dir)
     finally:
         scheduled.cancel()
 
@@ -42,7 +44,8 @@ def shown(reply: Reply, voice_dir: Path) -> str:
     return f"{reply.text}\n(voice note, {reply.voice.duration:.0f} s: {path})"
 
 
-async def _converse(assistant: Assistant, voice_dir: Path) -> None:
+async def converse(assistant: Assistant, voice_dir: Path) -> None:
+    """Read lines until /quit or end of input; every line goes to the core, commands too."""
     while True:
         try:
             line = await asyncio.to_thread(input, PROMPT)
@@ -50,13 +53,8 @@ async def _converse(assistant: Assistant, voice_dir: Path) -> None:
             print()
             return
         text = line.strip()
-        if text in ("/quit", "/exit"):
+        if text in LEAVE:
             return
-        if not text:
-            continue
-        if text in ("/help", "/start"):
-            reply = assistant.help_text()
-        else:
-            message = Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, text)
-            reply = shown(await assistant.handle(message), voice_dir)
-        print(f"tandem › {reply}\n")
+        if text:
+            reply = await assistant.handle(Incoming(TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, text))
+            print(f"tandem › {shown(reply, voice_dir)}\n")

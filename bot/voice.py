@@ -1,11 +1,19 @@
-"""When a reply is also spoken, and what of it: the choices, not the speech itself."""
+"""When a reply is also spoken, what of it, and the voice note itself."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from bot.config import VoiceMode
+from bot.config import VoiceMode, VoiceSettings
+from bot.engine.journal import Journal
+from bot.messages import Reply, TraceStep
+from integrations.speech import Speaker, SpeechError
+
+log = logging.getLogger(__name__)
 
 VOICE_MODES: dict[str, VoiceMode] = {
     "off": "never",
@@ -43,3 +51,36 @@ def spoken_version(text: str, limit: int) -> str:
             break
         spoken = f"{spoken} {sentence}".strip()
     return spoken[:limit] + " The full answer is in the message."
+
+
+def speaks(voice_mode: VoiceMode, requested: bool) -> bool:
+    """Whether a reply gets a voice note: always, or on request when it was asked for."""
+    return voice_mode == "always" or (voice_mode == "on_request" and requested)
+
+
+@dataclass
+class Voice:
+    """Makes the voice note of a reply, as a journaled step."""
+
+    settings: VoiceSettings
+    speaker: Speaker
+    journal: Journal
+
+    async def add_to(self, reply: Reply, language: str) -> Reply:
+        """The reply with a voice note of it; if speech fails, the text still goes out alone."""
+        spoken = spoken_version(reply.spoken or reply.text, self.settings.max_spoken_chars)
+        started = time.perf_counter()
+        try:
+            note = await self.journal.step("speech", self.speaker.speak, spoken, language)
+        except SpeechError as exc:
+            log.warning("the reply goes out as text only: %s", exc)
+            failed = TraceStep("voice", "failed", {"error": str(exc)})
+            return replace(reply, steps=(*reply.steps, failed))
+        detail = {"audio_seconds": round(note.duration, 1)}
+        spoke = TraceStep("voice", note.voice, detail, time.perf_counter() - started)
+        return replace(
+            reply,
+            steps=(*reply.steps, spoke),
+            voice=note,
+            voice_only=self.settings.voice_only,
+        )

@@ -12,8 +12,8 @@ import pytest
 
 from bot.config import LimitSettings, LoadedConfig, load_config
 from bot.core import Assistant
-from bot.memory import ChatMemory
 from bot.tools import TOOLS
+from bot.wiring import build
 from integrations.calendar import Event
 from integrations.weather import DailyWeather, ForecastOutOfRange, HourlyWeather, Place
 
@@ -75,9 +75,13 @@ def make_assistant(tmp_path: Path, example_config: LoadedConfig) -> Callable[...
         llm=None,
         weather: FakeWeather | None = None,
     ):
-        memory = ChatMemory(tmp_path / "memory.sqlite3", config.settings.memory.turns_kept)
-        return Assistant(
-            config, calendar, memory, llm, clock=lambda: NOW, weather=weather or FakeWeather()
+        return build(
+            config,
+            llm=llm,
+            clock=lambda: NOW,
+            data_dir=tmp_path,
+            calendar=calendar,
+            weather=weather or FakeWeather(),
         )
 
     return make

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.agent import NEEDS_KEY, Budget
 from bot.config import AgentLimits, LlmSettings, Price
+from bot.engine.agent import NEEDS_KEY
+from bot.engine.usage import RunLimits
 from bot.messages import Incoming, Usage
 from bot.tools import TOOLS
 from integrations.llm import Completion, LlmError
@@ -212,7 +213,7 @@ async def test_each_limit_ends_in_an_answer_from_what_was_found(
 
 
 def test_the_wall_time_limit_is_part_of_the_same_check():
-    budget = Budget(
+    budget = RunLimits(
         AgentLimits(wall_seconds=0.01), Price(input=3, output=15, cache_write=3.75, cache_read=0.3)
     )
     assert budget.exhausted() is None
@@ -222,7 +223,7 @@ def test_the_wall_time_limit_is_part_of_the_same_check():
 
 def test_cost_counts_cache_reads_and_writes_at_their_own_prices():
     price = Price(input=3, output=15, cache_write=3.75, cache_read=0.30)
-    budget = Budget(AgentLimits(cost_usd=0.01), price, usage=Usage(1, 1000, 200, 10_000, 2000))
+    budget = RunLimits(AgentLimits(cost_usd=0.01), price, usage=Usage(1, 1000, 200, 10_000, 2000))
     # 1000*3 + 200*15 + 2000*3.75 + 10000*0.30 = 16 500 millionths of a dollar
     assert budget.exhausted() == "$0.01"
 

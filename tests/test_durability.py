@@ -2,9 +2,9 @@
 two webhook workers sharing PostgreSQL.
 
 Every Telegram update is a DBOS workflow and every model call, tool call and message sent is a
-journaled step (bot/durable.py, bot/journal.py). These tests check what that promises, against
-the fake Bot API, the fake Messages API (a scripted tool-using Claude, slowed to 0.5 s a call so
-a call can be caught in flight) and the fake Open-Meteo, all local processes:
+journaled step (bot/telegram/server.py, bot/engine/journal.py). These tests check what that
+promises, against the fake Bot API, the fake Messages API (a scripted tool-using Claude, slowed
+to 0.5 s a call so a call can be caught in flight) and the fake Open-Meteo, all local processes:
 
 - kill -9 at a different point of an agent's answer each round, then restart with the same data
   folder and worker name: every question is answered exactly once, no model call that was
@@ -54,8 +54,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.durable import webhook_secret
-from bot.telegram_app import REFUSAL
+from bot.telegram.handlers import REFUSAL
+from bot.telegram.server import webhook_secret
 from tests.fakes import running
 from tests.test_end_to_end import (
     BARRIER,

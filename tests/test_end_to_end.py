@@ -32,7 +32,8 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from bot.telegram_app import NOT_TEXT, REFUSAL
+from bot.commands import COMMANDS
+from bot.telegram.handlers import NOT_TEXT, REFUSAL
 from tests.conftest import EXAMPLE, LONDON
 from tests.fakes import control, running
 from tests.test_cli import WEEKLY
@@ -239,6 +240,14 @@ def test_a_stranger_is_told_their_id_and_nothing_else(telegram, bot):
     sent = telegram.sent(STRANGER)
     assert [s["method"] for s in sent] == ["sendMessage"], f"{sent}{bot.explain()}"
     assert str(STRANGER) in texts(sent)[0]
+
+
+def test_the_command_menu_is_the_command_table(telegram, bot):
+    menu = [{"command": command.name, "description": command.help} for command in COMMANDS]
+    wait_until(lambda: telegram.state()["commands"] == menu, "the command menu", bot)
+    telegram.message(OWNER, "/usage")
+    [reply] = replies(telegram, OWNER, bot)
+    assert reply.startswith("Today: 0 messages"), reply + bot.explain()
 
 
 def test_a_sticker_gets_the_text_only_note(telegram, bot):

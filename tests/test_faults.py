@@ -21,11 +21,11 @@ import pytest
 import vcr
 from telegram.request import RequestData
 
-from bot import telegram_app
 from bot.core import Assistant
-from bot.journal import Immediate
+from bot.engine.journal import Immediate
 from bot.messages import Incoming, Reply
-from bot.telegram_app import Outbox
+from bot.telegram import outbox
+from bot.telegram.outbox import Outbox
 from integrations.calendar import CalendarError
 from integrations.calendar.google import NOT_ANSWERING as GOOGLE_NOT_ANSWERING
 from integrations.calendar.google import GoogleCalendarSource
@@ -103,7 +103,7 @@ def open_meteo(**options: Any) -> OpenMeteo:
 def claude(
     max_retries: int = 0, timeout_seconds: float = 30, base_url: str = ANTHROPIC_API
 ) -> Claude:
-    """A real client, as Assistant.from_config builds it from `llm:` (max_retries included)."""
+    """A real client, as bot/wiring.py builds it from `llm:` (max_retries included)."""
     return Claude("sk-ant-test", "claude-sonnet-5-5", 800, timeout_seconds, max_retries, base_url)
 
 
@@ -395,7 +395,7 @@ async def test_speech_failure_still_sends_the_text(
     make_assistant: Callable[..., Assistant], tennis: CountingCalendar
 ) -> None:
     assistant = make_assistant(tennis)
-    assistant.speaker = BrokenSpeaker()  # type: ignore[assignment]
+    assistant.voice.speaker = BrokenSpeaker()  # type: ignore[assignment]
     reply = await ask(assistant, "/say What's on tomorrow?")
 
     assert reply.text == TEMPLATE_TOMORROW
@@ -408,7 +408,7 @@ async def test_speech_failure_through_telegram_sends_the_text_and_no_voice(
 ) -> None:
     assistant = make_assistant(tennis)
     speaker = BrokenSpeaker()
-    assistant.speaker = speaker  # type: ignore[assignment]
+    assistant.voice.speaker = speaker  # type: ignore[assignment]
     async with running_bot(assistant) as bot:  # type: ignore[arg-type]
         await bot.send(text_update("/say What's on tomorrow?"))
 
@@ -456,7 +456,7 @@ async def test_telegram_flood_control_waits_retry_after_and_sends_once(
 
     api = FloodedBotApi(retry_after=7)
     async with running_bot(FakeCore(), api=api) as bot:
-        monkeypatch.setattr(telegram_app.asyncio, "sleep", recorded_sleep)
+        monkeypatch.setattr(outbox.asyncio, "sleep", recorded_sleep)
         await Outbox(bot.application.bot, Immediate()).deliver(OWNER, Reply("Tennis at 18:30."))
 
     assert waited == [7.0]

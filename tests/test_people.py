@@ -10,10 +10,10 @@ from datetime import datetime
 
 import pytest
 
-from bot.access import FAILURES_PER_CODE, WRONG_CODE, Access
-from bot.budget import Budgets
 from bot.config import LimitSettings, Person, Price, Settings, TelegramSettings, UserSettings
 from bot.messages import Incoming, Usage
+from bot.store.access import FAILURES_PER_CODE, WRONG_CODE, Access
+from bot.store.allowances import Allowances
 from tests.conftest import LONDON, example_without
 from tests.test_telegram import (
     BOT_USER,
@@ -204,7 +204,7 @@ PRICE = Price(input=3, output=15, cache_write=3.75, cache_read=0.3)
 
 
 def test_the_daily_token_cap_says_when_it_resets(tmp_path):
-    budgets = Budgets(LimitSettings(daily_tokens=1000), PRICE, tmp_path / "b.db")
+    budgets = Allowances(LimitSettings(daily_tokens=1000), PRICE, tmp_path / "b.db")
     assert budgets.refusal(OWNER, NOON) is None
     budgets.add(OWNER, NOON, Usage(1, 900, 150))
     assert budgets.refusal(OWNER, NOON) == (
@@ -217,13 +217,13 @@ def test_the_daily_token_cap_says_when_it_resets(tmp_path):
 
 
 def test_the_daily_dollar_cap(tmp_path):
-    budgets = Budgets(LimitSettings(daily_cost_usd=0.01), PRICE, tmp_path / "b.db")
+    budgets = Allowances(LimitSettings(daily_cost_usd=0.01), PRICE, tmp_path / "b.db")
     budgets.add(OWNER, NOON, Usage(2, 2000, 400))  # 0.006 + 0.006 dollars
     assert budgets.refusal(OWNER, NOON).startswith("You've used today's $0.01 budget.")
 
 
 def test_the_message_rate(tmp_path):
-    budgets = Budgets(LimitSettings(messages_per_minute=3), PRICE, tmp_path / "b.db")
+    budgets = Allowances(LimitSettings(messages_per_minute=3), PRICE, tmp_path / "b.db")
     assert [budgets.refusal(OWNER, NOON) for _ in range(3)] == [None, None, None]
     assert budgets.refusal(OWNER, NOON).startswith("That's more than 3 messages in a minute.")
 

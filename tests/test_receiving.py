@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 from telegram.error import NetworkError
 
-from bot.durable import poll, webhook_secret
-from bot.receiving import Backoff, Health
+from bot.telegram.receiving import Backoff, Health
+from bot.telegram.server import poll, webhook_secret
 from tests.fakes import running
 from tests.test_durability import (
     LOCAL,
@@ -323,7 +323,7 @@ async def test_a_failing_delete_webhook_is_logged_and_retried_until_it_works(cap
     async def store(updates: list[Any]) -> None:
         stored.extend(updates)
 
-    with caplog.at_level(logging.ERROR, logger="bot.receiving"):
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.receiving"):
         task = asyncio.create_task(poll(bot, store, health, Backoff(first=0.01, cap=0.02)))  # type: ignore[arg-type]
         try:
             await asyncio.wait_for(bot.polling.wait(), timeout=30)

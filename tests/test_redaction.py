@@ -18,9 +18,9 @@ from google.oauth2.credentials import Credentials
 from bot import redaction
 from bot.config import Secrets, load_config
 from bot.core import Assistant
-from bot.memory import ChatMemory, Run, Turn
 from bot.messages import Incoming, TraceStep, Usage
 from bot.redaction import REDACTED, RedactSecrets, install_redaction, known_secrets, redact
+from bot.store.memory import ChatMemory, RunRecord, Turn
 from integrations.calendar.google_auth import save_credentials
 from integrations.llm import Completion
 from tests.conftest import CountingCalendar, at, event
@@ -208,7 +208,7 @@ def test_redact_cleans_nested_trace_details_and_leaves_the_rest(
 def test_stored_run_traces_hold_no_secrets(tmp_path: Path) -> None:
     memory = ChatMemory(tmp_path / "tandem.sqlite3", 20)
     failed = TraceStep("tool", "search_calendar", {"error": f"401 for {ACCESS_TOKEN}"})
-    memory.record_run(1, Run("agent", "what's on?", "Sorry.", (failed,), Usage(), 0.1))
+    memory.record_run(1, RunRecord("agent", "what's on?", "Sorry.", (failed,), Usage(), 0.1))
 
     stored = memory.last_run(1)
 

@@ -27,10 +27,11 @@ from hypothesis import strategies as st
 
 from bot.config import ConfigError, LimitSettings, LoadedConfig, load_config
 from bot.core import Assistant
-from bot.memory import ChatMemory
 from bot.messages import SORRY, Incoming, Reply
+from bot.store.memory import ChatMemory
 from bot.tools import TOOLS
 from bot.understanding import understand
+from bot.wiring import build
 from integrations.speech import VoiceNote
 from tests.conftest import EXAMPLE, NOW, ROOT, CountingCalendar, FakeWeather, at, event
 
@@ -56,13 +57,11 @@ def calendar() -> CountingCalendar:
 
 
 def assistant_for(config: LoadedConfig, folder: Path) -> Assistant:
-    memory = ChatMemory(folder / "memory.sqlite3", config.settings.memory.turns_kept)
-    return Assistant(
+    return build(
         config,
-        calendar(),
-        memory,
-        None,
         clock=lambda: NOW,
+        data_dir=folder,
+        calendar=calendar(),
         weather=FakeWeather(),
         speaker=SilentSpeaker(),  # type: ignore[arg-type]
     )
@@ -243,7 +242,7 @@ def test_the_default_limit_is_named_with_its_thousands_separator(
 def test_a_failed_write_leaves_the_chat_memory_usable(tmp_path: Path) -> None:
     """Found by the message property: a lone surrogate failed mid-transaction and every later
     message in every chat failed with 'cannot start a transaction within a transaction'."""
-    from bot.memory import Turn
+    from bot.store.memory import Turn
 
     memory = ChatMemory(tmp_path / "memory.sqlite3", 20)
     with pytest.raises(UnicodeEncodeError):

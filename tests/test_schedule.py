@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Rule
-from bot.schedule import Scheduler, SlotLedger, slots
+from bot.schedule import Scheduler, slots
+from bot.store.slots import SlotLedger
 
 LONDON = ZoneInfo("Europe/London")
 HOUR = timedelta(hours=1)

@@ -6,11 +6,11 @@ import asyncio
 import time
 from datetime import datetime, timedelta
 
-from bot.core import Assistant
-from bot.memory import ChatMemory
+from bot.config import Rule
+from bot.engine.workflow import batches
 from bot.messages import Reply
-from bot.schedule import SlotLedger
-from bot.workflow import batches
+from bot.schedule import Scheduler
+from bot.wiring import build
 from tests.conftest import LONDON, NOW, CountingCalendar, FakeWeather
 
 
@@ -31,15 +31,20 @@ async def test_the_morning_briefing_fires_once_at_0730_with_events_and_home_weat
 ):
     clock = Clock(datetime(2026, 11, 25, 7, 0, tzinfo=LONDON))  # a Wednesday
     weather = FakeWeather()
-    memory = ChatMemory(tmp_path / "tandem.sqlite3", 20)
-    assistant = Assistant(example_config, week, memory, None, clock=clock, weather=weather)
+    assistant = build(
+        example_config, clock=clock, data_dir=tmp_path, calendar=week, weather=weather
+    )
+    memory = assistant.memory
     sent: list[tuple[datetime, Reply]] = []
 
     async def send(reply: Reply) -> None:
         sent.append((clock.now, reply))
 
-    ledger = SlotLedger(tmp_path / "tandem.sqlite3")
-    scheduler = assistant.scheduler(ledger, assistant.answer_into(99, send), sleep=clock.sleep)
+    async def fire(rule: Rule, slot: datetime) -> None:
+        await send(await assistant.run_scheduled(rule, 99))
+
+    ledger = assistant.stores.slots
+    scheduler = Scheduler.for_settings(example_config.settings, ledger, fire, clock, clock.sleep)
     task = asyncio.create_task(scheduler.run_forever())
     while clock.now < datetime(2026, 11, 26, 12, 0, tzinfo=LONDON):
         await asyncio.sleep(0)
@@ -69,9 +74,12 @@ async def test_calendar_and_home_weather_are_fetched_at_once(tmp_path, example_c
             time.sleep(0.3)
             return super().daily(place, first, last)
 
-    memory = ChatMemory(tmp_path / "tandem.sqlite3", 20)
-    assistant = Assistant(
-        example_config, SlowCalendar([]), memory, None, clock=lambda: NOW, weather=SlowWeather()
+    assistant = build(
+        example_config,
+        clock=lambda: NOW,
+        data_dir=tmp_path,
+        calendar=SlowCalendar([]),
+        weather=SlowWeather(),
     )
     briefing = next(rule for rule in example_config.settings.rules if rule.schedule)
 

@@ -23,12 +23,13 @@ from telegram import Update
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
-from bot import telegram_app
-from bot.access import Access
 from bot.config import Settings, TelegramSettings
-from bot.journal import Journal, run_action
+from bot.engine.journal import Journal, run_action
 from bot.messages import Incoming, Reply
-from bot.telegram_app import REFUSAL, SORRY, build_application, split_message
+from bot.store.access import Access
+from bot.telegram import handlers as telegram_app
+from bot.telegram.handlers import REFUSAL, SORRY, build_application
+from bot.telegram.outbox import split_message
 
 pytestmark = pytest.mark.anyio
 
@@ -362,7 +363,7 @@ async def test_a_failing_typing_action_does_not_stop_the_reply() -> None:
 
 async def test_an_error_in_the_core_gives_a_kind_sorry(caplog: pytest.LogCaptureFixture) -> None:
     core = FakeCore(error=RuntimeError("calendar exploded"))
-    with caplog.at_level(logging.INFO, logger="bot.telegram_app"):
+    with caplog.at_level(logging.INFO, logger="bot.telegram.handlers"):
         async with running_bot(core) as bot:
             await bot.send(text_update("my private question"))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.journal import Immediate
+from bot.engine.journal import Immediate
 from bot.messages import Incoming, Reply
-from bot.telegram_app import Outbox
+from bot.telegram.outbox import Outbox
 from integrations.speech import SpeechError, VoiceNote
 from tests.conftest import CountingCalendar, at, event
 from tests.test_telegram import OWNER, FakeBotApi, FakeCore, running_bot, text_update
@@ -32,7 +32,7 @@ def speaker() -> FakeSpeaker:
 @pytest.fixture
 def assistant(make_assistant, week, speaker):
     made = make_assistant(week)
-    made.speaker = speaker
+    made.voice.speaker = speaker
     return made
 
 
@@ -66,7 +66,7 @@ async def test_the_chat_voice_mode_is_kept_across_restarts(
 ):
     assert (await ask(assistant, "/voice always")).text.startswith("Voice replies: always")
     restarted = make_assistant(week)
-    restarted.speaker = speaker
+    restarted.voice.speaker = speaker
     assert (await ask(restarted, "What's on tomorrow?")).voice is not None
     assert (await ask(restarted, "/voice")).text.startswith("Voice replies: always")
     await ask(restarted, "/voice off")
@@ -92,7 +92,7 @@ async def test_a_long_reply_is_spoken_short_and_sent_whole(make_assistant, speak
         [event(f"Meeting number {n} about the budget", at(26, 8 + n), 30) for n in range(10)]
     )
     assistant = make_assistant(busy)
-    assistant.speaker = speaker
+    assistant.voice.speaker = speaker
     reply = await ask(assistant, "/say What's on tomorrow?")
     spoken = speaker.spoken[0][0]
     assert len(reply.text) > 400

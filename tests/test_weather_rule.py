@@ -12,8 +12,8 @@ import pytest
 
 from bot.config import LimitSettings, UserSettings
 from bot.core import Assistant
-from bot.memory import ChatMemory
 from bot.messages import Incoming
+from bot.wiring import build
 from integrations.calendar import Event
 from integrations.weather import HourlyWeather, OpenMeteo, Place
 from tests.conftest import LONDON, NOW, CountingCalendar, FakeWeather, event, example_without
@@ -133,8 +133,9 @@ def assistant_at(
     weather = OpenMeteo(
         f"{open_meteo_url}/v1/forecast", f"{open_meteo_url}/v1/search", clock=lambda: now
     )
-    memory = ChatMemory(tmp_path / "memory.sqlite3", 20)
-    return Assistant(config, CountingCalendar([]), memory, None, clock=lambda: now, weather=weather)
+    return build(
+        config, clock=lambda: now, data_dir=tmp_path, calendar=CountingCalendar([]), weather=weather
+    )
 
 
 LONDONER = UserSettings(home="London, United Kingdom", timezone="Europe/London")

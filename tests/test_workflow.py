@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.calendars import open_calendars
 from bot.config import load_config
-from bot.core import Assistant
-from bot.memory import ChatMemory
 from bot.messages import Incoming
 from bot.tools import TOOLS
+from bot.wiring import build
 
 
 async def ask(assistant, text: str, chat_id: int = 7) -> str:
@@ -124,7 +122,7 @@ async def test_a_google_calendar_without_sign_in_says_how_to_sign_in(tmp_path):
         "    steps: [{tool: search_calendar}, {answer: template}]\n"
     )
     config = load_config(path, known_tools=TOOLS.names())
-    assistant = Assistant(config, open_calendars(config), ChatMemory(tmp_path / "m.db", 4), None)
+    assistant = build(config, data_dir=tmp_path)
     reply = await ask(assistant, "what's on tomorrow?")
     assert "tandem auth google" in reply
     assert "Traceback" not in reply
@@ -137,5 +135,5 @@ async def test_no_calendar_configured_is_explained(tmp_path):
         "    steps: [{tool: search_calendar}, {answer: template}]\n"
     )
     config = load_config(path, known_tools=TOOLS.names())
-    assistant = Assistant(config, open_calendars(config), ChatMemory(tmp_path / "m.db", 4), None)
+    assistant = build(config, data_dir=tmp_path)
     assert "No calendar is set up yet" in await ask(assistant, "what's on tomorrow?")

@@ -11,11 +11,14 @@ import inspect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, get_type_hints
+from typing import TYPE_CHECKING, Any, Protocol, get_type_hints, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from bot.formatting import View
+
+if TYPE_CHECKING:
+    from integrations.calendar import Event
 
 
 class ToolInputError(ValueError):
@@ -112,3 +115,19 @@ class ToolResult(Protocol):
     def for_model(self) -> str: ...
 
     def for_person(self, view: View) -> str: ...
+
+
+@runtime_checkable
+class Focused(ToolResult, Protocol):
+    """A result about one event, which a follow-up question ("and the weather?") then means."""
+
+    @property
+    def focus(self) -> Event | None: ...
+
+
+@runtime_checkable
+class Spoken(ToolResult, Protocol):
+    """A result that asks for a voice note: `spoken` is what to read aloud."""
+
+    @property
+    def spoken(self) -> str: ...

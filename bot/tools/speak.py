@@ -10,7 +10,7 @@ from bot.tools.context import ToolContext
 
 @dataclass(frozen=True)
 class VoiceRequest:
-    spoken_text: str
+    spoken: str
 
     def for_model(self) -> str:
         # The audio goes to the chat, never back into the model's context.

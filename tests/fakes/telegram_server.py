@@ -687,10 +687,29 @@ def get_file(fake: FakeTelegram, token: str, params: Params) -> Params:
     }
 
 
+COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+
+
 def set_my_commands(fake: FakeTelegram, token: str, params: Params) -> bool:
+    """As the Bot API documents it: 1-32 characters of a-z, 0-9 and _ a command, 1-256 a
+    description, at most 100 commands; the real API's error texts."""
     commands = json_field(params, "commands")
     if not isinstance(commands, list):
         raise ApiError(400, 'Bad Request: parameter "commands" is required')
+    if len(commands) > 100:
+        raise ApiError(400, "Bad Request: BOT_COMMANDS_TOO_MUCH")
+    for command in commands:
+        for name in ("command", "description"):
+            if not isinstance(command, dict) or not isinstance(command.get(name), str):
+                raise ApiError(
+                    400, f"Bad Request: can't parse BotCommand: Can't find field \"{name}\""
+                )
+        if not COMMAND_NAME.fullmatch(command["command"]):
+            raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        if not command["description"].strip():
+            raise ApiError(400, "Bad Request: command description must be non-empty")
+        if len(command["description"]) > 256:
+            raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
     with fake.lock:
         fake.commands = commands
     return True

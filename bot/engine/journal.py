@@ -2,8 +2,8 @@
 
 The core runs every side effect and every paid-for call (a tool, a model call, remembering,
 sending) through `journal.step`. Run plainly, a step just runs. Inside a durable run
-(bot/durable.py) it is a DBOS step: its result is checkpointed, and after a crash and restart
-the run replays finished steps from the checkpoint instead of doing them again.
+(bot/telegram/server.py) it is a DBOS step: its result is checkpointed, and after a crash and
+restart the run replays finished steps from the checkpoint instead of doing them again.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-person budgets: a message rate, and daily caps on model tokens and dollars.
+"""Per-person allowances: a message rate, and daily caps on model tokens and dollars.
 
 Reaching one gets a reply saying when it resets (the next minute, or local midnight); `/usage`
 shows the day so far.
@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.agent import cost_usd
 from bot.config import LimitSettings, Price
-from bot.memory import open_private_db
-from bot.messages import Usage
+from bot.engine.usage import Usage, cost_usd
+from bot.store.db import open_private_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS daily_usage (
@@ -45,7 +44,7 @@ class DayUsage:
         return self.input_tokens + self.output_tokens
 
 
-class Budgets:
+class Allowances:
     def __init__(self, limits: LimitSettings, price: Price, path: Path) -> None:
         self.limits = limits
         self.price = price
@@ -88,7 +87,7 @@ class Budgets:
                     user_id,
                     now.date().isoformat(),
                     usage.model_calls,
-                    usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens,
+                    usage.prompt_tokens,
                     usage.output_tokens,
                     cost_usd(usage, self.price),
                 ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -11,9 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from bot.messages import TraceStep, Usage
-from bot.private import private_database
+from bot.engine.usage import Usage
+from bot.messages import TraceStep
 from bot.redaction import redact
+from bot.store.db import open_private_db
 from integrations.calendar import Event
 
 SCHEMA = """
@@ -61,7 +61,7 @@ class Turn:
 
 
 @dataclass(frozen=True)
-class Run:
+class RunRecord:
     """One answered message as recorded: the mode, the path taken, what it cost."""
 
     mode: str
@@ -72,18 +72,6 @@ class Run:
     seconds: float
 
 
-def open_private_db(path: Path, schema: str) -> sqlite3.Connection:
-    """A SQLite file only its owner can read, in a folder only its owner can enter."""
-    private_database(path)  # chats are private: SQLite would make the file 644
-    # The default 5 s busy timeout lets a second process wait for the write lock.
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    # Synced at checkpoints rather than at every commit: a killed process still loses nothing.
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.executescript(schema)
-    return db
-
-
 class ChatMemory:
     def __init__(self, path: Path, turns_kept: int) -> None:
         self.path = path
@@ -91,42 +79,42 @@ class ChatMemory:
         self._lock = threading.Lock()
         self._db = open_private_db(path, SCHEMA)
 
-    def remember(self, chat_id: Conversation, *turns: Turn) -> None:
+    def remember(self, conversation: Conversation, *turns: Turn) -> None:
         """Add turns to a chat and forget those beyond the last `turns_kept`."""
         with self._lock, self._db:  # a failed insert rolls back instead of staying open
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT INTO turns (chat_id, role, text, created) VALUES (?, ?, ?, ?)",
-                [(chat_id, turn.role, turn.text, time.time()) for turn in turns],
+                [(conversation, turn.role, turn.text, time.time()) for turn in turns],
             )
             self._db.execute(
                 "DELETE FROM turns WHERE chat_id = ? AND id NOT IN "
                 "(SELECT id FROM turns WHERE chat_id = ? ORDER BY id DESC LIMIT ?)",
-                (chat_id, chat_id, self.turns_kept),
+                (conversation, conversation, self.turns_kept),
             )
 
-    def recent(self, chat_id: Conversation) -> list[Turn]:
+    def recent(self, conversation: Conversation) -> list[Turn]:
         """The chat's kept turns, oldest first."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT role, text FROM turns WHERE chat_id = ? ORDER BY id DESC LIMIT ?",
-                (chat_id, self.turns_kept),
+                (conversation, self.turns_kept),
             ).fetchall()
         return [Turn(role, text) for role, text in reversed(rows)]
 
-    def remember_focus(self, chat_id: Conversation, event: Event) -> None:
+    def remember_focus(self, conversation: Conversation, event: Event) -> None:
         """Keep the event this chat last talked about, for follow-up questions."""
         record = {**asdict(event), "start": event.start.isoformat(), "end": event.end.isoformat()}
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO focus (chat_id, event) VALUES (?, ?)",
-                (chat_id, json.dumps(record)),
+                (conversation, json.dumps(record)),
             )
 
-    def focus(self, chat_id: Conversation) -> Event | None:
+    def focus(self, conversation: Conversation) -> Event | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT event FROM focus WHERE chat_id = ?", (chat_id,)
+                "SELECT event FROM focus WHERE chat_id = ?", (conversation,)
             ).fetchone()
         if row is None:
             return None
@@ -137,7 +125,7 @@ class ChatMemory:
         )
         return Event(start=start, end=end, **record)
 
-    def record_run(self, chat_id: Conversation, run: Run) -> None:
+    def record_run(self, conversation: Conversation, run: RunRecord) -> None:
         """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""
         steps = json.dumps(
             [redact(asdict(step)) for step in run.steps], default=lambda v: redact(str(v))
@@ -147,7 +135,7 @@ class ChatMemory:
                 "INSERT INTO runs (chat_id, mode, question, answer, steps, usage, seconds, created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    chat_id,
+                    conversation,
                     run.mode,
                     run.question,
                     run.answer,
@@ -158,31 +146,32 @@ class ChatMemory:
                 ),
             )
 
-    def last_run(self, chat_id: Conversation) -> Run | None:
+    def last_run(self, conversation: Conversation) -> RunRecord | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT mode, question, answer, steps, usage, seconds FROM runs"
                 " WHERE chat_id = ? ORDER BY id DESC LIMIT 1",
-                (chat_id,),
+                (conversation,),
             ).fetchone()
         if row is None:
             return None
         mode, question, answer, steps, usage, seconds = row
         trace = tuple(TraceStep(**step) for step in json.loads(steps))
-        return Run(mode, question, answer, trace, Usage(**json.loads(usage)), seconds)
+        return RunRecord(mode, question, answer, trace, Usage(**json.loads(usage)), seconds)
 
-    def set_setting(self, chat_id: Conversation, name: str, value: str) -> None:
+    def set_setting(self, conversation: Conversation, name: str, value: str) -> None:
         """A chat's own choice (its voice mode, ...), kept across restarts."""
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO chat_settings (chat_id, name, value) VALUES (?, ?, ?)",
-                (chat_id, name, value),
+                (conversation, name, value),
             )
 
-    def setting(self, chat_id: Conversation, name: str) -> str | None:
+    def setting(self, conversation: Conversation, name: str) -> str | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT value FROM chat_settings WHERE chat_id = ? AND name = ?", (chat_id, name)
+                "SELECT value FROM chat_settings WHERE chat_id = ? AND name = ?",
+                (conversation, name),
             ).fetchone()
         return row[0] if row else None
 

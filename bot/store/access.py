@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.memory import open_private_db
+from bot.store.db import open_private_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS paired_users (

@@ -1,8 +1,8 @@
 """Whether Tandem is receiving Telegram updates, and how far behind it is.
 
-The receive loop (bot/durable.py) never ends on an error: every failure is logged (the log is
-redacted, see bot/redaction.py), noted here, and the same action is tried again after a growing
-wait. `Health` is what it has seen; each worker keeps a copy in the data folder
+The receive loop (bot/telegram/server.py) never ends on an error: every failure is logged (the
+log is redacted, see bot/redaction.py), noted here, and the same action is tried again after a
+growing wait. `Health` is what it has seen; each worker keeps a copy in the data folder
 (`receiving-<worker>.json`) that `tandem status` reads, and in webhook mode GET /healthz shows it.
 """
 
@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 from telegram.error import RetryAfter
 
-from bot.private import FILE_MODE
-from bot.telegram_app import retry_seconds
+from bot.store.private import FILE_MODE
+from bot.telegram.outbox import retry_seconds
 
 log = logging.getLogger(__name__)
 

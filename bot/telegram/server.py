@@ -13,7 +13,7 @@ after a week without updates) carrying another message is a new run. Runs wait i
 queue partitioned by chat, one run at a time per chat: each chat is answered in the order it
 wrote, different chats at once, on one worker or on several sharing PostgreSQL. After a crash
 DBOS resumes each unfinished run after its last finished step (every tool, model call and
-message sent is a journaled step, see bot/journal.py). Scheduled slots are workflows too.
+message sent is a journaled step, see bot/engine/journal.py). Scheduled slots are workflows too.
 
 The journal is a SQLite file in the data folder, or PostgreSQL for several workers.
 """
@@ -43,9 +43,13 @@ from telegram.ext import Application
 
 from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
-from bot.journal import run_action
-from bot.private import private_database, private_folder
-from bot.receiving import (
+from bot.engine.journal import run_action
+from bot.schedule import Scheduler
+from bot.startup import connect
+from bot.store.private import private_database, private_folder
+from bot.telegram.handlers import build_application, publish_commands
+from bot.telegram.outbox import Outbox
+from bot.telegram.receiving import (
     POLL_SECONDS,
     STATUS_EVERY_SECONDS,
     Backoff,
@@ -53,9 +57,6 @@ from bot.receiving import (
     retrying,
     write_status,
 )
-from bot.schedule import SlotLedger
-from bot.startup import connect
-from bot.telegram_app import Outbox, build_application
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ async def serve(
     settings = config.settings
     application = build_application(assistant, settings.telegram, token, journal=assistant.journal)
     await connect(application, settings.telegram.base_url)
+    await publish_commands(application.bot)
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
     _running = Running(assistant, application, Outbox(application.bot, assistant.journal), owner)
     url = database_url(config, database)
@@ -269,7 +271,7 @@ async def serve(
         tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
     else:
         tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
-    if (llm := assistant.workflow.llm) is not None:
+    if (llm := assistant.engine.llm) is not None:
         # Claude's SDK loads while Tandem already listens, not before.
         threading.Thread(target=llm.warm_up, name="tandem-warm-up", daemon=True).start()
     log.info("Tandem is serving on Telegram as worker %s", worker)
@@ -395,5 +397,5 @@ async def _schedule(config: LoadedConfig, assistant: Assistant, owner: int | Non
         with SetWorkflowID(f"slot-{rule.name}-{slot:%Y%m%dT%H%M%SZ}"):
             await DBOS.start_workflow_async(send_scheduled, rule.name, owner)
 
-    ledger = SlotLedger(config.data_dir / "tandem.sqlite3")
-    await assistant.scheduler(ledger, fire).run_forever()
+    slots, clock = assistant.stores.slots, assistant.context.clock
+    await Scheduler.for_settings(config.settings, slots, fire, clock).run_forever()

@@ -1,0 +1,1 @@
+"""Tandem in Telegram: the handlers, the outbox every message goes through, the server."""

@@ -1,0 +1,147 @@
+"""The one place Tandem is put together: Claude, Open-Meteo, the speaker, the calendars, the
+stores, the engine and the command table, from a config. Every front end, the eval and the tests
+build Tandem here; each part can be handed in instead (the eval's clock and HTTP session, a
+test's calendar)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from bot import telemetry
+from bot.calendars import MergedCalendar, open_calendars
+from bot.commands import COMMANDS
+from bot.config import ConfigError, LlmSettings, LoadedConfig
+from bot.core import Assistant
+from bot.engine.journal import Immediate, Journal
+from bot.engine.modes import Engine
+from bot.store import Stores, open_stores
+from bot.store.access import Access
+from bot.tools.context import ToolContext
+from bot.voice import Voice
+from integrations.calendar import CalendarSource
+from integrations.llm import Claude
+from integrations.speech import Speaker
+from integrations.weather import OpenMeteo
+
+NO_CALENDAR_YET = (
+    "You're paired, but no calendar is set up for you yet: ask the owner to add you under "
+    "'people:' in Tandem's config file."
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_llm(
+    settings: LlmSettings,
+    api_key: str | None,
+    max_retries: int | None = None,
+    base_url: str | None = None,
+) -> Claude | None:
+    """Claude as `llm:` configures it, or None without a key."""
+    if not api_key:
+        return None
+    retries = settings.max_retries if max_retries is None else max_retries
+    return Claude(
+        api_key, settings.model, settings.max_tokens, settings.timeout_seconds, retries, base_url
+    )
+
+
+def open_weather(
+    config: LoadedConfig, clock: Callable[[], datetime], session: requests.Session | None = None
+) -> OpenMeteo:
+    """Open-Meteo as `weather:` configures it; the clock decides which days have a forecast."""
+    settings = config.settings.weather
+    return OpenMeteo(
+        forecast_url=settings.forecast_url,
+        geocoding_url=settings.geocoding_url,
+        units=settings.units,
+        language=config.settings.user.language,
+        timeout=settings.timeout_seconds,
+        cache_minutes=settings.cache_minutes,
+        session=session,
+        clock=clock,
+    )
+
+
+def open_speaker(config: LoadedConfig) -> Speaker:
+    """The speaker for the configured voice; an unknown voice is a config error, not silence."""
+    voice = config.settings.voice
+    speaker = Speaker(voice.default_voice, voice.rate)
+    if problem := speaker.validate_voice(voice.default_voice):
+        raise ConfigError(config.path, [f"voice.default_voice: {problem}"])
+    return speaker
+
+
+@dataclass
+class People:
+    """The tools' view of each person: their settings and their calendars, no one else's.
+
+    People listed under `people:` have their own; someone who only paired has none until the
+    owner lists them; everyone else who reaches the core is the owner.
+    """
+
+    config: LoadedConfig
+    owner: ToolContext
+    _contexts: dict[int, ToolContext] = field(default_factory=dict)
+
+    def context_for(self, user_id: int, access: Access) -> ToolContext:
+        if user_id not in self._contexts:
+            settings = self.config.settings
+            person = next((p for p in settings.people if p.telegram_id == user_id), None)
+            if person is not None:
+                calendar: CalendarSource = open_calendars(self.config, person.calendars)
+                user = person.user
+            elif access.paired_only(user_id):
+                calendar, user = MergedCalendar([], NO_CALENDAR_YET), settings.user
+            else:
+                return self.owner
+            self._contexts[user_id] = replace(self.owner, user=user, calendar=calendar)
+        return self._contexts[user_id]
+
+
+def build(
+    config: LoadedConfig,
+    api_key: str | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    journal: Journal | None = None,
+    data_dir: Path | None = None,
+    session: requests.Session | None = None,
+    llm: Claude | None = None,
+    calendar: CalendarSource | None = None,
+    weather: OpenMeteo | None = None,
+    speaker: Speaker | None = None,
+) -> Assistant:
+    """Tandem from its config: each part not handed in is built as the config says.
+
+    `data_dir` defaults to the config's data folder; `session` is Open-Meteo's HTTP session.
+    """
+    settings = config.settings
+    telemetry.setup_tracing(settings.telemetry)
+    journal = journal or Immediate()
+    stores: Stores = open_stores(data_dir or config.data_dir, settings)
+    owner = ToolContext(
+        settings.user,
+        settings.search,
+        calendar if calendar is not None else open_calendars(config),
+        weather or open_weather(config, clock, session),
+        clock,
+    )
+    llm = llm or open_llm(settings.llm, api_key)
+    voice = Voice(settings.voice, speaker or open_speaker(config), journal)
+    return Assistant(
+        settings,
+        stores,
+        People(config, owner),
+        Engine(settings, llm, journal),
+        voice,
+        {command.name: command for command in COMMANDS},
+        journal,
+    )
