@@ -3,7 +3,8 @@
 Each benchmark starts Tandem's real core (in this process, or the real `tandem run`) against
 local fake upstreams with a set latency, and prints its own figures as it finishes; the table
 at the end gathers them, each a median over repeated runs with the runs' min-max, against its
-target. Nothing is asserted: the exit status is 0 whatever the figures. Takes about ten minutes.
+target. Nothing is asserted: the exit status is 0 whatever the figures. Takes about twenty
+minutes.
 
   .venv/bin/python -m bench                      everything
   .venv/bin/python -m bench --only voice_load    some of them (comma-separated module names)
