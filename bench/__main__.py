@@ -3,7 +3,7 @@
 Each benchmark starts Tandem's real core (in this process, or the real `tandem run`) against
 local fake upstreams with a set latency, and prints its own figures as it finishes; the table
 at the end gathers them, each a median over repeated runs with the runs' min-max, against its
-target. Nothing is asserted: the exit status is 0 whatever the figures. Takes about twenty
+target. Nothing is asserted: the exit status is 0 whatever the figures. Takes about twenty-five
 minutes.
 
   .venv/bin/python -m bench                      everything
@@ -28,6 +28,10 @@ BENCHMARKS = (
     "voice_load",
     "model_use",
     "memory",
+    "understanding_cost",
+    "time_libraries",
+    "big_calendar",
+    "listen",
     "lightness",
 )
 QUICK = {  # module -> constants to lower for --quick
@@ -36,6 +40,10 @@ QUICK = {  # module -> constants to lower for --quick
     "critical_path": {"RUNS": 3},
     "voice_load": {"ROUNDS": 2, "NOTES": 5},
     "memory": {"MESSAGES": 1_000},
+    "understanding_cost": {"ROUNDS": 1, "ASKS": 1},
+    "time_libraries": {"REPEATS": 1},
+    "big_calendar": {"ROUNDS": 1},
+    "listen": {"ROUNDS": 1, "NOTES": 3},
     "lightness": {"ROUNDS": 2, "MESSAGES": 20},
 }
 
