@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -130,3 +134,28 @@ def example_without(*rule_names: str, **updates: object) -> LoadedConfig:
     config = load_config(EXAMPLE, known_tools=TOOLS.names())
     rules = [rule for rule in config.settings.rules if rule.name not in rule_names]
     return LoadedConfig(config.settings.model_copy(update={"rules": rules, **updates}), EXAMPLE)
+
+
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A fresh database on the test server (TANDEM_TEST_POSTGRES_URL), dropped afterwards;
+    skips, saying why, if no server answers."""
+    import psycopg
+
+    url = os.environ.get("TANDEM_TEST_POSTGRES_URL", POSTGRES_DEFAULT)
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2).close()
+    except OSError as exc:
+        pytest.skip(f"no PostgreSQL server answers at {parts.hostname}:{parts.port} ({exc})")
+    name = f"tandem_test_{secrets.token_hex(6)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
