@@ -21,13 +21,22 @@ from pathlib import Path
 
 from bench.common import Figure, figures_table, machine
 
-BENCHMARKS = ("overhead", "concurrency", "critical_path", "voice_load", "model_use", "memory")
+BENCHMARKS = (
+    "overhead",
+    "concurrency",
+    "critical_path",
+    "voice_load",
+    "model_use",
+    "memory",
+    "several",
+)
 QUICK = {  # module -> constants to lower for --quick
     "overhead": {"ROUNDS": 3, "MESSAGES": 100},
     "concurrency": {"ROUNDS": 2, "SINGLES": 3},
     "critical_path": {"RUNS": 3},
     "voice_load": {"ROUNDS": 2, "NOTES": 5},
     "memory": {"MESSAGES": 1_000},
+    "several": {"ROUNDS": 1},
 }
 
 

@@ -340,33 +340,50 @@ class Arrival:
         return Arrival(typing - moment, self.reply - moment)
 
 
+def launch_tandem(
+    folder: Path, ups: Upstreams, log: Path, *arguments: str
+) -> subprocess.Popen[bytes]:
+    """`tandem run` with these arguments, Claude at the fake, its output in `log`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        ANTHROPIC_API_KEY=KEY,
+        ANTHROPIC_BASE_URL=ups.claude,
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [str(TANDEM), "run", *arguments],
+            cwd=folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then kill -9 if it is not gone within 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def tandem_run(folder: Path, ups: Upstreams, users: Sequence[int], **config: Any) -> Iterator[Bot]:
     """The real `tandem run` (durable runs, polling) against the fake Bot API, in workflow mode
     unless `mode=` says otherwise; returns once it polls for updates."""
     with running("tests.fakes.telegram_server", "--token", TOKEN) as telegram:
         path = write_config(folder, ups, telegram=telegram, users=users, **config)
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
-        }
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            ANTHROPIC_API_KEY=KEY,
-            ANTHROPIC_BASE_URL=ups.claude,
-            NO_PROXY="127.0.0.1,localhost",
-            PYTHONUNBUFFERED="1",
-        )
         log = folder / "tandem.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [str(TANDEM), "run", "--config", str(path), "--worker", "bench"],
-                cwd=folder,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
+        process = launch_tandem(folder, ups, log, "--config", str(path), "--worker", "bench")
         bot = Bot(process, BotApi(telegram), log)
         try:
             deadline = time.monotonic() + 60
@@ -376,9 +393,4 @@ def tandem_run(folder: Path, ups: Upstreams, users: Sequence[int], **config: Any
                 time.sleep(0.05)
             yield bot
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
