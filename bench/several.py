@@ -14,14 +14,10 @@ Run: .venv/bin/python -m bench.several
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import (
     TOKEN,
@@ -36,7 +32,7 @@ from bench.common import (
     upstreams,
     write_config,
 )
-from tests.fakes import running
+from tests.fakes import running, scratch_database
 
 LATENCY = Latency(model=1.0)
 QUESTION = "Will it rain at my tennis match?"
@@ -44,25 +40,9 @@ CHATS, PER_CHAT = 50, 4
 UPDATES = CHATS * PER_CHAT
 WORKERS = (1, 2, 3)
 ROUNDS = 2
-POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
-    import psycopg
-
-    url = os.environ.get("TANDEM_BENCH_POSTGRES_URL") or os.environ.get(
-        "TANDEM_TEST_POSTGRES_URL", POSTGRES_DEFAULT
-    )
-    parts = urlsplit(url)
-    name = f"tandem_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+SERVER = os.environ.get("TANDEM_BENCH_POSTGRES_URL") or os.environ.get(
+    "TANDEM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def answered(api: BotApi, chats: set[int]) -> tuple[int, float]:
@@ -92,7 +72,7 @@ def rates(folder: Path, ups: Upstreams, workers: int) -> list[float]:
     users = range(1, 1 + CHATS * (ROUNDS + 1))
     with (
         running("tests.fakes.telegram_server", "--token", TOKEN) as telegram,
-        fresh_database() as database,
+        scratch_database(SERVER) as database,
     ):
         config = write_config(folder, ups, telegram=telegram, users=users)
         api, logs = BotApi(telegram), []

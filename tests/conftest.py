@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +19,7 @@ from bot.tools import TOOLS
 from bot.wiring import build
 from integrations.calendar import Event
 from integrations.weather import DailyWeather, ForecastOutOfRange, HourlyWeather, Place
+from tests.fakes import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "tandem.example.yaml"
@@ -143,19 +143,11 @@ POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 def postgres() -> Iterator[str]:
     """A fresh database on the test server (TANDEM_TEST_POSTGRES_URL), dropped afterwards;
     skips, saying why, if no server answers."""
-    import psycopg
-
     url = os.environ.get("TANDEM_TEST_POSTGRES_URL", POSTGRES_DEFAULT)
     parts = urlsplit(url)
     try:
         socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2).close()
     except OSError as exc:
         pytest.skip(f"no PostgreSQL server answers at {parts.hostname}:{parts.port} ({exc})")
-    name = f"tandem_test_{secrets.token_hex(6)}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(url) as database:
+        yield database
