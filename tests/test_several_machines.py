@@ -141,7 +141,7 @@ def test_three_workers_lose_nothing_when_one_dies_for_good(tmp_path, fakes, post
         burst += [{"user_id": RATE_CHAT, "text": "what's on tomorrow?"}] * RATE_SENT
         burst += [{"user_id": STRANGER, "text": f"/pair {code}"}]
         burst += [{"user_id": STRANGER, "text": question(STRANGER, n)} for n in (1, 2)]
-        fakes.telegram.messages_at_once(burst)
+        update_ids = fakes.telegram.messages_at_once(burst)
 
         orphaned = wait_for(lambda: pending_on(postgres, VICTIM), "w1 to hold runs", *everyone)
         workers[VICTIM].kill()  # kill -9, never restarted
@@ -172,11 +172,14 @@ def test_three_workers_lose_nothing_when_one_dies_for_good(tmp_path, fakes, post
     answers = {chat: texts(fakes.telegram.sent(chat)) for chat in expected}
     done_by = {name: sum(by == name for _, by in runs.values()) for name in WORKERS}
     taken_over = {run: runs[run][1] for run in orphaned}
+    by_update = {int(run.split("-")[2]): by for run, (_, by) in runs.items()}
+    stranger_runs = [by_update[update] for update in update_ids[-3:]]
     calls = fakes.model_calls()
     print(
         f"\nseveral machines: {len(burst)} updates from {len(expected)} chats, "
         f"{sum(map(len, answers.values()))} answers; runs by worker {done_by}; "
-        f"{len(orphaned)} run(s) held by {VICTIM} when killed, finished by {taken_over}"
+        f"{len(orphaned)} run(s) held by {VICTIM} when killed, finished by {taken_over}; "
+        f"the stranger paired on {stranger_runs[0]}, then answered by {stranger_runs[1:]}"
     )
     # Exactly once: as many messages as updates, in every chat, and one run per update.
     assert {chat: len(sent) for chat, sent in answers.items()} == expected, answers
