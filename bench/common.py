@@ -84,7 +84,7 @@ class Figure:
 
     name: str
     rounds: list[float]
-    unit: str  # "ms", "s", "MB", a times sign (a ratio), or "" for a count
+    unit: str  # "ms", "s", "MB", "/s" (a rate), a times sign (a ratio), or "" for a count
     target: str = ""
     met: bool | None = None  # None: no target, or not judged
     note: str = ""
@@ -98,6 +98,8 @@ class Figure:
             return f"{value * 1000:.1f}"
         if self.unit == "×":
             return f"{value:.2f}"
+        if self.unit == "/s":
+            return f"{value:.1f}"
         if self.unit in ("s", "MB"):
             return f"{value:.2f}" if value < 10 else f"{value:.0f}"
         return f"{value:g}"

@@ -108,7 +108,7 @@ def measure() -> tuple[list[Figure], str]:
                 measured[workers] = rates(folder, ups, workers)
     one = statistics.median(measured[1])
     figures = [
-        Figure(f"7. updates answered a second, {n} worker(s)", measured[n], "") for n in WORKERS
+        Figure(f"7. updates answered, {n} worker(s)", measured[n], "/s") for n in WORKERS
     ] + [
         Figure(f"7. {n} workers ÷ one worker", [rate / one for rate in measured[n]], "×")
         for n in WORKERS[1:]

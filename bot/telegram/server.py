@@ -288,7 +288,7 @@ async def keep_alive(heartbeats: Heartbeats, worker: str, takeover_seconds: floa
             await asyncio.to_thread(heartbeats.beat, worker, now)
             silent = await asyncio.to_thread(heartbeats.silent, now - takeover_seconds)
             for gone in (name for name in silent if name != worker):
-                # What DBOS's admin server calls for recovering another executor's workflows.
+                # DBOS's own start-up recovery, pointed at another executor's workflows.
                 taken = await asyncio.to_thread(DBOS._recover_pending_workflows, [gone])
                 log.warning(
                     "Worker %s has been silent for %.0f s: took over its %d unfinished run(s)",
