@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.common import EXAMPLE, ROOT, Figure, figures_table, scratch, table
 from bot.config import load_config
-from bot.engine.agent import cost_usd
+from bot.engine.usage import cost_usd
 from bot.eval import evaluate
 from bot.store.memory import RunRecord
 from bot.tools import TOOLS

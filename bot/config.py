@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from integrations.llm import Effort, StepEffort
+
 T = TypeVar("T")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -142,8 +144,10 @@ class Price(Strict):
 
 
 def _default_prices() -> dict[str, Price]:
-    sonnet = Price(input=3, output=15, cache_write=3.75, cache_read=0.30)
-    haiku = Price(input=1, output=5, cache_write=1.25, cache_read=0.10)
+    # The model pages and the Sonnet 5.5 migration guide, checked 2026-11-29 (see the example
+    # config). Haiku 5.5: the rates for prompts up to 100,000 tokens, which Tandem stays under.
+    sonnet = Price(input=2, output=10, cache_write=2.50, cache_read=0.10)
+    haiku = Price(input=0.10, output=0.50, cache_write=0.125, cache_read=0.01)
     return {"claude-sonnet-5-5": sonnet, "claude-haiku-5-5": haiku}
 
 
@@ -153,14 +157,23 @@ class AgentLimits(Strict):
     model_calls: int = Field(default=6, ge=1)
     tool_calls: int = Field(default=12, ge=0)
     input_tokens: int = Field(default=60_000, ge=1)
-    output_tokens: int = Field(default=4_000, ge=1)
+    output_tokens: int = Field(default=12_000, ge=1)  # thinking counts as output
     cost_usd: float = Field(default=0.10, gt=0)
     wall_seconds: float = Field(default=60, gt=0)
 
 
+class EffortSettings(Strict):
+    """`output_config.effort` per kind of model call."""
+
+    answer: Effort = "low"  # the workflow's answer step: a short reply from what was found
+    agent: Effort = "medium"  # each call of the agent loop: which tools, then the answer
+
+
 class LlmSettings(Strict):
     model: str = "claude-sonnet-5-5"
-    max_tokens: int = Field(default=800, ge=1, le=64000)
+    # Per call, thinking and reply together (adaptive thinking is on by default).
+    max_tokens: int = Field(default=4096, ge=1, le=128_000)
+    effort: EffortSettings = Field(default_factory=EffortSettings)
     timeout_seconds: float = Field(default=60, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)  # on 429, 529 and 5xx, after retry-after
     prices: dict[str, Price] = Field(default_factory=_default_prices)
@@ -174,6 +187,16 @@ class LlmSettings(Strict):
                 "(dollars per million input, output, cache_write and cache_read tokens)"
             )
         return self
+
+    def client_options(self) -> dict[str, Any]:
+        """The settings integrations.llm.Claude takes, by name."""
+        return {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "timeout_seconds": self.timeout_seconds,
+            "max_retries": self.max_retries,
+            "effort": StepEffort(answer=self.effort.answer, agent=self.effort.agent),
+        }
 
 
 Mode = Literal["workflow", "agent", "hybrid"]

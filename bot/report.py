@@ -22,12 +22,27 @@ def _step(step: TraceStep) -> str:
     if step.kind == "tool":
         return f"{step.name}({_arguments(step.detail)})"
     if step.kind == "answer":
-        return "answer from template" if step.name == "template" else f"answer by {step.name}"
+        if step.name != "template":
+            return f"answer by {step.name}"
+        why = step.detail.get("shortfall") or step.detail.get("llm_error")
+        return f"answer from template ({why})" if why else "answer from template"
     if step.kind == "skip":
         return f"skipped {step.name} ({step.detail.get('because', '')})"
     if step.kind == "stopped":
         return f"stopped: {step.name}"
-    return step.name if step.kind == "model" else f"{step.kind} {step.name}"
+    if step.kind == "model":
+        return step.name + _model_notes(step.detail)
+    return f"{step.kind} {step.name}"
+
+
+def _model_notes(detail: dict[str, Any]) -> str:
+    """What a trace should say about a model call beyond its name: thinking, an odd stop."""
+    notes = []
+    if thinking := detail.get("thinking_blocks"):
+        notes.append(f"thinking: {thinking} block{'s' if thinking != 1 else ''}")
+    if detail.get("stop_reason") not in (None, "end_turn", "tool_use"):
+        notes.append(f"stop: {detail['stop_reason']}")
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def _arguments(detail: dict[str, Any]) -> str:

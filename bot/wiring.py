@@ -49,7 +49,7 @@ def open_llm(
         return None
     retries = settings.max_retries if max_retries is None else max_retries
     return Claude(
-        api_key, settings.model, settings.max_tokens, settings.timeout_seconds, retries, base_url
+        api_key, **settings.client_options() | {"max_retries": retries}, base_url=base_url
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -20,12 +21,34 @@ from bot.wiring import build
 from integrations.calendar import Event
 from integrations.weather import DailyWeather, ForecastOutOfRange, HourlyWeather, Place
 from tests.fakes import scratch_database
+from tests.fakes.anthropic_rules import rejection
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "tandem.example.yaml"
 LONDON = ZoneInfo("Europe/London")
 # Wednesday 25 November 2026, 10:00 in London.
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=LONDON)
+
+
+@pytest.fixture(autouse=True)
+def claude_requests_are_valid(request, monkeypatch) -> Iterator[None]:
+    """Fails any test during which Tandem sent Claude a request the real API would reject,
+    whatever answers it (a cassette, a fake, the network). A test that means to send one says
+    so with `@pytest.mark.sends_rejected_requests`."""
+    from anthropic.resources.messages import AsyncMessages
+
+    refused: list[str] = []
+    create = AsyncMessages.create
+
+    async def checked(self, **body):
+        if (error := rejection(json.loads(json.dumps(body, default=str)))) is not None:
+            refused.append(error.message)
+        return await create(self, **body)
+
+    monkeypatch.setattr(AsyncMessages, "create", checked)
+    yield
+    if not request.node.get_closest_marker("sends_rejected_requests"):
+        assert not refused, f"Tandem sent requests the Messages API rejects: {refused}"
 
 
 class CountingCalendar:

@@ -3,7 +3,9 @@
 Starts tests/fakes/anthropic_server.py in a subprocess, points the anthropic SDK at it with
 ANTHROPIC_BASE_URL, and re-runs the recorded tests with `--record-mode=all`; the tests' vcr hook
 stores the traffic under api.anthropic.com. The SDK parsing the fake's answers while recording
-is the check that they have the documented shape. Hand-written error cassettes are left alone.
+is the check that they have the documented shape; the fake refusing, as the API does, any request
+that breaks a documented rule (tests/fakes/anthropic_rules.py) is the check on Tandem's
+requests. Hand-written error cassettes are left alone.
 
 Run from the project root:  .venv/bin/python -m tests.record_anthropic_cassettes
 """

@@ -6,7 +6,8 @@ subprocesses, points the anthropic SDK (ANTHROPIC_BASE_URL) and a copy of the ex
 weather URLs at them, and runs the eval in record mode. The traffic is stored under
 api.anthropic.com, api.open-meteo.com and geocoding-api.open-meteo.com, so the replay uses the
 example config unchanged. The SDK and OpenMeteo parsing the fakes' answers while recording is
-the check that they have the documented shape; afterwards the recording is checked to show what
+the check that they have the documented shape, and the fake Messages API refusing what the real
+one refuses is the check on Tandem's requests; afterwards the recording is checked to show what
 the eval is for (tests/test_eval.py checks the same on every test run).
 
 Run from the project root:  .venv/bin/python -m tests.record_eval_conversations
@@ -28,7 +29,7 @@ from bot.eval import ANTHROPIC_API, evaluate, load_scenarios
 from bot.tools import TOOLS
 from integrations.weather import FORECAST_URL, GEOCODING_URL
 from tests.conftest import EXAMPLE, ROOT
-from tests.fakes import running, without_varying_headers
+from tests.fakes import control, running, without_varying_headers
 from tests.test_eval import (
     SCENARIOS,
     recorded_conversations,
@@ -89,6 +90,9 @@ def main() -> int:
                 before_record_response=without_varying_headers,
             )
         )
+        if rejected := control(claude, "rejections")["rejections"]:
+            print(f"The fake Messages API rejected Tandem's requests: {rejected}")
+            return 1
     print(evaluation.tables())
     recording = scenarios.recording
     conversations = recorded_conversations(recording)

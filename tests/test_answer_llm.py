@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bot.config import LlmSettings
 from bot.messages import Incoming
 from integrations.llm import Claude
 from tests.conftest import ROOT
@@ -38,8 +39,9 @@ def vcr_cassette_dir():
     return str(CASSETTES)
 
 
-def claude() -> Claude:
-    return Claude("sk-ant-test", "claude-sonnet-5-5", 800, 30, max_retries=0)
+def claude(max_retries: int = 0) -> Claude:
+    """A client with the example config's settings (model, max_tokens, effort)."""
+    return Claude("sk-ant-test", **LlmSettings().client_options() | {"max_retries": max_retries})
 
 
 @pytest.mark.vcr
@@ -101,7 +103,7 @@ async def test_when_claude_fails_the_template_answers(make_assistant, week, stat
 async def test_an_overloaded_claude_is_retried_after_retry_after(
     make_assistant, week, vcr, monkeypatch
 ):
-    retrying = Claude("sk-ant-test", "claude-sonnet-5-5", 800, 30, max_retries=1)
+    retrying = claude(max_retries=1)
     messages = retrying._client.messages
     sent: list[dict] = []
     create = messages.create

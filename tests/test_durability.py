@@ -128,6 +128,8 @@ def fakes() -> Iterator[Fakes]:
         running("tests.fakes.open_meteo_server", "--delay", WEATHER_DELAY) as meteo,
     ):
         yield Fakes(Telegram(telegram), claude, meteo)
+        # Whatever was killed and resumed, Claude was never sent a request the API rejects.
+        assert get_json(f"{claude}/_test/rejections")["rejections"] == []
 
 
 def config_for(folder: Path, fakes: Fakes, users: list[int], mode: str) -> Path:

@@ -21,11 +21,13 @@ import pytest
 import vcr
 from telegram.request import RequestData
 
+from bot.config import LlmSettings
 from bot.core import Assistant
 from bot.engine.journal import Immediate
 from bot.messages import Incoming, Reply
 from bot.telegram import outbox
 from bot.telegram.outbox import Outbox
+from bot.wiring import open_llm
 from integrations.calendar import CalendarError
 from integrations.calendar.google import NOT_ANSWERING as GOOGLE_NOT_ANSWERING
 from integrations.calendar.google import GoogleCalendarSource
@@ -104,7 +106,11 @@ def claude(
     max_retries: int = 0, timeout_seconds: float = 30, base_url: str = ANTHROPIC_API
 ) -> Claude:
     """A real client, as bot/wiring.py builds it from `llm:` (max_retries included)."""
-    return Claude("sk-ant-test", "claude-sonnet-5-5", 800, timeout_seconds, max_retries, base_url)
+    llm = open_llm(
+        LlmSettings(timeout_seconds=timeout_seconds), "sk-ant-test", max_retries, base_url
+    )
+    assert llm is not None
+    return llm
 
 
 # --- weather ------------------------------------------------------------------------------------

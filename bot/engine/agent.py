@@ -67,7 +67,9 @@ class Agent:
                 run.trace.append(_model_step(llm.model, turn, time.perf_counter() - started))
                 messages.append({"role": "assistant", "content": turn.content})
                 if turn.stop_reason != "tool_use" or not turn.tool_calls:
-                    return run.reply(turn.text or "I have no answer to that.")
+                    if why := turn.shortfall:  # cut off, refused or empty
+                        return self._stopped(why, run)
+                    return run.reply(turn.text)
                 if reason := run.limits.tools_refused(len(turn.tool_calls)):
                     return self._stopped(f"I reached my limit of {reason}", run)
                 calls = [ToolCall(c["name"], c["input"], c["id"]) for c in turn.tool_calls]
@@ -125,5 +127,7 @@ def _model_step(model: str, turn: Completion, seconds: float) -> TraceStep:
         "output_tokens": turn.output_tokens,
         "cache_read_tokens": turn.cache_read_tokens,
         "tools_asked": [call["name"] for call in turn.tool_calls],
+        "stop_reason": turn.stop_reason,
+        "thinking_blocks": len(turn.thinking),
     }
     return TraceStep("model", f"chat {model}", detail, seconds)

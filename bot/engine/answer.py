@@ -22,6 +22,8 @@ def conversation(history: Sequence[Turn], latest: str) -> list[dict[str, str]]:
     """Earlier turns plus the latest message, starting with the user and alternating roles."""
     messages: list[dict[str, str]] = []
     for turn in [*history, Turn("user", latest)]:
+        if not turn.text.strip():
+            continue  # the API rejects empty content
         if messages and messages[-1]["role"] == turn.role:
             messages[-1]["content"] += "\n\n" + turn.text
         elif messages or turn.role == "user":
@@ -58,7 +60,11 @@ async def write_answer(
         run.trace.append(TraceStep("answer", "template", {"llm_error": str(exc)}))
         return template
     run.add_usage(Usage.of(completion))
-    run.trace.append(
-        TraceStep("answer", f"chat {llm.model}", seconds=time.perf_counter() - started)
-    )
-    return completion.text or template
+    seconds = time.perf_counter() - started
+    if (shortfall := completion.shortfall) is None:
+        run.trace.append(TraceStep("answer", f"chat {llm.model}", seconds=seconds))
+        return completion.text
+    # Cut off, refused or empty: the template says what was found, and why it is the one saying it.
+    log.warning("answer step fell back to the template: %s", completion.stop_reason)
+    run.trace.append(TraceStep("answer", "template", {"shortfall": shortfall}, seconds))
+    return f"{shortfall}, so here is what I found:\n\n{template}" if template else f"{shortfall}."

@@ -28,9 +28,9 @@ class Usage:
 
     @classmethod
     def of(cls, completion: Completion) -> Usage:
-        """One model call's usage."""
+        """One completion's usage: one model call, or two when a reply was continued."""
         return cls(
-            1,
+            completion.model_calls,
             completion.input_tokens,
             completion.output_tokens,
             completion.cache_read_tokens,

@@ -2,11 +2,9 @@
 
 It answers `POST /v1/messages` in one of two ways.
 
-Without `tools` (the workflow's answer step), as before: it reads the events in the
-<calendar_data> block of the last user message and writes "You have <title> on <weekday> at
-<HH:MM> at <place>; ...". A <weather_data> block adds a sentence per forecast; the calendar
-sentence and the answers for requests without weather data are unchanged, so the cassettes
-recorded earlier replay and record again identically.
+Without `tools` (the workflow's answer step): it reads the events in the <calendar_data>
+block of the last user message and writes "You have <title> on <weekday> at <HH:MM> at
+<place>; ...". A <weather_data> block adds a sentence per forecast.
 
 With `tools` (agent mode), as a small scripted tool-using Claude. Deterministic rules of thumb:
 
@@ -40,6 +38,19 @@ API reports a cached prefix. Unlike the real API no minimum cacheable length is 
 (1,024 tokens or more, depending on the model), and nothing expires. Ids are derived from the
 request, so the same request always gets the same answer.
 
+Every request is first checked as the real API checks it (tests/fakes/anthropic_rules.py):
+one it would refuse gets the same status and error body, and is listed by
+`GET /_test/rejections`. Thinking blocks are signed; one that comes back changed, or is missing
+from its assistant turn within the current tool loop, is refused too.
+
+A test can change the next answers: `POST /_test/script {"next": [change, ...]}` queues one
+change per call to come (see `scripted`; `POST /_test/reset` forgets everything): a thinking
+block, no content, an empty text block, a stop reason (`max_tokens`,
+`model_context_window_exceeded`, `refusal`, `pause_turn`), or `malformed`, a 200 whose JSON
+body is cut off half way. A cut-off reply is finished when the next request
+sends it back as an assistant turn followed by a user turn; a paused turn when it comes back
+as the last (assistant) message.
+
 Run it as a separate process: see tests/record_anthropic_cassettes.py and
 tests/record_eval_conversations.py.
 
@@ -47,11 +58,11 @@ For durability tests (tests/test_durability.py): `--delay SECONDS` holds every a
 long (a slow model, so a test can kill the bot while a call is in flight), and
 `GET /_test/calls` lists the calls so far, `{"count": n, "calls": [...]}`, each with its `seq`,
 the `question` (the latest user message with plain text), `turn` (how many assistant turns the
-request already holds: 0 for a conversation's first call), `at`, and `answered` (true once the
-whole answer was written back to a caller still connected).
+request already holds: 0 for a conversation's first call), `at`, `answered` (true once the
+whole answer was written back to a caller still connected) and the `request` itself.
 
 Run: python -m tests.fakes.anthropic_server [--port 0] [--delay 0.5]
-It prints "PORT <n>" once listening. Standard library only.
+It prints "PORT <n>" once listening.
 """
 
 from __future__ import annotations
@@ -68,6 +79,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.anthropic_rules import ApiError, invalid, rejection
 
 # --- the workflow's answer step: no tools --------------------------------------------------------
 
@@ -93,26 +106,41 @@ def reply_for(request: dict[str, Any]) -> str:
 
 
 def message_for(request: dict[str, Any]) -> dict[str, Any]:
+    messages = request["messages"]
+    if messages[-1]["role"] == "assistant":  # a paused turn sent back: go on with it
+        return message_for({**request, "messages": messages[:-1]})
+    if (rest := _rest_of_cut_reply(request)) is not None:
+        return _message(request, [{"type": "text", "text": rest}], "end_turn")
     if request.get("tools"):
         return tool_message_for(request)
-    text = reply_for(request)
-    prompt = json.dumps(request.get("system", "")) + json.dumps(request["messages"])
+    return _message(request, [{"type": "text", "text": reply_for(request)}], "end_turn")
+
+
+def _message(request: dict[str, Any], content: list[dict[str, Any]], stop: str) -> dict[str, Any]:
+    first = not any(message["role"] == "assistant" for message in request["messages"])
     return {
-        "id": "msg_01TandemFake" + str(len(prompt)),
+        "id": _id("msg_01", request, -1),
         "type": "message",
         "role": "assistant",
         "model": request["model"],
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {
-            # About four characters a token, as Claude's tokenizer roughly gives for English.
-            "input_tokens": len(prompt) // 4,
-            "output_tokens": len(text) // 4 + 1,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-        },
+        "stop_details": None,
+        "usage": _usage(request, content, first),
     }
+
+
+def _rest_of_cut_reply(request: dict[str, Any]) -> str | None:
+    """The rest of a reply cut off by max_tokens, when the request asks Claude to go on: the
+    cut reply as the assistant turn before the last, and its whole reply starting with it."""
+    messages = request["messages"]
+    if len(messages) < 3 or not isinstance(said := messages[-2]["content"], list):
+        return None
+    cut = "".join(block.get("text", "") for block in said if block.get("type") == "text")
+    whole = message_for({**request, "messages": messages[:-2]})["content"]
+    text = "".join(block.get("text", "") for block in whole if block["type"] == "text")
+    return text[len(cut) :] if cut and text.startswith(cut) and len(text) > len(cut) else None
 
 
 # --- agent mode: a scripted tool-using model ----------------------------------------------------
@@ -149,7 +177,6 @@ class Exchange:
     question: str
     earlier: list[str]  # earlier user messages, oldest first
     calls: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (tool_use, result)
-    first_of_conversation: bool = True  # no assistant turn in the request yet
 
     def results(self, tool: str) -> list[tuple[dict[str, Any], str]]:
         return [(use, result) for use, result in self.calls if use["name"] == tool]
@@ -169,16 +196,7 @@ def tool_message_for(request: dict[str, Any]) -> dict[str, Any]:
             for n, (name, args) in enumerate(step)
         ]
         stop_reason = "tool_use"
-    return {
-        "id": _id("msg_01", request, -1),
-        "type": "message",
-        "role": "assistant",
-        "model": request["model"],
-        "content": content,
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": _usage(request, content, exchange.first_of_conversation),
-    }
+    return _message(request, content, stop_reason)
 
 
 def read_exchange(messages: list[dict[str, Any]]) -> Exchange:
@@ -192,7 +210,6 @@ def read_exchange(messages: list[dict[str, Any]]) -> Exchange:
     exchange = Exchange(
         question=_plain_text(messages[last]["content"]) if asked else "",
         earlier=[_plain_text(messages[index]["content"]) for index in asked[:-1]],
-        first_of_conversation=not any(message["role"] == "assistant" for message in messages),
     )
     uses: dict[str, dict[str, Any]] = {}
     for message in messages[last + 1 :]:
@@ -469,6 +486,85 @@ def _id(prefix: str, request: dict[str, Any], number: int) -> str:
     return prefix + "".join(letters)
 
 
+# --- scripted answers: thinking, stop reasons, broken bodies ------------------------------------
+
+
+def scripted(answer: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """`answer` changed as a test asked (POST /_test/script), each key one way a real answer
+    can differ: `thinking` (its text; a thinking block first, signed), `empty` (no content),
+    `empty_text` (an empty text block, as the API sends at times), `stop_reason` (`max_tokens` and
+    `model_context_window_exceeded` cut the reply in half; `refusal` drops the text and gives
+    `stop_details`, with `explanation` if set; `pause_turn` leaves only a server tool call)."""
+    content = list(answer["content"])
+    stop = change.get("stop_reason")
+    if stop in ("max_tokens", "model_context_window_exceeded"):
+        content = [_cut(block) for block in content]
+    elif stop == "refusal":
+        content = []
+        answer["stop_details"] = {
+            "type": "refusal",
+            "category": None,
+            "explanation": change.get("explanation"),
+        }
+    elif stop == "pause_turn":
+        search = {"query": "Tandem's question"}
+        content = [{"type": "server_tool_use", "id": "srvtoolu_01Paused", "name": "web_search",
+                    "input": search}]  # fmt: skip
+    if change.get("empty"):
+        content = []
+    if change.get("empty_text"):
+        content.insert(0, {"type": "text", "text": ""})
+    if "thinking" in change:
+        text = change["thinking"]
+        content.insert(0, {"type": "thinking", "thinking": text, "signature": signature(text)})
+    return {**answer, "content": content, "stop_reason": stop or answer["stop_reason"]}
+
+
+def _cut(block: dict[str, Any]) -> dict[str, Any]:
+    if block["type"] != "text":
+        return block
+    words = block["text"].split(" ")
+    return {**block, "text": " ".join(words[: max(1, len(words) // 2)])}
+
+
+def signature(thinking: str) -> str:
+    """The fake's signature of a thinking block: it changes with the block's text."""
+    return hashlib.sha256(f"tandem-fake-thinking:{thinking}".encode()).hexdigest()
+
+
+def thinking_rejection(
+    request: dict[str, Any], issued: dict[str, dict[str, Any]]
+) -> ApiError | None:
+    """Thinking blocks must come back unchanged, and within the current tool loop at all:
+    `issued` maps each tool_use id this fake sent to the thinking block sent with it."""
+    messages = request["messages"]
+    asked = [i for i, m in enumerate(messages) if m["role"] == "user" and _plain_text(m["content"])]
+    loop_start = asked[-1] if asked else 0
+    for index, message in enumerate(messages):
+        if not isinstance(message["content"], list) or message["role"] != "assistant":
+            continue
+        blocks = message["content"]
+        for number, block in enumerate(blocks):
+            if block.get("type") == "thinking" and block.get("signature") != signature(
+                block.get("thinking", "")
+            ):
+                return invalid(
+                    f"messages.{index}.content.{number}: Invalid `signature` in `thinking` block"
+                )
+        wanted = [
+            issued[block["id"]]
+            for block in blocks
+            if block.get("type") == "tool_use" and block["id"] in issued
+        ]
+        if index > loop_start and any(thinking not in blocks for thinking in wanted):
+            return invalid(
+                f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                "but found `tool_use`. Thinking blocks of the current tool loop must be passed "
+                "back unchanged."
+            )
+    return None
+
+
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
@@ -477,16 +573,33 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        if self.path.split("?")[0] != "/v1/messages":
+        path = self.path.split("?")[0]
+        if path == "/_test/script":
+            with self.server.lock:
+                self.server.script.extend(body["next"])
+            self._send(200, {"queued": len(self.server.script)})
+            return
+        if path == "/_test/reset":
+            self.server.reset()
+            self._send(200, {})
+            return
+        if path != "/v1/messages":
             self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": ""}})
             return
+        with self.server.lock:
+            error = rejection(body) or thinking_rejection(body, self.server.issued)
+        if error is not None:
+            self.server.rejected(error)
+            self._send(error.status, error.body("req_fake"))
+            return
         call = self.server.seen(body)
-        answer = message_for(body)
+        change = self.server.next_change()
+        answer = self.server.remember(scripted(message_for(body), change))
         clock.sleep(self.server.delay)
         if self._caller_gone():
             return  # killed while waiting: nobody will read the answer, so it is not logged as one
         try:
-            self._send(200, answer)
+            self._send(200, answer, cut=bool(change.get("malformed")))
         except (BrokenPipeError, ConnectionResetError):
             return
         with self.server.lock:
@@ -501,15 +614,19 @@ class Handler(BaseHTTPRequestHandler):
             return True
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/_test/calls":
+        path = self.path.split("?")[0]
+        with self.server.lock:
+            logs = {"/_test/calls": self.server.calls, "/_test/rejections": self.server.rejections}
+            entries = [dict(entry) for entry in logs.get(path, [])]
+        if path not in logs:
             self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": ""}})
             return
-        with self.server.lock:
-            calls = [dict(call) for call in self.server.calls]
-        self._send(200, {"count": len(calls), "calls": calls})
+        self._send(200, {"count": len(entries), path.rsplit("/", 1)[1]: entries})
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
+    def _send(self, status: int, payload: dict[str, Any], cut: bool = False) -> None:
         data = json.dumps(payload).encode()
+        if cut:  # a body cut off on its way, still announced as whole and as JSON
+            data = data[: len(data) // 2]
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("request-id", "req_fake")
@@ -522,7 +639,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(ThreadingHTTPServer):
-    """The HTTP server, with the log of calls behind a lock."""
+    """The HTTP server, with its logs, the scripted changes to come and the thinking blocks
+    it sent, behind a lock."""
 
     # Room for a burst of callers (bench/ sends 100 at once): the default backlog of 5 makes
     # connections fail or wait a second, and the fake, not the bot, would be what is measured.
@@ -532,21 +650,47 @@ class Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), Handler)
         self.delay = delay
         self.lock = threading.Lock()
-        self.calls: list[dict[str, Any]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every call, rejection, scripted change and thinking block (POST /_test/reset)."""
+        with self.lock:
+            self.calls: list[dict[str, Any]] = []
+            self.rejections: list[dict[str, Any]] = []
+            self.script: list[dict[str, Any]] = []
+            self.issued: dict[str, dict[str, Any]] = {}
 
     def seen(self, request: dict[str, Any]) -> dict[str, Any]:
         """Log one call to /v1/messages as it arrives; `answered` is set once it is answered."""
-        messages = request.get("messages", [])
+        messages = request["messages"]
         call = {
-            "question": read_exchange(messages).question if messages else "",
+            "question": read_exchange(messages).question,
             "turn": sum(message["role"] == "assistant" for message in messages),
             "at": clock.time(),
             "answered": False,
+            "request": request,
         }
         with self.lock:
             call["seq"] = len(self.calls) + 1
             self.calls.append(call)
         return call
+
+    def rejected(self, error: ApiError) -> None:
+        with self.lock:
+            self.rejections.append({"status": error.status, "message": error.message})
+
+    def next_change(self) -> dict[str, Any]:
+        with self.lock:
+            return self.script.pop(0) if self.script else {}
+
+    def remember(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """Note the thinking block sent with each tool call, to check it comes back."""
+        thinking = [block for block in answer["content"] if block["type"] == "thinking"]
+        with self.lock:
+            for block in answer["content"]:
+                if block["type"] == "tool_use" and thinking:
+                    self.issued[block["id"]] = thinking[0]
+        return answer
 
 
 def main() -> None:
