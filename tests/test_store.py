@@ -7,6 +7,8 @@ the limits they enforce are one limit, not one each.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -146,3 +148,21 @@ def test_the_sqlite_file_is_its_owners_alone(tmp_path):
     for path in tmp_path.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+
+
+def test_a_data_folder_from_before_the_shared_store_keeps_its_history(tmp_path):
+    # The tables as Tandem created them before SQLAlchemy: chat ids in INTEGER columns.
+    with contextlib.closing(sqlite3.connect(data_file(tmp_path))) as old, old:
+        old.executescript(
+            "CREATE TABLE turns (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL,"
+            " role TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL);"
+            "CREATE TABLE chat_settings (chat_id INTEGER NOT NULL, name TEXT NOT NULL,"
+            " value TEXT NOT NULL, PRIMARY KEY (chat_id, name));"
+            "INSERT INTO turns (chat_id, role, text, created) VALUES (111, 'user', 'hello', 0);"
+            "INSERT INTO chat_settings VALUES (111, 'voice', 'always');"
+        )
+    stores = worker(tmp_path, None)
+    stores.memory.remember(OWNER, Turn("assistant", "hi again"))
+    assert stores.memory.recent(OWNER) == [Turn("user", "hello"), Turn("assistant", "hi again")]
+    assert stores.memory.setting(OWNER, "voice") == "always"
+    assert stores.allowances.refusal(OWNER, NOON) is None  # the tables added since are there
