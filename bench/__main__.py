@@ -28,6 +28,10 @@ BENCHMARKS = (
     "voice_load",
     "model_use",
     "memory",
+    "understanding_cost",
+    "time_libraries",
+    "big_calendar",
+    "listen",
     "several",
 )
 QUICK = {  # module -> constants to lower for --quick
@@ -36,6 +40,10 @@ QUICK = {  # module -> constants to lower for --quick
     "critical_path": {"RUNS": 3},
     "voice_load": {"ROUNDS": 2, "NOTES": 5},
     "memory": {"MESSAGES": 1_000},
+    "understanding_cost": {"ROUNDS": 1, "ASKS": 1},
+    "time_libraries": {"REPEATS": 1},
+    "big_calendar": {"ROUNDS": 1},
+    "listen": {"ROUNDS": 1, "NOTES": 3},
     "several": {"ROUNDS": 1},
 }
 

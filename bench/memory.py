@@ -41,7 +41,7 @@ STEPS = 4  # readings of the trend while the messages go through
 # What `tandem run` imports, biggest shared dependencies first; each one's resident memory is
 # what importing it adds to everything before it.
 IMPORTS = (
-    "pydantic", "numpy", "requests", "dateparser", "icalendar", "recurring_ical_events",
+    "pydantic", "numpy", "requests", "duckling", "icalendar", "recurring_ical_events",
     "telegram.ext", "sqlalchemy", "dbos", "opentelemetry.sdk.trace", "anthropic", "bot.cli",
     "bot.telegram.server",
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""7. Several workers: updates answered a second with 1, 2 and 3 workers, as ratios to one.
+"""9. Several workers: updates answered a second with 1, 2 and 3 workers, as ratios to one.
 
 The real `tandem run`: one receiver (`--role receiver`, polling the fake Bot API) and N workers
 (`--role worker`), all on one fresh PostgreSQL database (TANDEM_BENCH_POSTGRES_URL, else
@@ -108,9 +108,9 @@ def measure() -> tuple[list[Figure], str]:
                 measured[workers] = rates(folder, ups, workers)
     one = statistics.median(measured[1])
     figures = [
-        Figure(f"7. updates answered, {n} worker(s)", measured[n], "/s") for n in WORKERS
+        Figure(f"9. updates answered, {n} worker(s)", measured[n], "/s") for n in WORKERS
     ] + [
-        Figure(f"7. {n} workers ÷ one worker", [rate / one for rate in measured[n]], "×")
+        Figure(f"9. {n} workers ÷ one worker", [rate / one for rate in measured[n]], "×")
         for n in WORKERS[1:]
     ]
     detail = (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import CalendarSettings, GoogleCalendar, IcsCalendar, LoadedConfig
-from integrations.calendar import CalendarError, CalendarSource, Event
+from integrations.calendar import CalendarError, CalendarSource, Event, Events
 from integrations.calendar.ics import IcsCalendarSource
 
 
@@ -17,11 +17,15 @@ class MergedCalendar:
     when_empty: str = "No calendar is set up yet: add one under 'calendars:' in the config file."
     name: str = "all calendars"
 
-    def events(self, start: datetime, end: datetime) -> list[Event]:
+    def events(self, start: datetime, end: datetime) -> Events:
         if not self.sources:
             raise CalendarError(self.when_empty)
-        found = [event for source in self.sources for event in source.events(start, end)]
-        return sorted(found, key=lambda event: (event.start, not event.all_day, event.title))
+        each = [source.events(start, end) for source in self.sources]
+        found = sorted(
+            (event for events in each for event in events),
+            key=lambda event: (event.start, not event.all_day, event.title),
+        )
+        return Events(found, (note for events in each for note in getattr(events, "notes", ())))
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,14 @@ def open_calendars(
         if isinstance(entry, IcsCalendar):
             location = {"path": config.resolve(entry.path)} if entry.path else {"url": entry.url}
             sources.append(
-                IcsCalendarSource(entry.name, refresh_minutes=entry.refresh_minutes, **location)
+                IcsCalendarSource(
+                    entry.name,
+                    refresh_minutes=entry.refresh_minutes,
+                    download_seconds=entry.download_seconds,
+                    max_download_mb=entry.max_download_mb,
+                    max_occurrences_per_event=config.settings.search.max_occurrences_per_event,
+                    **location,
+                )
             )
         elif isinstance(entry, GoogleCalendar):
             sources.append(open_google(entry, config))

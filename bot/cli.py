@@ -19,6 +19,7 @@ from bot.config import (
     choose_config_path,
     load_config,
 )
+from bot.core import Assistant
 from bot.messages import Incoming
 from bot.redaction import install_redaction, known_secrets
 from bot.startup import CannotStart, check_data_folder
@@ -26,7 +27,9 @@ from bot.store import open_stores, shared_database
 from bot.store.access import CODE_MINUTES
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal
 from bot.tools import TOOLS
-from bot.wiring import build, open_speaker
+from bot.wiring import build
+from integrations.listen import ListenError
+from integrations.speech import Speaker
 
 log = logging.getLogger("tandem")
 
@@ -102,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask_parser = commands.add_parser(
         "ask", parents=[common], help="ask one question; the reply goes to stdout"
     )
-    ask_parser.add_argument("text", help='the question, e.g. "what\'s on tomorrow?"')
+    ask_parser.add_argument(
+        "text", nargs="?", help='the question, e.g. "what\'s on tomorrow?" (or --voice-in)'
+    )
     ask_parser.add_argument(
         "--mode",
         choices=["workflow", "agent", "hybrid"],
@@ -112,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--voice-out",
         metavar="FILE.ogg",
         help="also write the reply as a voice note (OGG/Opus, as Telegram plays it)",
+    )
+    ask_parser.add_argument(
+        "--voice-in",
+        metavar="FILE",
+        help="ask with a recording instead (a voice note, or any common audio file); "
+        "needs the listen extra: pip install -e '.[listen]'",
     )
     ask_parser.set_defaults(command=ask)
 
@@ -189,7 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(args: argparse.Namespace) -> LoadedConfig:
-    return load_config(choose_config_path(args.config), known_tools=TOOLS.names())
+    """The config, once its data folder is known to take files (else CannotStart)."""
+    config = load_config(choose_config_path(args.config), known_tools=TOOLS.names())
+    check_data_folder(config.data_dir)
+    return config
 
 
 def quiet_logging() -> None:
@@ -206,7 +220,6 @@ def run(args: argparse.Namespace) -> int:
     if not token:
         print("No TELEGRAM_BOT_TOKEN is set, so Tandem chats here in the terminal.")
         return chat_with(config, secrets)
-    check_data_folder(config.data_dir)
     # Imported here: durable execution is only for the Telegram bot, and DBOS takes 0.3 s.
     from bot.telegram import server
 
@@ -245,11 +258,26 @@ def chat_with(config: LoadedConfig, secrets: Secrets) -> int:
 
 
 def ask(args: argparse.Namespace) -> int:
+    if (args.text is None) == (args.voice_in is None):
+        print("Ask with a question or with --voice-in FILE (one of them).", file=sys.stderr)
+        return 2
     quiet_logging()
     assistant = build(load(args), Secrets.from_environment().anthropic_api_key)
     wants_voice = args.voice_out is not None
+    text, heard = args.text, None
+    if args.voice_in is not None:
+        try:
+            text = heard = asyncio.run(listen_to(assistant, Path(args.voice_in)))
+        except ListenError as exc:
+            print(exc, file=sys.stderr)
+            return 1
     question = Incoming(
-        TERMINAL_CHAT_ID, TERMINAL_CHAT_ID, args.text, wants_voice=wants_voice, mode=args.mode
+        TERMINAL_CHAT_ID,
+        TERMINAL_CHAT_ID,
+        text,
+        wants_voice=wants_voice,
+        mode=args.mode,
+        heard=heard,
     )
     reply = asyncio.run(assistant.handle(question))
     print(reply.text)
@@ -261,6 +289,14 @@ def ask(args: argparse.Namespace) -> int:
     Path(args.voice_out).write_bytes(reply.voice.ogg_opus)
     print(f"Voice note ({reply.voice.duration:.1f} s) written to {args.voice_out}", file=sys.stderr)
     return 0
+
+
+async def listen_to(assistant: Assistant, recording: Path) -> str:
+    try:
+        audio = recording.read_bytes()
+    except OSError as exc:
+        raise ListenError(f"Cannot read {recording}: {exc.strerror or exc}") from None
+    return await assistant.hear(audio, TERMINAL_CHAT_ID)
 
 
 def compare_modes(args: argparse.Namespace) -> int:
@@ -323,12 +359,18 @@ def pair(args: argparse.Namespace) -> int:
 
 def check_config(args: argparse.Namespace) -> int:
     path = choose_config_path(args.file or args.config)
+    speaker = Speaker()
     try:
-        config = load_config(path, known_tools=TOOLS.names())
-        open_speaker(config).close()
+        config = load_config(path, TOOLS.names(), voice_problem=speaker.validate_voice)
+        check_data_folder(config.data_dir)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except CannotStart as exc:
+        print(f"{path}: 1 problem:\n  - {exc}", file=sys.stderr)
+        return 1
+    finally:
+        speaker.close()
     settings = config.settings
     print(
         f"{path}: OK — {len(settings.rules)} rule(s), {len(settings.calendars)} calendar(s), "

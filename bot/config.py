@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from integrations.calendar import DOWNLOAD_SECONDS, MAX_DOWNLOAD_MB, MAX_OCCURRENCES_PER_EVENT
 from integrations.llm import Effort, StepEffort
 
 T = TypeVar("T")
@@ -47,6 +48,8 @@ class UserSettings(Strict):
     timezone: str = "UTC"
     clock: Literal["24h", "12h"] = "24h"
     language: str = "en"
+    # How numeric dates are read ("3/1", "14.12."); auto: from the time zone's country.
+    date_order: Literal["auto", "day-first", "month-first"] = "auto"
 
     @field_validator("timezone")
     @classmethod
@@ -62,6 +65,12 @@ class UserSettings(Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def numeric_date_order(self) -> Literal["day-first", "month-first"]:
+        from bot.understanding.times import date_order_for
+
+        return date_order_for(self.timezone) if self.date_order == "auto" else self.date_order
+
 
 class IcsCalendar(Strict):
     type: Literal["ics"]
@@ -69,6 +78,8 @@ class IcsCalendar(Strict):
     path: str | None = None
     url: str | None = None
     refresh_minutes: int = Field(default=15, ge=0)
+    max_download_mb: float = Field(default=MAX_DOWNLOAD_MB, gt=0)
+    download_seconds: float = Field(default=DOWNLOAD_SECONDS, gt=0)
 
     @model_validator(mode="after")
     def _one_location(self) -> IcsCalendar:
@@ -94,6 +105,7 @@ CalendarSettings = Annotated[IcsCalendar | GoogleCalendar, Field(discriminator="
 class SearchSettings(Strict):
     horizon_days: int = Field(default=90, ge=1, le=730)
     max_results: int = Field(default=10, ge=1, le=100)
+    max_occurrences_per_event: int = Field(default=MAX_OCCURRENCES_PER_EVENT, ge=1)
 
 
 class TelegramSettings(Strict):
@@ -120,7 +132,7 @@ class WeatherSettings(Strict):
     timeout_seconds: float = Field(default=10, gt=0)
 
 
-VoiceMode = Literal["never", "always", "on_request"]
+VoiceMode = Literal["never", "always", "on_request", "inbound"]
 
 
 class VoiceSettings(Strict):
@@ -132,6 +144,21 @@ class VoiceSettings(Strict):
     default_voice: str = "gmw/en"  # for languages without a voice of their own
     rate: int = Field(default=175, ge=80, le=400)  # words per minute
     max_spoken_chars: int = Field(default=400, ge=50)  # longer replies: the first sentences
+
+
+class ListenSettings(Strict):
+    """Voice messages to text, offline (the `listen` extra: pip install -e '.[listen]')."""
+
+    engine: Literal["faster-whisper"] = "faster-whisper"
+    model: str = "tiny.en"  # a Whisper model name, fetched on first use, or a local folder
+    language: str | None = None  # what people speak; empty: user.language
+    max_seconds: float = Field(default=120, gt=0, le=3600)  # longer recordings are declined
+    workers: int = Field(default=1, ge=1, le=8)  # recordings transcribed at once
+
+    @property
+    def model_folder(self) -> str | None:
+        """The model as a folder path (relative to the config file), when it is one."""
+        return self.model if "/" in self.model or self.model.startswith(("~", ".")) else None
 
 
 class Price(Strict):
@@ -359,6 +386,7 @@ class Settings(Strict):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    listen: ListenSettings = Field(default_factory=ListenSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
@@ -371,6 +399,16 @@ class Settings(Strict):
     def _one_entry_per_person(self) -> Settings:
         if twice := used_twice(person.telegram_id for person in self.people):
             raise ValueError(f"people: each telegram_id once; listed twice: {twice}")
+        return self
+
+    @model_validator(mode="after")
+    def _listen_language(self) -> Settings:
+        model, language = self.listen.model, self.listen.language or self.user.language
+        if model.endswith(".en") and language != "en":
+            raise ValueError(
+                f"listen.model {model!r} knows English only, but people speak {language!r} "
+                f"(listen.language, else user.language): use {model.removesuffix('.en')!r}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -423,8 +461,32 @@ def choose_config_path(explicit: str | None) -> Path:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else EXAMPLE_CONFIG
 
 
-def load_config(path: Path, known_tools: set[str] | None = None) -> LoadedConfig:
-    """Read and check a config file; raise ConfigError listing every problem found."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, but a key given twice in one mapping is an error (PyYAML keeps the last
+    without a word, so one of two settings would silently not count)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = self.construct_object(key_node)
+                if key in first_seen:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"the key {key!r} is given twice (first on line "
+                        f"{first_seen[key] + 1}); only one can count",
+                        problem_mark=key_node.start_mark,
+                    )
+                first_seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def load_config(
+    path: Path,
+    known_tools: set[str] | None = None,
+    voice_problem: Callable[[str], str | None] | None = None,
+) -> LoadedConfig:
+    """Read and check a config file; raise ConfigError listing every problem found.
+    `voice_problem` says what is wrong with a voice name, if anything (check-config's)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -432,46 +494,77 @@ def load_config(path: Path, known_tools: set[str] | None = None) -> LoadedConfig
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, [f"the file cannot be read: {exc}"]) from None
     try:
-        raw = yaml.safe_load(text)
+        return _checked(path, text, known_tools, voice_problem)
+    except RecursionError:
+        raise ConfigError(path, ["the file is nested too deeply to read"]) from None
+
+
+def _checked(
+    path: Path,
+    text: str,
+    known_tools: set[str] | None,
+    voice_problem: Callable[[str], str | None] | None,
+) -> LoadedConfig:
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(path, [_yaml_problem(exc, text)]) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, ["the file must be a mapping of sections (user:, calendars:, ...)"])
-    problems = _unknown_tools(raw, known_tools) if known_tools is not None else []
+    # Problems found in the raw file join the schema's, so one run lists them all.
+    problems = _missing_files(raw, path.parent)
+    if known_tools is not None:
+        problems += _unknown_tools(raw, known_tools)
+    if voice_problem is not None:
+        problems += _unknown_voice(raw, voice_problem)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems = [_describe(error, raw) for error in exc.errors()] + problems
-        raise ConfigError(path, problems) from None
-    loaded = LoadedConfig(settings=settings, path=path)
-    problems = _missing_files(loaded) + problems
+    else:
+        loaded = LoadedConfig(settings=settings, path=path)
+        if (model := settings.listen.model_folder) and not loaded.resolve(model).is_dir():
+            problems.append(f"listen.model: no such folder: {loaded.resolve(model)}")
     if problems:
         raise ConfigError(path, problems)
     return loaded
 
 
-def _missing_files(config: LoadedConfig) -> list[str]:
-    settings = config.settings
-    lists = [("calendars", settings.calendars)] + [
-        (f"people[{number}].calendars", person.calendars)
-        for number, person in enumerate(settings.people)
+def _missing_files(raw: dict[str, Any], folder: Path) -> list[str]:
+    """ICS calendars whose `path` names no file, read from the raw file (relative to `folder`)."""
+    people = raw.get("people")
+    lists = [("calendars", raw.get("calendars"))] + [
+        (f"people[{number}].calendars", person.get("calendars"))
+        for number, person in enumerate(people if isinstance(people, list) else [])
+        if isinstance(person, dict)
     ]
     problems = []
     for where, calendars in lists:
-        for index, entry in enumerate(calendars):
-            if isinstance(entry, IcsCalendar) and entry.path:
-                try:
-                    path = config.resolve(entry.path)
-                    found = path.is_file()
-                except (OSError, RuntimeError) as exc:  # a name too long, "~nobody/..."
-                    reason = getattr(exc, "strerror", None) or exc
-                    problems.append(f"{where}[{index}].path: cannot be used ({reason})")
-                    continue
-                if not found:
-                    problems.append(f"{where}[{index}].path: no such file: {path}")
+        for index, entry in enumerate(calendars if isinstance(calendars, list) else []):
+            if not (isinstance(entry, dict) and entry.get("type") == "ics"):
+                continue
+            if not isinstance(relative := entry.get("path"), str):
+                continue
+            try:
+                path = Path(relative).expanduser()
+                path = path if path.is_absolute() else folder / path
+                found = path.is_file()
+            except (OSError, RuntimeError) as exc:  # a name too long, "~nobody/..."
+                reason = getattr(exc, "strerror", None) or exc
+                problems.append(f"{where}[{index}].path: cannot be used ({reason})")
+                continue
+            if not found:
+                problems.append(f"{where}[{index}].path: no such file: {path}")
     return problems
+
+
+def _unknown_voice(raw: dict[str, Any], voice_problem: Callable[[str], str | None]) -> list[str]:
+    voice = raw.get("voice")
+    name = voice.get("default_voice") if isinstance(voice, dict) else None
+    problem = voice_problem(name) if isinstance(name, str) else None
+    return [f"voice.default_voice: {problem}"] if problem else []
 
 
 def _unknown_tools(raw: dict[str, Any], known_tools: set[str]) -> list[str]:
@@ -495,6 +588,12 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     problem = getattr(exc, "problem", None) or str(exc)
+    start = getattr(exc, "context_mark", None)
+    if mark and start and start.line != mark.line:
+        # Where the broken part begins (an unclosed quote runs on to wherever the next quote
+        # is, and PyYAML notices only there): name that line first, then where it noticed.
+        problem = f"{exc.context}: {problem} at line {mark.line + 1}, column {mark.column + 1}"
+        where = f"line {start.line + 1}, column {start.column + 1}: "
     if isinstance(exc, yaml.reader.ReaderError):  # a control character: it has no mark
         before = text[: exc.position]
         where = f"line {before.count(chr(10)) + 1}, column {len(before) - before.rfind(chr(10))}: "
@@ -504,7 +603,13 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
 
 def _describe(error: Any, raw: dict[str, Any]) -> str:
     """One validation error as: where (rule name included), what is wrong, what was meant."""
-    loc = [part for part in error["loc"] if not _is_union_tag(part)]
+    raw_loc = error["loc"]
+    # A union member's tag follows a list index (calendars[0].ics.url); a key of that name is kept.
+    loc = [
+        part
+        for at, part in enumerate(raw_loc)
+        if not (_is_union_tag(part) and at and isinstance(raw_loc[at - 1], int))
+    ]
     where = _where(loc, raw)
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -546,6 +651,7 @@ _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "llm": LlmSettings,
     "weather": WeatherSettings,
     "voice": VoiceSettings,
+    "listen": ListenSettings,
     "memory": MemorySettings,
     "limits": LimitSettings,
     "scheduler": SchedulerSettings,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from textwrap import shorten
 from typing import TYPE_CHECKING
 
 from bot.config import Mode, Rule, Settings, VoiceMode
@@ -17,6 +19,7 @@ from bot.engine.journal import Journal
 from bot.engine.modes import MODES, Answered, Engine
 from bot.engine.usage import Usage, price_of
 from bot.engine.workflow import covered
+from bot.hearing import hear
 from bot.messages import SORRY, UNKNOWN_COMMAND, Incoming, Reply
 from bot.report import compare_report
 from bot.store import Stores
@@ -24,12 +27,15 @@ from bot.store.memory import Conversation, RunRecord, Turn
 from bot.tools.context import ToolContext
 from bot.voice import MODE_LINES, VOICE_MODES, Voice, asks_for_voice, speaks
 from integrations.calendar import Event
+from integrations.listen import Listener
 
 if TYPE_CHECKING:
     from bot.commands import Command
     from bot.wiring import People
 
 log = logging.getLogger(__name__)
+
+HEARD_SHOWN = 200  # characters of a voice message's text shown atop the reply
 
 
 async def _question(assistant: Assistant, message: Incoming, text: str) -> Reply:
@@ -46,6 +52,7 @@ class Assistant:
         voice: Voice,
         commands: Mapping[str, Command],
         journal: Journal,
+        listener: Listener,
     ) -> None:
         self.settings = settings
         self.stores = stores
@@ -57,14 +64,23 @@ class Assistant:
         self.voice = voice
         self.commands = commands
         self.journal = journal
+        self.listener = listener
+
+    async def hear(self, audio: bytes, user_id: int) -> str:
+        """What a voice message says; ListenError, with a kind message, if nothing usable."""
+        return await hear(self.listener, audio, self.context_for(user_id))
 
     async def handle(self, message: Incoming) -> Reply:
         """Answer one message. Never raises: a failure becomes a kind reply."""
         try:
-            return await self._handle(message)
+            reply = await self._handle(message)
         except Exception:
             log.exception("a message could not be answered")
-            return Reply(SORRY)
+            reply = Reply(SORRY)
+        if message.heard is None:
+            return reply
+        heard = shorten(message.heard, HEARD_SHOWN, placeholder="…")
+        return replace(reply, text=f"🎙 {heard}\n\n{reply.text}")
 
     async def _handle(self, message: Incoming) -> Reply:
         text = message.text.strip()
@@ -101,7 +117,8 @@ class Assistant:
         conversation = message.conversation
         reply = (await self.answer(conversation, message.user_id, text, message.mode)).reply
         voice_mode = await self.journal.step("read voice mode", self.voice_mode, conversation)
-        if speaks(voice_mode, message.wants_voice or wants_voice or asked or reply.speak):
+        requested = message.wants_voice or wants_voice or asked or reply.speak
+        if speaks(voice_mode, requested, spoken_to=message.heard is not None):
             reply = await self.voice.add_to(reply, message.language or self.settings.user.language)
         return reply
 
@@ -199,9 +216,9 @@ class Assistant:
         return VOICE_MODES.get(chosen or "", self.settings.voice.mode)
 
     def set_voice_mode(self, conversation: Conversation, argument: str) -> Reply:
-        """`/voice` shows the chat's voice mode; `/voice off|always|on_request` changes it."""
+        """`/voice` shows the chat's voice mode; `/voice MODE` changes it."""
         wanted = argument.strip().lower()
-        usage = "Change it with /voice off, /voice always or /voice on_request."
+        usage = "Change it with /voice off, /voice always, /voice on_request or /voice inbound."
         if not wanted:
             return Reply(f"Voice replies: {MODE_LINES[self.voice_mode(conversation)]}.\n{usage}")
         if wanted not in VOICE_MODES:

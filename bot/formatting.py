@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from integrations.calendar import Event
 
@@ -32,11 +32,14 @@ def event_line(event: Event, clock: str) -> str:
 
 @dataclass(frozen=True)
 class View:
-    """What a tool result needs to speak to a person: their clock, today, and the asked-for time."""
+    """What a tool result needs to speak to a person: their clock, today, the asked-for time,
+    and what the question asks (a list, a count, where, when, how long, notes, free or busy)."""
 
     clock: str
     today: date
     window_label: str | None = None
+    asks: str = "list"
+    moment: bool = False  # the window is the hour from a moment asked about ("at 3pm Friday")
 
 
 def events_by_day(events: list[Event], view: View, since: datetime) -> list[str]:
@@ -50,3 +53,50 @@ def events_by_day(events: list[Event], view: View, since: datetime) -> list[str]
             current = day
         lines.append(event_line(event, view.clock))
     return lines
+
+
+def when_text(event: Event, view: View) -> str:
+    """A reply's "Thursday 3 December, 19:30-23:00", or "Monday 7 to Wednesday 9 December"."""
+    first = day_name(event.start.date(), view.today)
+    if event.all_day:
+        last_day = event.end.date() - timedelta(days=1)
+        if last_day <= event.start.date():
+            return f"{first}, all day"
+        return f"{first} to {day_name(last_day, view.today)}"
+    start, end = clock_time(event.start, view.clock), clock_time(event.end, view.clock)
+    if event.end.date() == event.start.date() or event.end - event.start <= timedelta(hours=12):
+        return f"{first}, {start}–{end}"
+    return f"{first} {start} to {day_name(event.end.date(), view.today)} {end}"
+
+
+def duration_text(event: Event) -> str:
+    """ "1 hour 30 minutes", "3 days"."""
+    if event.all_day:
+        days = (event.end.date() - event.start.date()).days
+        return f"{days} day{'s' * (days != 1)}"
+    # Across a DST change, real time: measured in UTC.
+    length = event.end.astimezone(UTC) - event.start.astimezone(UTC)
+    days, minutes = length.days, length.seconds // 60
+    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
+    if minutes >= 60:
+        parts.append(f"{minutes // 60} hour{'s' * (minutes // 60 != 1)}")
+    if minutes % 60:
+        parts.append(f"{minutes % 60} minutes")
+    return " ".join(parts) or "no time at all"
+
+
+def describe(event: Event, view: View, asks: str) -> str:
+    """One event, answering what was asked about it."""
+    when = when_text(event, view)
+    if asks == "where":
+        if not event.location:
+            return f"{event.title} ({when}) has no place in your calendar."
+        return f"{event.title} is at {event.location} — {when}."
+    if asks == "duration":
+        return f"{event.title} lasts {duration_text(event)}: {when}."
+    if asks == "notes":
+        if not event.description:
+            return f"{event.title} ({when}) has no notes in your calendar."
+        return f"{event.title} ({when}). Notes: {event.description.strip()}"
+    where = f" — {event.location}" if event.location else ""
+    return f"{event.title}: {when}{where}."

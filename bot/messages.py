@@ -27,6 +27,7 @@ class Incoming:
     wants_voice: bool = False  # the front end was asked for a spoken reply (/say, --voice-out)
     mode: Mode | None = None  # this message only (tandem ask --mode); else the chat's mode
     group: bool = False  # sent in a group chat
+    heard: str | None = None  # the text was heard in a voice message (shown first in the reply)
 
     @property
     def conversation(self) -> int | str:

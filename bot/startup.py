@@ -7,6 +7,7 @@ token is not repeated, and anything quoted from an error is redacted).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -38,7 +39,8 @@ def check_data_folder(folder: Path) -> None:
     except OSError as exc:
         raise CannotStart(folder_problem(folder, exc)) from None
     finally:
-        probe.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a "folder" that is a file has no probe to remove
+            probe.unlink(missing_ok=True)
 
 
 def folder_problem(folder: Path, error: OSError) -> str:

@@ -21,11 +21,13 @@ VOICE_MODES: dict[str, VoiceMode] = {
     "always": "always",
     "on_request": "on_request",
     "on": "on_request",
+    "inbound": "inbound",
 }
 MODE_LINES = {
     "never": "off — replies are text only",
     "always": "always — every reply also comes as a voice note",
     "on_request": "on request — a voice note when you use /say or ask me to read it out",
+    "inbound": "inbound — a voice note when you asked by voice (or on request)",
 }
 
 
@@ -53,9 +55,14 @@ def spoken_version(text: str, limit: int) -> str:
     return spoken[:limit] + " The full answer is in the message."
 
 
-def speaks(voice_mode: VoiceMode, requested: bool) -> bool:
-    """Whether a reply gets a voice note: always, or on request when it was asked for."""
-    return voice_mode == "always" or (voice_mode == "on_request" and requested)
+def speaks(voice_mode: VoiceMode, requested: bool, spoken_to: bool = False) -> bool:
+    """Whether a reply gets a voice note: always, on request when it was asked for, or (inbound)
+    also when the question came as a voice message."""
+    return (
+        voice_mode == "always"
+        or (voice_mode in ("on_request", "inbound") and requested)
+        or (voice_mode == "inbound" and spoken_to)
+    )
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""The one place Tandem is put together: Claude, Open-Meteo, the speaker, the calendars, the
-stores, the engine and the command table, from a config. Every front end, the eval and the tests
-build Tandem here; each part can be handed in instead (the eval's clock and HTTP session, a
-test's calendar)."""
+"""The one place Tandem is put together: Claude, Open-Meteo, the speaker, the listener, the
+calendars, the stores, the engine and the command table, from a config. Every front end, the eval
+and the tests build Tandem here; each part can be handed in instead (the eval's clock and HTTP
+session, a test's calendar)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from bot.config import ConfigError, LlmSettings, LoadedConfig
 from bot.core import Assistant
 from bot.engine.journal import Immediate, Journal
 from bot.engine.modes import Engine
+from bot.hearing import open_listener
 from bot.store import Stores, open_stores, shared_database
 from bot.store.access import Access
 from bot.tools.context import ToolContext
 from bot.voice import Voice
 from integrations.calendar import CalendarSource
+from integrations.listen import Listener
 from integrations.llm import Claude
 from integrations.speech import Speaker
 from integrations.weather import OpenMeteo
@@ -119,6 +121,7 @@ def build(
     calendar: CalendarSource | None = None,
     weather: OpenMeteo | None = None,
     speaker: Speaker | None = None,
+    listener: Listener | None = None,
 ) -> Assistant:
     """Tandem from its config: each part not handed in is built as the config says.
 
@@ -148,4 +151,5 @@ def build(
         voice,
         {command.name: command for command in COMMANDS},
         journal,
+        listener or open_listener(config),
     )

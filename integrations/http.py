@@ -15,10 +15,15 @@ Retry-After. Two things are bent for a chat reply, which someone is waiting for:
   given is what the user waits at most for an answer that never comes.
 
 The last answer comes back as it is (`raise_on_status=False`), so its status makes the message.
+
+`download()` reads a whole body within a size cap and one deadline for all of it: a per-read
+timeout alone lets a server that sends a byte every few seconds hold the caller forever.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self
 
@@ -104,3 +109,62 @@ def retrying_session(
     session.mount("http://", adapter)
     session.headers["User-Agent"] = user_agent
     return session
+
+
+class TooLarge(Exception):
+    """The body is bigger than the cap the caller set."""
+
+
+class TooSlow(Exception):
+    """The body did not arrive whole before the deadline."""
+
+
+def download(
+    session: requests.Session, url: str, *, seconds: float, max_bytes: int
+) -> tuple[requests.Response, bytes]:
+    """GET `url` whole within `seconds` (connecting, waiting and reading together) and at most
+    `max_bytes` (after decompression): the response and its body. Raises TooSlow, TooLarge, or
+    what requests raises.
+
+    The transfer runs in a thread of its own, so the caller's wait ends at the deadline whatever
+    the server does; then the socket is shut, which ends a read waiting for the next byte."""
+    done: Future[tuple[requests.Response, bytes]] = Future()
+    started: list[requests.Response] = []
+    given_up = threading.Event()
+
+    def transfer() -> None:
+        try:
+            done.set_result(_read_whole(session, url, max_bytes, started, given_up))
+        except BaseException as exc:
+            done.set_exception(exc)
+
+    threading.Thread(target=transfer, name="download", daemon=True).start()
+    try:
+        return done.result(timeout=seconds)
+    except TimeoutError:
+        given_up.set()
+        for response in started:
+            response.raw.shutdown()
+        raise TooSlow from None
+
+
+def _read_whole(
+    session: requests.Session,
+    url: str,
+    max_bytes: int,
+    started: list[requests.Response],
+    given_up: threading.Event,
+) -> tuple[requests.Response, bytes]:
+    with session.get(url, stream=True) as response:
+        started.append(response)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise TooLarge
+        body = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > max_bytes:
+                raise TooLarge
+            if given_up.is_set():
+                raise TooSlow
+        return response, bytes(body)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import socket
+import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,10 +26,43 @@ from tests.fakes import scratch_database
 from tests.fakes.anthropic_rules import rejection
 
 ROOT = Path(__file__).resolve().parent.parent
+TRAVEL = ROOT / "tests" / "travel"
 EXAMPLE = ROOT / "config" / "tandem.example.yaml"
 LONDON = ZoneInfo("Europe/London")
 # Wednesday 25 November 2026, 10:00 in London.
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=LONDON)
+# How long a test waits for something that should happen: it only bounds a hang, so it is
+# generous enough for a machine busy with other work; no test asserts how fast a thing came.
+HANG_SECONDS = 60.0
+# The same for a whole `tandem` command run as a process, start to end (imports, a voice note).
+PROCESS_SECONDS = 300.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        default=os.environ.get("TESTS_CLOCK"),
+        metavar="WHEN",
+        help="move the clock of the tests and of every Python process they start to WHEN "
+        "(ISO 8601 with an offset, e.g. 2026-11-29T10:00+00:00; or set TESTS_CLOCK); "
+        "it ticks on from there",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    when = config.getoption("clock")
+    if not when:
+        return
+    offset = datetime.fromisoformat(when).timestamp() - time.time()
+    os.environ["TESTS_CLOCK_OFFSET"] = repr(offset)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(TRAVEL), os.environ.get("PYTHONPATH")])
+    )
+    runpy.run_path(str(TRAVEL / "sitecustomize.py"))  # this process, as its children will
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"clock: {datetime.now().astimezone():%A %Y-%m-%d %H:%M %Z}"
 
 
 @pytest.fixture(autouse=True)

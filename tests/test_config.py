@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.config import ConfigError, load_config
 from bot.tools import TOOLS
+from integrations.speech import Speaker
 from tests.conftest import EXAMPLE
 
 
@@ -77,9 +79,69 @@ rules:
     ]
 
 
-def test_yaml_syntax_errors_give_the_line(tmp_path):
+def test_yaml_syntax_errors_give_the_line_where_the_broken_part_starts(tmp_path):
     problems = problems_of(tmp_path, "user:\n  name: [Alex\n")
-    assert problems[0].startswith("line 3, column 1: not valid YAML")
+    assert problems[0].startswith("line 2, column 9: not valid YAML")
+
+
+def test_an_unclosed_quote_is_reported_on_its_own_line(tmp_path):
+    # PyYAML notices only at the next quote, further down the file; the user's line is 8.
+    lines = EXAMPLE.read_text().splitlines()
+    lines[7] = '  timezone: "Europe/London     # an IANA time zone name'
+    problems = problems_of(tmp_path, "\n".join(lines))
+    assert len(problems) == 1
+    assert problems[0].startswith("line 8, column 3: not valid YAML (while parsing a block mapping")
+    noticed = int(problems[0].split(" at line ")[1].split(",")[0])
+    assert noticed > 8
+
+
+def test_a_key_given_twice_is_named_by_line(tmp_path):
+    problems = problems_of(
+        tmp_path, "user:\n  timezone: Europe/Paris\n  name: Al\n  timezone: UTC\n"
+    )
+    assert problems == [
+        "line 4, column 3: not valid YAML (the key 'timezone' is given twice (first on line 2); "
+        "only one can count)"
+    ]
+
+
+def test_a_file_nested_5000_deep_is_a_clear_problem(tmp_path):
+    problems = problems_of(tmp_path, "user: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems == ["the file is nested too deeply to read"]
+
+
+def test_a_misspelt_calendar_path_and_an_unknown_voice_come_with_the_schema_errors(tmp_path):
+    text = (
+        "user: {timezone: Mars/Olympus}\n"
+        "calendars: [{type: ics, path: sample-calender.ics}]\n"
+        "voice: {default_voice: gmw/klingon}\n"
+    )
+    path = tmp_path / "tandem.yaml"
+    path.write_text(text)
+    speaker = Speaker()
+    try:
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, TOOLS.names(), voice_problem=speaker.validate_voice)
+    finally:
+        speaker.close()
+    problems = caught.value.problems
+    assert problems[0].startswith("user.timezone: unknown time zone 'Mars/Olympus'")
+    assert problems[1] == f"calendars[0].path: no such file: {tmp_path / 'sample-calender.ics'}"
+    assert problems[2].startswith("voice.default_voice: ")
+    assert "gmw/klingon" in problems[2]
+    assert len(problems) == 3
+
+
+def test_check_config_names_a_data_folder_that_cannot_be_written(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("TANDEM_DATA_DIR", str(blocker / "data"))
+
+    assert main(["check-config", str(EXAMPLE)]) == 1
+
+    said = capsys.readouterr().err
+    assert f"the data folder {blocker / 'data'} cannot be written to: Not a directory." in said
+    assert "Traceback" not in said
 
 
 @pytest.mark.parametrize(

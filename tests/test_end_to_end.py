@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,17 +34,19 @@ import yaml
 
 from bot.commands import COMMANDS
 from bot.telegram.handlers import NOT_TEXT, REFUSAL
-from tests.conftest import EXAMPLE, LONDON
+from tests.conftest import EXAMPLE, HANG_SECONDS, LONDON
 from tests.fakes import control, running
-from tests.test_cli import WEEKLY
+from tests.test_cli import is_tomorrows_listing
+from tests.voice_clips import TEST_MODEL
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
 TOKEN = "123:TEST"
 OWNER, FRIEND, PARTNER = 111, 112, 113  # the allowed users, each in their private chat
 STRANGER, BARRIER = 999, 998  # not allowed
 SCHEDULE_CHAT = 555  # scheduled rules (the morning briefing) send here, away from every test
-WAIT_SECONDS = 15.0
-STOP_SECONDS = 10.0
+# Waits only bound a hang (see HANG_SECONDS): a busy machine makes them slower, never failed.
+WAIT_SECONDS = STOP_SECONDS = HANG_SECONDS
+LISTEN_SECONDS = 6  # longer voice messages are declined
 
 T = TypeVar("T")
 Sent = dict[str, Any]
@@ -150,7 +152,8 @@ def barrier(fake: FakeTelegram, bot: Tandem) -> None:
 
 
 def write_config(path: Path, fake: FakeTelegram) -> Path:
-    """The example config, served through the fake, for three users, offline."""
+    """The example config, served through the fake, for three users, offline (voice messages
+    are heard by the model the test extra installs)."""
     settings = yaml.safe_load(EXAMPLE.read_text())
     settings["telegram"].update(
         allowed_user_ids=[OWNER, FRIEND, PARTNER],
@@ -165,6 +168,7 @@ def write_config(path: Path, fake: FakeTelegram) -> Path:
         forecast_url=f"{fake.base}/no-weather/v1/forecast",
         geocoding_url=f"{fake.base}/no-weather/v1/search",
     )
+    settings["listen"] = {"model": str(TEST_MODEL), "max_seconds": LISTEN_SECONDS}
     path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
     return path
 
@@ -213,17 +217,11 @@ def bot(tmp_path: Path, telegram: FakeTelegram) -> Iterator[Tandem]:
     assert "Traceback" not in tandem.log(), tandem.explain()
 
 
-def tomorrow_reply_ok(text: str) -> bool:
-    tomorrow = datetime.now(LONDON).date() + timedelta(days=1)
-    first_line = text.splitlines()[0]
-    heading = f"Tomorrow, {tomorrow:%A} {tomorrow.day} {tomorrow:%B}:"
-    return first_line == heading and all(t in text for t in WEEKLY[tomorrow.weekday()])
-
-
 def test_the_owner_asks_whats_on_tomorrow_and_gets_one_reply(telegram, bot):
+    asked = datetime.now(LONDON)
     telegram.message(OWNER, "what's on tomorrow?")
     [reply] = replies(telegram, OWNER, bot)
-    assert tomorrow_reply_ok(reply), reply + bot.explain()
+    assert is_tomorrows_listing(reply, asked), reply + bot.explain()
 
     barrier(telegram, bot)
     sent = telegram.sent(OWNER)
@@ -261,6 +259,7 @@ def test_a_sticker_gets_the_text_only_note(telegram, bot):
 def test_say_sends_a_voice_note_telegram_plays_as_a_bubble(telegram, bot):
     import soundfile
 
+    asked = datetime.now(LONDON)
     telegram.message(OWNER, "/say what's on tomorrow?")
     voice = wait_until(
         lambda: [s for s in telegram.sent(OWNER) if s["method"] == "sendVoice"],
@@ -268,7 +267,7 @@ def test_say_sends_a_voice_note_telegram_plays_as_a_bubble(telegram, bot):
         bot,
     )[0]
     sent = telegram.sent(OWNER)
-    assert tomorrow_reply_ok(texts(sent)[0]), bot.explain()
+    assert is_tomorrows_listing(texts(sent)[0], asked), bot.explain()
     actions = [s.get("action") for s in sent if s["method"] == "sendChatAction"]
     assert "upload_voice" in actions
 
@@ -288,25 +287,24 @@ def test_three_chats_at_once_are_each_answered_once(telegram, bot):
         FRIEND: "what's on Saturday?",
         PARTNER: "When is my next dentist appointment?",
     }
+    asked = datetime.now(LONDON)
     ids = telegram.messages_at_once([{"user_id": u, "text": q} for u, q in questions.items()])
     answers = {chat: replies(telegram, chat, bot) for chat in questions}
 
     barrier(telegram, bot)
     for chat in questions:
         assert texts(telegram.sent(chat)) == answers[chat], bot.explain()
-    assert tomorrow_reply_ok(answers[OWNER][0])
+    assert is_tomorrows_listing(answers[OWNER][0], asked)
     assert "Parkrun" in answers[FRIEND][0]
     assert answers[PARTNER][0].startswith("Your next “dentist”:")
     assert telegram.confirmed()["offset"] > max(ids)
 
 
-def test_sigterm_stops_it_cleanly_within_ten_seconds(telegram, bot):
+def test_sigterm_stops_it_cleanly(telegram, bot):
     update_id = telegram.message(OWNER, "what's on tomorrow?")
     replies(telegram, OWNER, bot)
 
-    started = time.monotonic()
-    status = bot.terminate(STOP_SECONDS)
+    status = bot.terminate()
     assert status == 0, bot.explain()
-    assert time.monotonic() - started < STOP_SECONDS
     confirmed = telegram.confirmed()
     assert confirmed["offset"] > update_id and not confirmed["pending"], bot.explain()

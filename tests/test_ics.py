@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +12,7 @@ import pytest
 
 from integrations.calendar import CalendarError, Event
 from integrations.calendar.ics import IcsCalendarSource
+from tests.fakes import running, silent_server
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
@@ -108,6 +108,60 @@ def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
     events = calendar.events(at(date(2026, 3, 1)), at(date(2026, 3, 2)))
 
     assert titles(events) == ["Brunch"]
+    assert events.notes == ("2 events in the calendar 'mixed' could not be read.",)
+
+
+def test_unreadable_events_are_logged_by_number_not_by_content(tmp_path: Path, caplog):
+    (tmp_path / "broken.ics").write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\n"
+        "BEGIN:VEVENT\nUID:b\nSUMMARY:Meet the whistleblower\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    calendar = IcsCalendarSource("work", path=tmp_path / "broken.ics")
+
+    calendar.events(at(date(2026, 3, 1)), at(date(2026, 3, 2)))
+
+    assert "calendar 'work': 1 events could not be read" in caplog.text
+    assert "whistleblower" not in caplog.text
+
+
+EVERY_SECOND = (
+    "BEGIN:VEVENT\nUID:every-second@attacker.example\nDTSTAMP:20261101T000000Z\n"
+    "DTSTART:20261101T000000Z\nDTEND:20261101T000001Z\nRRULE:FREQ=SECONDLY\n"
+    "SUMMARY:Every second\nEND:VEVENT\n"
+)
+
+
+def test_an_event_repeating_every_second_is_left_out_with_a_word(tmp_path: Path):
+    # Before: expanding it from 1 November reached millions of occurrences and gigabytes.
+    (tmp_path / "cal.ics").write_text(
+        SAMPLE.read_text().replace("END:VCALENDAR", EVERY_SECOND + "END:VCALENDAR")
+    )
+    calendar = IcsCalendarSource("alex", path=tmp_path / "cal.ics")
+
+    events = calendar.events(at(date(2026, 11, 26)), at(date(2026, 11, 27)))
+
+    assert titles(events) == ["Team stand-up", "Choir rehearsal"]
+    assert events.notes == ("I left out “Every second”: it repeats too often to read.",)
+
+
+def test_occurrences_per_event_are_capped_and_the_cap_is_named(tmp_path: Path):
+    every_minute = EVERY_SECOND.replace("SECONDLY", "MINUTELY").replace("20261101", "20261126")
+    (tmp_path / "cal.ics").write_text(
+        SAMPLE.read_text().replace("END:VCALENDAR", every_minute + "END:VCALENDAR")
+    )
+    calendar = IcsCalendarSource("alex", path=tmp_path / "cal.ics", max_occurrences_per_event=50)
+
+    events = calendar.events(at(date(2026, 11, 26)), at(date(2026, 11, 27)))
+
+    assert titles(events).count("Every second") == 50
+    assert "Team stand-up" in titles(events) and "Choir rehearsal" in titles(events)
+    assert events.notes == (
+        "“Every second” repeats more than 50 times here; I read its first 50 "
+        "(search.max_occurrences_per_event).",
+    )
+    later = calendar.events(at(date(2026, 11, 26), 12), at(date(2026, 11, 26), 13))
+    assert titles(later).count("Every second") == 50  # not the first expansion's leftovers
 
 
 def test_events_carry_the_calendar_name_and_uid():
@@ -327,24 +381,40 @@ def test_an_address_answering_a_web_page_gives_a_readable_error():
         calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A local port that accepts connections and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        yield listener.getsockname()[1]
-
-
-def test_an_address_that_does_not_answer_in_time_gives_a_readable_error(silent_port: int):
-    calendar = IcsCalendarSource("work", url=f"http://127.0.0.1:{silent_port}/cal.ics", timeout=0.2)
-
-    with pytest.raises(CalendarError) as caught:
-        calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
+def test_an_address_that_does_not_answer_in_time_gives_a_readable_error():
+    with silent_server() as silent:
+        calendar = IcsCalendarSource(
+            "work", url=f"http://127.0.0.1:{silent.port}/cal.ics", timeout=0.2
+        )
+        with pytest.raises(CalendarError) as caught:
+            calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
 
     assert (
         str(caught.value)
         == "I couldn't read the calendar 'work': the address did not answer within 0.2 seconds."
+    )
+
+
+def test_an_address_that_sends_a_byte_at_a_time_is_cut_off_at_the_download_deadline():
+    # Each byte comes well within the per-read timeout; the whole never would in time.
+    with running("tests.fakes.ics_server", "--drip", "0.2") as served:
+        calendar = IcsCalendarSource("work", url=f"{served}/cal.ics", timeout=5, download_seconds=1)
+        with pytest.raises(CalendarError) as caught:
+            calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
+
+    assert str(caught.value) == (
+        "I couldn't read the calendar 'work': the address did not send it whole within 1 seconds."
+    )
+
+
+def test_an_address_sending_more_than_the_cap_is_refused():
+    with running("tests.fakes.ics_server") as served:
+        calendar = IcsCalendarSource("work", url=f"{served}/cal.ics", max_download_mb=0.001)
+        with pytest.raises(CalendarError) as caught:
+            calendar.events(at(date(2026, 5, 4)), at(date(2026, 5, 11)))
+
+    assert str(caught.value) == (
+        "I couldn't read the calendar 'work': it is larger than 0.001 MB (max_download_mb)."
     )
 
 

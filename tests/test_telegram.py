@@ -31,6 +31,7 @@ from bot.store.db import open_database
 from bot.telegram import handlers as telegram_app
 from bot.telegram.handlers import REFUSAL, SORRY, build_application
 from bot.telegram.outbox import split_message
+from integrations.listen import NO_WORDS, ListenError, NothingHeard
 
 pytestmark = pytest.mark.anyio
 
@@ -47,13 +48,15 @@ def anyio_backend() -> str:
 
 
 class FakeBotApi(BaseRequest):
-    """Answers getMe, sendMessage and sendChatAction with the documented JSON; records all calls."""
+    """Answers getMe, sendMessage, sendChatAction, sendVoice and getFile with the documented JSON,
+    and serves `files` (file_path -> bytes) for download; records all calls."""
 
     def __init__(self, failing: frozenset[str] = frozenset()) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.voices: list[dict[str, Any]] = []  # each sendVoice's uploaded parts
         self.failing = failing
         self._message_ids = itertools.count(1000)
+        self.files: dict[str, bytes] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -78,6 +81,9 @@ class FakeBotApi(BaseRequest):
         name = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data else {}
         self.calls.append((name, params))
+        if "/file/bot" in url:
+            path = url.split("/file/bot", 1)[1].split("/", 1)[1]
+            return (200, self.files[path]) if path in self.files else (404, b"Not Found")
         if name in self.failing:
             return 400, _json({"ok": False, "error_code": 400, "description": "Bad Request"})
         if name == "getMe":
@@ -92,6 +98,9 @@ class FakeBotApi(BaseRequest):
             }
         elif name == "sendChatAction":
             result = True
+        elif name == "getFile":
+            path = f"voice/{params['file_id']}.oga"
+            result = {"file_id": params["file_id"], "file_unique_id": "AgADbQ", "file_path": path}
         elif name == "sendVoice":
             self.voices.append(request_data.multipart_data if request_data else {})
             result = {
@@ -130,6 +139,8 @@ class FakeCore:
     work_seconds: float = 0.01
     received: list[Incoming] = field(default_factory=list)
     help_calls: int = 0
+    heard: str | ListenError = "what's on Saturday?"
+    recordings: list[bytes] = field(default_factory=list)
 
     async def handle(self, message: Incoming) -> Reply:
         self.received.append(message)
@@ -137,6 +148,12 @@ class FakeCore:
         if self.error is not None:
             raise self.error
         return Reply(text=self.answer)
+
+    async def hear(self, audio: bytes, user_id: int) -> str:
+        self.recordings.append(audio)
+        if isinstance(self.heard, ListenError):
+            raise self.heard
+        return self.heard
 
     def help_text(self) -> str:
         self.help_calls += 1
@@ -291,9 +308,45 @@ async def test_non_text_gets_a_polite_answer_without_calling_the_core(
         await bot.send(message_update(**content))
 
     (answer,) = bot.api.seen()
-    assert "text messages" in answer
-    assert "type your question" in answer
+    assert "I read text and listen to voice messages" in answer
+    assert "type or say your question" in answer
     assert core.received == []
+
+
+def voice_update(size: int, file_id: str = "AwACAgIAAxkBAAJ") -> dict[str, Any]:
+    voice = {"file_id": file_id, "file_unique_id": "AgADbQ", "duration": 2, "file_size": size}
+    return message_update(voice={**voice, "mime_type": "audio/ogg"})
+
+
+async def test_a_voice_message_is_downloaded_heard_and_handled_as_typed() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        bot.api.files["voice/AwACAgIAAxkBAAJ.oga"] = b"OggS-voice"
+        await bot.send(voice_update(10))
+
+    assert core.recordings == [b"OggS-voice"]
+    (incoming,) = core.received
+    assert (incoming.text, incoming.heard) == ("what's on Saturday?", "what's on Saturday?")
+    assert bot.api.seen() == [core.answer]
+
+
+async def test_a_recording_heard_as_nothing_gets_the_kind_answer_only() -> None:
+    core = FakeCore(heard=NothingHeard(NO_WORDS))
+    async with running_bot(core) as bot:
+        bot.api.files["voice/AwACAgIAAxkBAAJ.oga"] = b"OggS-hiss"
+        await bot.send(voice_update(10))
+
+    assert bot.api.seen() == [NO_WORDS]
+    assert core.received == []
+
+
+async def test_a_recording_over_telegrams_download_limit_is_not_fetched() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(voice_update(25 * 1024 * 1024))
+
+    assert bot.api.seen() == [telegram_app.TOO_BIG.format(megabytes=25)]
+    assert bot.api.named("getFile") == [] and core.recordings == []
 
 
 async def test_edited_messages_are_ignored() -> None:

@@ -77,7 +77,7 @@ async def test_an_unknown_voice_mode_is_explained(assistant):
     reply = await ask(assistant, "/voice loud")
     assert reply.text == (
         "I don't know the voice mode “loud”. "
-        "Change it with /voice off, /voice always or /voice on_request."
+        "Change it with /voice off, /voice always, /voice on_request or /voice inbound."
     )
 
 
@@ -136,3 +136,25 @@ async def test_say_through_telegram_reaches_the_core(assistant, speaker):
         await bot.send(text_update("/say What's on tomorrow?"))
     assert len(bot.api.named("sendVoice")) == 1
     assert "Tennis match with Sam" in bot.api.seen()[0]
+
+
+async def test_inbound_mode_answers_a_voice_question_by_voice_and_a_typed_one_in_text(
+    assistant, speaker
+):
+    assert (await ask(assistant, "/voice inbound")).text.startswith("Voice replies: inbound")
+    heard = "What's on tomorrow?"
+    spoken_to = await assistant.handle(Incoming(5, 5, heard, heard=heard))
+    assert spoken_to.text.startswith("🎙 What's on tomorrow?\n\nTomorrow, Thursday 26 November:")
+    assert spoken_to.voice is not None
+    assert speaker.spoken[0][0].startswith("Tomorrow, Thursday")  # the answer, not the 🎙 line
+
+    typed = await ask(assistant, "What's on tomorrow?")
+    assert typed.voice is None and not typed.text.startswith("🎙")
+    assert (await ask(assistant, "/say What's on tomorrow?")).voice is not None
+
+
+async def test_a_voice_question_is_remembered_as_what_was_heard(assistant):
+    heard = "What's on tomorrow?"
+    await assistant.handle(Incoming(5, 5, heard, heard=heard))
+    user, answer = assistant.memory.recent(5)
+    assert user.text == heard and answer.text.startswith("Tomorrow, Thursday")

@@ -16,7 +16,15 @@ from bot.messages import Incoming
 from bot.wiring import build
 from integrations.calendar import Event
 from integrations.weather import HourlyWeather, OpenMeteo, Place
-from tests.conftest import LONDON, NOW, CountingCalendar, FakeWeather, event, example_without
+from tests.conftest import (
+    LONDON,
+    NOW,
+    CountingCalendar,
+    FakeWeather,
+    at,
+    event,
+    example_without,
+)
 from tests.fakes import running
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -113,6 +121,21 @@ async def test_a_place_named_in_the_question_is_used_when_no_event_matches(
     assert (
         reply == "Weather in Dorking, Thursday 26 November: overcast, 4–11°C, 20% chance of rain."
     )
+
+
+async def test_the_follow_up_skips_a_placeless_all_day_entry_of_that_day(
+    make_assistant, week, weather
+):
+    birthday = Event("Sam's birthday", at(28, 0), at(29, 0), all_day=True)
+    calendar = CountingCalendar([*week.events(at(1, 0), at(31, 0, month=12)), birthday])
+    assistant = make_assistant(calendar, weather=weather)
+    listing = await ask(assistant, "What's on Saturday?")
+    assert listing.index("Sam's birthday") < listing.index("Parkrun")
+
+    reply = await ask(assistant, "What will the weather be?")
+
+    assert reply.startswith("(For Hampstead Heath, London, I used London.)\n")
+    assert "Saturday 28 November at 09:00" in reply
 
 
 # --- the weather across midnight and across zones, through the real Open-Meteo client -----------

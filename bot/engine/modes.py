@@ -15,12 +15,12 @@ from bot.engine.agent import Agent
 from bot.engine.journal import Journal
 from bot.engine.run import Run
 from bot.engine.usage import RunLimits, price_of
-from bot.engine.workflow import Workflow, no_rule
+from bot.engine.workflow import Workflow, declined, no_rule
 from bot.messages import Reply
 from bot.store.memory import Conversation, RunRecord, Turn
 from bot.tools import TOOLS, ToolRegistry
+from bot.tools.calendar_search import understand_for
 from bot.tools.context import ToolContext
-from bot.understanding import understand
 from integrations.calendar import Event
 from integrations.llm import Claude
 
@@ -65,16 +65,20 @@ class Engine:
     async def answer(self, text: str, mode: Mode, run: Run) -> Answered:
         """Answer `text` in `mode`; the record says which mode answered and what it did."""
         started = time.perf_counter()
-        rule = self.workflow.choose(text)
-        if mode == "agent" or (mode == "hybrid" and rule is None):
+        question = None if mode == "agent" else understand_for(run.context, text)
+        rule = self.workflow.choose(question) if question else None
+        # A request to change the calendar is declined before any rule, and before hybrid's agent.
+        writes = question is not None and question.kind == "write"
+        if question is None or (mode == "hybrid" and rule is None and not writes):
             reply = await self.agent.answer(text, run)
             ran = "agent" if mode == "agent" else "hybrid → agent"
         else:
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
-            if rule is None:
+            if writes:
+                reply = declined()
+            elif rule is None:
                 reply = no_rule(self.settings.rules)
             else:
-                question = understand(text, run.context.now())
                 reply = await self.workflow.answer(rule, question, run)
         seconds = time.perf_counter() - started
         return Answered(reply, RunRecord(ran, text, reply.text, reply.steps, reply.usage, seconds))
@@ -82,6 +86,4 @@ class Engine:
     async def answer_scheduled(self, rule: Rule, run: Run) -> Reply:
         """A scheduled rule's question, answered by that rule."""
         assert rule.schedule is not None
-        return await self.workflow.answer(
-            rule, understand(rule.schedule.ask, run.context.now()), run
-        )
+        return await self.workflow.answer(rule, understand_for(run.context, rule.schedule.ask), run)

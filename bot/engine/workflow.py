@@ -23,21 +23,29 @@ from bot.formatting import View
 from bot.messages import Reply, TraceStep
 from bot.tools import ToolRegistry
 from bot.tools.registry import Focused, ToolResult
-from bot.understanding import Question, asks_about_personal_event
+from bot.understanding import Question
 from integrations.calendar import Event
 from integrations.llm import Claude
 
 log = logging.getLogger(__name__)
 
 
-def matches(trigger: Trigger, text: str) -> bool:
+READ_ONLY = (
+    "I can only read your calendar, so I can't change anything in it or send messages. "
+    "I can tell you what's on and when, where something is, how long it lasts, whether "
+    "you're free, and the weather at your events — e.g. “what's on tomorrow?”."
+)
+
+
+def matches(trigger: Trigger, question: Question) -> bool:
     """Whether a message fits a rule's trigger: any one of its conditions is enough."""
+    text = question.text
     lowered = text.lower().replace("’", "'")
     return (
         any(re.search(rf"\b{re.escape(word.lower())}\b", lowered) for word in trigger.keywords)
         or any(phrase.lower() in lowered for phrase in trigger.phrases)
         or bool(trigger.regex and re.search(trigger.regex, text, re.IGNORECASE))
-        or (trigger.personal_event and asks_about_personal_event(text))
+        or (trigger.personal_event and question.kind == "calendar")
     )
 
 
@@ -57,6 +65,11 @@ def no_rule(rules: Sequence[Rule]) -> Reply:
     return Reply(out_of_scope(rules), (TraceStep("rule", "none"),))
 
 
+def declined() -> Reply:
+    """The reply to a request to change the calendar: Tandem only reads it."""
+    return Reply(READ_ONLY, (TraceStep("rule", "read-only"),))
+
+
 class ToolFailed(Exception):
     """A tool a rule called has a bug: the core apologises rather than guess an answer."""
 
@@ -66,11 +79,13 @@ class Workflow:
     settings: Settings
     llm: Claude | None
 
-    def choose(self, text: str) -> Rule | None:
-        """The first rule whose trigger the message fits, if any."""
-        return next(
-            (rule for rule in self.settings.rules if rule.when and matches(rule.when, text)), None
-        )
+    def choose(self, question: Question) -> Rule | None:
+        """The first rule whose trigger the message fits, if any; none for a write request,
+        which no rule may answer as a search."""
+        if question.kind == "write":
+            return None
+        rules = self.settings.rules
+        return next((rule for rule in rules if rule.when and matches(rule.when, question)), None)
 
     async def answer(self, rule: Rule, question: Question, run: Run) -> Reply:
         """Run one rule's steps in `run`; `run.focus` is the event the chat last talked about."""
@@ -93,6 +108,8 @@ class Workflow:
                     run.context.user.clock,
                     run.context.now().date(),
                     question.window.label if question.window else None,
+                    question.asks,
+                    question.moment is not None,
                 )
                 llm = self.llm if batch.answer == "llm_or_template" else None
                 found_things = [r for r in run.results if not any(r is p for p in probes)]
@@ -115,6 +132,11 @@ class Workflow:
                     probes.append(outcome.result)
         raise AssertionError("config validation guarantees a final answer step")
 
+    def _limit(self, question: Question) -> int:
+        if question.asks == "last":  # the latest of a past window: none may be cut away
+            return ALL_EVENTS
+        return 1 if question.next_only else self.settings.search.max_results
+
     def _from_question(self, rule: Rule, question: Question, focus: Event | None) -> dict[str, Any]:
         """What steps can use before any tool ran: the question's window, subject and event."""
         # The words that made the rule apply ("rain", "weather") are not what the user asks about.
@@ -124,10 +146,13 @@ class Workflow:
             "start": question.window.start if question.window else None,
             "end": question.window.end if question.window else None,
             "text": subject,
-            "limit": 1 if question.next_only else self.settings.search.max_results,
+            "limit": self._limit(question),
             # "What will the weather be?" names no time or event: it means the last one talked of.
             "event": focus if not (question.window or subject) else None,
         }
+
+
+ALL_EVENTS = 10_000
 
 
 def _arguments(tools: ToolRegistry, step: ToolStep, found: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 Only the user ids listed under `telegram.allowed_user_ids` are served; anyone else is told their
 numeric id (so the owner can add it) and nothing reaches the core. Every command in the command
 table (bot/commands.py) gets a handler and a line in Telegram's command menu; `/start` greets by
-name and `/help` shows `core.help_text()`, the others and all text go to `core.handle`. Anything
-else (stickers, photos, voice, ...) gets a short note that Tandem reads text only. Replies go out
-through the `Outbox` while a "typing..." indicator runs.
+name and `/help` shows `core.help_text()`, the others and all text go to `core.handle`. Voice
+messages, audio files and video notes are downloaded, heard by `core.hear` and then handled as if
+typed. Anything else (stickers, photos, ...) gets a short note that Tandem reads text and listens
+to voice. Replies go out through the `Outbox` while a "typing..." indicator runs.
 
 `build_application` gives the bot with these handlers; bot/telegram/server.py feeds it updates,
 each inside a durable run, and every message sent goes through the run's journal.
@@ -19,7 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from telegram import Bot, BotCommand, Chat, Message, Update
+from telegram import Bot, BotCommand, Chat, Message, Update, User
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -39,16 +40,23 @@ from bot.engine.journal import Immediate, Journal
 from bot.messages import SORRY, UNKNOWN_COMMAND, Incoming, Reply
 from bot.store.access import Access
 from bot.telegram.outbox import Outbox, replied
+from integrations.listen import ListenError
 
 logger = logging.getLogger(__name__)
 
 TYPING_RENEW_SECONDS = 4.0  # Telegram shows "typing..." for about 5 s per chat action.
 
 NOT_TEXT = (
-    "Sorry, I can only read text messages, so I can't look at stickers, photos, voice notes, "
-    "files or locations. Please type your question instead, for example "
+    "Sorry, I read text and listen to voice messages, but I can't look at stickers, photos, "
+    "files or locations. Please type or say your question instead, for example "
     '"What\'s on my calendar tomorrow?"'
 )
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile serves files up to 20 MB
+TOO_BIG = (
+    "That recording is {megabytes:.0f} MB; I can take up to 20 MB. Could you send a shorter one?"
+)
+# A voice message, an audio file (as audio or as a document) or a round video note.
+RECORDING = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.AUDIO
 REFUSAL = (
     "Sorry, this is a private assistant. Your Telegram user id is {user_id}; the owner can add "
     "it to allowed_user_ids, or give you a pairing code to send as /pair CODE."
@@ -64,6 +72,8 @@ class Core(Protocol):
     access: Access
 
     async def handle(self, message: Incoming) -> Reply: ...
+
+    async def hear(self, audio: bytes, user_id: int) -> str: ...
 
     def help_text(self) -> str: ...
 
@@ -98,6 +108,17 @@ async def _typing(chat: Chat) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _incoming(message: Message, user: User, text: str, heard: str | None = None) -> Incoming:
+    return Incoming(
+        chat_id=message.chat_id,
+        user_id=user.id,
+        text=text,
+        language=user.language_code,
+        group=message.chat.type != ChatType.PRIVATE,
+        heard=heard,
+    )
 
 
 class _Handlers:
@@ -147,16 +168,33 @@ class _Handlers:
         message, user = update.message, update.effective_user
         if message is None or message.text is None or user is None:
             return
-        incoming = Incoming(
-            chat_id=message.chat_id,
-            user_id=user.id,
-            text=message.text.replace(f"@{context.bot.username}", "").strip(),
-            language=user.language_code,
-            group=message.chat.type != ChatType.PRIVATE,
-        )
         async with _typing(message.chat):
-            reply = await self.core.handle(incoming)
+            text = message.text.replace(f"@{context.bot.username}", "").strip()
+            reply = await self.core.handle(_incoming(message, user, text))
         await self.outbox.deliver(message.chat_id, reply)
+
+    async def recording(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A voice message or audio file: transcribed, then answered as if it had been typed."""
+        message, user = update.message, update.effective_user
+        if message is None or user is None:
+            return
+        async with _typing(message.chat):
+            try:
+                heard = await self.outbox.journal.step("listen", self._listen, message, user.id)
+            except ListenError as exc:
+                await self.outbox.text(message.chat_id, str(exc))
+                return
+            reply = await self.core.handle(_incoming(message, user, heard, heard=heard))
+        await self.outbox.deliver(message.chat_id, reply)
+
+    async def _listen(self, message: Message, user_id: int) -> str:
+        attachment = message.voice or message.audio or message.video_note or message.document
+        assert attachment is not None  # RECORDING lets only these through
+        size = attachment.file_size or 0
+        if size > DOWNLOAD_LIMIT:
+            raise ListenError(TOO_BIG.format(megabytes=size / 1024 / 1024))
+        audio = await (await attachment.get_file()).download_as_bytearray()
+        return await self.core.hear(bytes(audio), user_id)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None:
@@ -208,6 +246,7 @@ def build_application(
         application.add_handler(CommandHandler(command.name, callback, filters=NEW_MESSAGE))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.TEXT, handlers.text))
+    application.add_handler(MessageHandler(NEW_MESSAGE & RECORDING, handlers.recording))
     application.add_handler(MessageHandler(NEW_MESSAGE, handlers.not_text))
     application.add_error_handler(handlers.on_error)
     return application

@@ -1,4 +1,9 @@
-"""The calendar search tool: events from every configured calendar, filtered by time and words."""
+"""The calendar search tool: events from every configured calendar, in a window, ranked by words.
+
+Words rank events instead of filtering them: title matches above place and notes, rare words
+(over the user's own events) above common ones. Words that match nothing never empty a window:
+the window's events come back, marked as not matching, so the answer can say so.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,29 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.formatting import View, day_name, event_line, events_by_day
+from bot.config import UserSettings
+from bot.formatting import View, clock_time, day_name, describe, event_line, events_by_day
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
-from integrations.calendar import Event
+from bot.understanding import Question, understand
+from bot.understanding.matching import (
+    Significance,
+    owned_by_another,
+    owners,
+    score,
+    significant,
+)
+from integrations.calendar import CalendarError, Event
+
+# How far back the user's events count for word significance and recognition.
+LOOK_BACK = timedelta(days=31)
+# A match scoring under this share of the best one is a weaker event, left out.
+RELATIVE_CUT = 0.75
+SINGLE_CUT = 0.95  # for one event ("when is ...?"): the best-named, the earliest of them
+# Under this a match rests on common words only ("day", "meeting" in most titles): no match.
+MINIMUM_SCORE = 1.0
+_RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
 
 
 @dataclass(frozen=True)
@@ -19,11 +42,23 @@ class CalendarFindings:
     start: datetime
     end: datetime
     text: str
+    more: int = 0  # events left out by the limit
+    matched: bool = True  # False: the words matched nothing, these are the window's events
+    elsewhere: Event | None = None  # then, what the words do name, outside the window
+    notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
+
+    @property
+    def subject(self) -> str:
+        """The words searched for, as a reply repeats them ("my birthday" → "birthday")."""
+        return re.sub(r"\bmy\s+", "", self.text)
 
     @property
     def focus(self) -> Event | None:
         """The event a follow-up question ("what will the weather be?") is about: the first
-        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first."""
+        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first;
+        none when the words matched nothing (the events listed are only the window's)."""
+        if not self.matched:
+            return None
         placed = (event for event in self.events if names_a_place(event.location))
         return next(placed, self.events[0] if self.events else None)
 
@@ -32,42 +67,101 @@ class CalendarFindings:
         payload = {
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
-            "matching": self.text or None,
-            "events": [
-                {
-                    "title": event.title,
-                    "weekday": event.start.strftime("%A"),
-                    "start": _iso(event.start, event.all_day),
-                    "end": _iso(event.end, event.all_day),
-                    "all_day": event.all_day,
-                    "location": event.location or None,
-                    "notes": event.description or None,
-                }
-                for event in self.events
-            ],
+            "matching": self.subject or None,
+            "events": [_plain(event) for event in self.events],
         }
+        # Only when they say something, so a plain search reads as it always has.
+        if not self.matched:
+            payload["words_matched_nothing"] = True
+        if self.elsewhere:
+            payload["what_the_words_name_elsewhere"] = _plain(self.elsewhere)
+        if self.more:
+            payload["more_not_shown"] = self.more
+        if self.notes:
+            payload["reading_notes"] = list(self.notes)
         return data_block("calendar_data", payload, "the user's calendar content")
 
     def for_person(self, view: View) -> str:
-        """A plain answer that lists exactly what was found, and says so when nothing was."""
+        """A plain answer shaped by what was asked, with any reading notes; it says so when
+        nothing was found."""
+        listing = self._listing(view)
+        return "\n".join([listing, *(f"({note})" for note in self.notes)])
+
+    def _listing(self, view: View) -> str:
         when = view.window_label or f"in the next {(self.end - self.start).days} days"
         # Same-zone subtraction counts wall-clock time, so a day across a DST change is one day.
         one_day = bool(view.window_label) and self.end - self.start <= timedelta(days=1)
-        if one_day and when != (day := day_name(self.start.date(), view.today)):
+        if (
+            one_day
+            and when != (day := day_name(self.start.date(), view.today))
+            and (not when.startswith(day))
+        ):
             when = f"{when}, {day}"
+        subject = self.subject
+        if subject and not self.matched:
+            found = f"I found nothing matching “{subject}” {when}."
+            if self.elsewhere:
+                found += f" {describe(self.elsewhere, view, 'when')}"
+            if not self.events:
+                return found
+            return self._listed(f"{found}\nEverything {when}:", one_day, view)
+        if view.asks in ("free", "busy"):
+            return self._free(view, when, one_day)
+        if view.asks == "count":
+            count = len(self.events) + self.more
+            what = f"“{subject}”" if subject else "event"
+            plural = "" if count == 1 or subject else "s"
+            return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
         if not self.events:
-            if self.text:
-                return f"I found nothing matching “{self.text}” {when}."
+            if subject:
+                return f"I found nothing matching “{subject}” {when}."
             return f"You have nothing on your calendar {when}."
-        if self.text and len(self.events) == 1 and not view.window_label:
-            heading = f"Your next “{self.text}”:"
-        elif self.text:
-            heading = f"Matching “{self.text}” {when}:"
+        if view.asks == "until":
+            first = self.events[0]
+            days = (first.start.date() - view.today).days
+            away = {0: "today", 1: "tomorrow"}.get(days, f"in {days} days")
+            return f"{first.title} is {away}: {describe(first, view, 'when')}"
+        if view.asks == "last":
+            return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
+        if view.asks in ("where", "duration", "notes"):
+            return "\n".join(describe(event, view, view.asks) for event in self.events)
+        if subject and len(self.events) == 1 and not view.window_label:
+            heading = f"Your next “{subject}”:"
+        elif subject:
+            heading = f"Matching “{subject}” {when}:"
+        elif not view.window_label and len(self.events) == 1:
+            heading = "Next on your calendar:"
         else:
             heading = f"{when[:1].upper()}{when[1:]}:"
+        return self._listed(heading, one_day, view)
+
+    def _free(self, view: View, when: str, one_day: bool) -> str:
+        """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
+        only what runs at it counts; an event later in that hour is said as what comes next."""
+        no, yes = ("No", "Yes") if view.asks == "free" else ("Yes", "No")
+        if view.moment:
+            moment = self.start
+            when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
+            running = [event for event in self.events if event.start <= moment < event.end]
+            if running:
+                lines = [event_line(event, view.clock) for event in running]
+                return "\n".join([f"{no}, {when} you have:", *lines])
+            later = [event for event in self.events if event.start > moment]
+            after = ""
+            if later:
+                after = f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}."
+            return f"{yes}, you're free {when}.{after}"
+        if not self.events:
+            return f"{yes}, you're free {when}: nothing is on your calendar then."
+        return self._listed(f"{no}, {when} you have:", one_day, view)
+
+    def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
-            return "\n".join([heading, *(event_line(event, view.clock) for event in self.events)])
-        return "\n".join([heading, *events_by_day(self.events, view, self.start)])
+            lines = [event_line(event, view.clock) for event in self.events]
+        else:
+            lines = events_by_day(self.events, view, self.start)
+        more = [f"…and {self.more} more."] if self.more else []
+        return "\n".join([heading, *lines, *more])
 
 
 def search_calendar(
@@ -77,7 +171,7 @@ def search_calendar(
     text: str = "",
     limit: int = 10,
 ) -> CalendarFindings:
-    """Look up events in the user's own calendars, between two times and optionally by words.
+    """Look up events in the user's own calendars, between two times, ranked by words.
 
     Use it for any question about the user's plans: what is on a day, whether they are free,
     when something is. All-day events are included. Times come back in the user's time zone.
@@ -87,29 +181,129 @@ def search_calendar(
             read in the user's time zone. Defaults to now.
         end: End of the range (exclusive), e.g. "2026-12-04T00:00:00" for the whole of 3 December.
             Defaults to the search horizon (about 90 days after start).
-        text: Words to look for in an event's title, place or notes, e.g. "dentist" or "lunch
-            priya"; the events that contain the most of them come back. Leave empty to list
-            every event in the range.
+        text: Words naming the event, e.g. "dentist" or "lunch priya"; events whose title (then
+            place, then notes) has the rarest of them come back. If no event matches, every
+            event in the range comes back, marked as not matching. Leave empty to list the range.
         limit: At most this many events, the earliest first (1 for "when is my next ...").
     """
     begin = context.localize(start) if start else context.now()
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
-    words = [word for word in re.findall(r"\w+", text.lower()) if len(word) > 1]
-    events = context.calendar.events(begin, finish)
-    if words:
-        scores = [_mentions(event, words) for event in events]
-        best = max(scores, default=0)
-        events = [event for event, score in zip(events, scores, strict=True) if score == best > 0]
-    return CalendarFindings(events[: max(1, limit)], begin, finish, text)
+    matched, elsewhere = True, None
+    if not significant(text):
+        events = context.calendar.events(begin, finish)
+        notes = tuple(getattr(events, "notes", ()))
+    else:
+        # One read serves the word weights, the window and what the words name elsewhere.
+        known_from, known_to = _known_range(context)
+        known = context.calendar.events(known_from, known_to)
+        notes = tuple(getattr(known, "notes", ()))
+        significance = Significance.of(known)
+        if known_from <= begin and finish <= known_to:
+            events = [event for event in known if event.start < finish and event.end > begin]
+        else:
+            events = context.calendar.events(begin, finish)
+            notes = tuple(dict.fromkeys((*notes, *getattr(events, "notes", ()))))
+        ranked = _ranked(events, text, significance, context.user, single=limit == 1)
+        matched = bool(ranked)
+        if not ranked and start is not None:
+            elsewhere = _nearest(_ranked(known, text, significance, context.user), begin)
+        # Words that match nothing leave a window's events to list, unless one event was
+        # wanted by name ("when is ...?", a rule's `limit: 1`).
+        if ranked or start is None or limit == 1:
+            events = ranked
+    limit = max(1, limit)
+    # One event wanted ("when is ...?"): the others are not "more" of an answer.
+    more = max(0, len(events) - limit) if limit > 1 else 0
+    return CalendarFindings(
+        events[:limit],
+        begin,
+        finish,
+        text,
+        more=more,
+        matched=matched,
+        elsewhere=elsewhere,
+        notes=notes,
+    )
 
 
-def _mentions(event: Event, words: list[str]) -> int:
-    """How many of the words an event's title, place or notes contain."""
-    haystack = f"{event.title} {event.location} {event.description}".lower()
-    # A plural or possessive in the question still finds the singular in the calendar.
-    return sum(word in haystack or word.rstrip("s'") in haystack for word in words)
+def _nearest(found: list[Event], moment: datetime) -> Event | None:
+    """The first event from `moment` on, else the last before it."""
+    after = [event for event in found if event.start >= moment]
+    return after[0] if after else (found[-1] if found else None)
+
+
+def _ranked(
+    events: list[Event],
+    text: str,
+    significance: Significance,
+    user: UserSettings,
+    single: bool = False,
+) -> list[Event]:
+    """The events the words name best, in time order; none if only common words match.
+    For a `single` answer ("when is ...?") only the best-named events are kept."""
+    words = significant(text)
+    owned = owners(text, user.name)
+    scores = []
+    for event in events:
+        points = score(event, words, significance)
+        disowned = any(owned_by_another(event, word, owner) for word, owner in owned.items())
+        scores.append(0.0 if disowned else points)
+    best = max(scores, default=0.0)
+    if best < MINIMUM_SCORE:
+        return []
+    cut = SINGLE_CUT if single else RELATIVE_CUT
+    found = [e for e, s in zip(events, scores, strict=True) if s >= best * cut]
+    if _RETURN.search(text.lower()) and len(found) > 1:
+        # "When do I fly back?": the flight home, not the first flight of the trip.
+        home = set(significant(user.home.split(",")[0]))
+        coming_back = [
+            event
+            for event in found[1:]
+            if _RETURN.search(event.title.lower()) or home & set(significant(event.title))
+        ]
+        found = coming_back[:1] or found[1:]
+    return found
+
+
+def _known_range(context: ToolContext) -> tuple[datetime, datetime]:
+    """The user's own events that count: from a month back to the search horizon."""
+    now = context.now()
+    return now - LOOK_BACK, now + timedelta(days=context.search.horizon_days)
+
+
+def significance_of(context: ToolContext) -> Significance:
+    """Word weights over the user's own events."""
+    try:
+        events = context.calendar.events(*_known_range(context))
+    except CalendarError:  # the search says what is wrong with the calendar
+        events = []
+    return Significance.of(events)
+
+
+def understand_for(context: ToolContext, text: str) -> Question:
+    """Understand a message with what the user's own calendar knows (names, places, titles)."""
+    user = context.user
+    return understand(
+        text,
+        context.now(),
+        significance=lambda: significance_of(context),
+        date_order=user.numeric_date_order,
+        clock=user.clock,
+    )
+
+
+def _plain(event: Event) -> dict[str, object]:
+    return {
+        "title": event.title,
+        "weekday": event.start.strftime("%A"),
+        "start": _iso(event.start, event.all_day),
+        "end": _iso(event.end, event.all_day),
+        "all_day": event.all_day,
+        "location": event.location or None,
+        "notes": event.description or None,
+    }
 
 
 def _iso(moment: datetime, all_day: bool) -> str:

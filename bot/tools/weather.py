@@ -7,6 +7,7 @@ is the user's day and clock, and where the place's own clock differs it is said 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -110,7 +111,8 @@ def weather_forecast(
     finish = context.localize(end) if end else begin + timedelta(hours=1)
     weather = context.weather
     units = (weather.temperature_unit, weather.wind_unit, weather.precipitation_unit)
-    asked = place.strip()
+    # "my pottery class", from a question, names no place: "pottery class" is looked up.
+    asked = re.sub(r"^(?:my|our)\s+", "", place.strip(), flags=re.IGNORECASE)
     try:
         found, note = _locate(weather, asked, context.user.home)
         if found is None:

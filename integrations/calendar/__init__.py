@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+# The defaults of the limits a config can change: an ICS address's download (its
+# max_download_mb and download_seconds) and search.max_occurrences_per_event.
+MAX_DOWNLOAD_MB = 20.0
+DOWNLOAD_SECONDS = 60.0
+MAX_OCCURRENCES_PER_EVENT = 1000
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,15 @@ class Event:
     description: str = ""
     calendar: str = ""
     uid: str = ""
+
+
+class Events(list[Event]):
+    """Events found, with what the person asking should know about how they were read: events
+    that could not be read, a series cut short (`notes`, each a sentence)."""
+
+    def __init__(self, events: Iterable[Event] = (), notes: Iterable[str] = ()) -> None:
+        super().__init__(events)
+        self.notes: tuple[str, ...] = tuple(notes)
 
 
 class CalendarError(Exception):

@@ -4,15 +4,25 @@
 recurring local times in UTC, and `recurring_ical_events` expands the repeats (RRULE, RDATE,
 EXDATE, moved instances, VTIMEZONE and daylight saving).
 
-An address is fetched through integrations/http.py: it times out, and 429/5xx answers are
-retried with backoff, jitter and Retry-After; what still fails is a CalendarError that says the
-calendar couldn't be read and why, so no answer is built from a calendar that wasn't read.
+An address is fetched through integrations/http.py: within a size cap and one deadline for the
+whole download, and 429/5xx answers are retried with backoff, jitter and Retry-After; what
+still fails is a CalendarError that says the calendar couldn't be read and why, so no answer is
+built from a calendar that wasn't read.
+
+Nothing in a calendar can exhaust the machine: a download is parsed once, a series is expanded
+lazily, at most `max_occurrences_per_event` times per question, and one that needs more than
+_STEPS_PER_SERIES steps from its first occurrence to reach the question (a rule repeating every
+second since last year) is left out. Both are said in the answer's notes, and so are events
+that could not be read at all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from time import monotonic
@@ -22,15 +32,74 @@ import icalendar
 import recurring_ical_events
 import requests
 import x_wr_timezone
+from dateutil.rrule import rrule
 
-from integrations.calendar import CalendarError, Event
-from integrations.http import retrying_session
+from integrations.calendar import (
+    DOWNLOAD_SECONDS,
+    MAX_DOWNLOAD_MB,
+    MAX_OCCURRENCES_PER_EVENT,
+    CalendarError,
+    Event,
+    Events,
+)
+from integrations.http import TooLarge, TooSlow, download, retrying_session
+
+log = logging.getLogger(__name__)
 
 # Ask the library for a wider range than the window, then filter exactly ourselves: the query's
 # zone and an event's zone may be up to 26 hours apart, and floating times follow the query's.
 _MARGIN = timedelta(days=2)
 # Each expansion reaches at least this far ahead, so the next questions reuse it.
 _EXPAND_AHEAD = timedelta(days=120)
+# A series is expanded from its first occurrence: past this many steps it is left out. Every
+# hour for twenty years is 175,000; every second since last month is millions.
+_STEPS_PER_SERIES = 200_000
+
+
+class _TooDense(Exception):
+    """A series needed more than _STEPS_PER_SERIES steps."""
+
+
+class _LazyRule:
+    """A dateutil rule as recurring_ical_events uses it (`between`, `until`), but lazy: it keeps
+    nothing it made (dateutil's cache would keep every occurrence ever made) and gives up after
+    `steps` occurrences from the series' first."""
+
+    def __init__(self, rule: rrule, steps: int) -> None:
+        self.until = getattr(rule, "until", None)
+        self._rule = rule.replace(cache=False)
+        self._steps = steps
+
+    def between(self, after: datetime, before: datetime, inc: bool = False) -> Iterator[datetime]:
+        for made, moment in enumerate(self._rule, 1):
+            if moment > before or (moment == before and not inc):
+                return
+            if made > self._steps:
+                raise _TooDense
+            if moment > after or (moment == after and inc):
+                yield moment
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """One parse of a calendar's text: the query, the series' titles, what could not be read."""
+
+    query: recurring_ical_events.CalendarQuery
+    titles: dict[str, str]  # series UID -> title, for the notes
+    unreadable: int
+
+
+@dataclass(frozen=True)
+class _Expansion:
+    """The occurrences of one parse from `start`, complete until `complete_until`."""
+
+    parsed: _Parsed
+    zone: tzinfo
+    start: datetime
+    complete_until: datetime
+    events: list[Event]
+    notes: list[str]  # said with every answer from it
+    cuts: list[tuple[datetime, str]]  # said with an answer reaching past where a series was cut
 
 
 class IcsCalendarSource:
@@ -48,6 +117,9 @@ class IcsCalendarSource:
         url: str | None = None,
         refresh_minutes: float = 15,
         timeout: float = 20.0,
+        download_seconds: float = DOWNLOAD_SECONDS,
+        max_download_mb: float = MAX_DOWNLOAD_MB,
+        max_occurrences_per_event: int = MAX_OCCURRENCES_PER_EVENT,
     ) -> None:
         if (path is None) == (url is None):
             raise ValueError("give exactly one of path or url")
@@ -56,62 +128,108 @@ class IcsCalendarSource:
         self._url = url
         self._refresh_seconds = refresh_minutes * 60
         self._timeout = timeout
+        self._download_seconds = download_seconds
+        self._max_bytes = int(max_download_mb * 1_000_000)
+        self._max_occurrences = max_occurrences_per_event
         self._session = retrying_session(timeout)
-        self._query: recurring_ical_events.CalendarQuery | None = None
+        self._parsed: _Parsed | None = None
         self._stamp: object = None  # file: (mtime, size); address: when it was fetched
         self._digest = b""  # of the last file or download parsed
-        # Occurrences already expanded: (query, zone, from, to, events). Expanding recurrences is
-        # the costly part of a search, and questions keep asking about the same coming weeks.
-        self._expanded: tuple[object, object, datetime, datetime, list[Event]] | None = None
+        # The last expansion. Expanding recurrences is the costly part of a search, and
+        # questions keep asking about the same coming weeks.
+        self._expanded: _Expansion | None = None
 
-    def events(self, start: datetime, end: datetime) -> list[Event]:
-        """Every occurrence overlapping [start, end), sorted by start, in the zone of `start`."""
+    def events(self, start: datetime, end: datetime) -> Events:
+        """Every occurrence overlapping [start, end), sorted by start, in the zone of `start`;
+        its notes say what could not be read or was cut short."""
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
         found = self._occurrences(start, end)
         inside = [
             event
-            for event in found
+            for event in found.events
             if event.start < end
             # An event with no duration counts when it starts inside the window.
             and (event.end > start or event.start >= start)
         ]
-        return sorted(inside, key=lambda event: (event.start, event.end, event.title))
+        ordered = sorted(inside, key=lambda event: (event.start, event.end, event.title))
+        cut_short = [note for when, note in found.cuts if when < end]
+        return Events(ordered, [*cut_short, *found.notes])
 
-    def _occurrences(self, start: datetime, end: datetime) -> list[Event]:
-        """Occurrences around [start, end): from the last expansion when it covers them."""
-        query, zone = self._load(), start.tzinfo
+    def _occurrences(self, start: datetime, end: datetime) -> _Expansion:
+        """Occurrences from `start` on: from the last expansion when it covers [start, end)."""
+        parsed, zone = self._load(), start.tzinfo
         cached = self._expanded
         if (
             cached
-            and cached[0] is query
-            and cached[1] == zone
-            and cached[2] <= start < end <= cached[3]
+            and cached.parsed is parsed
+            and cached.zone == zone
+            and cached.start <= start < end <= cached.complete_until
         ):
-            return cached[4]
-        first, last = start - _MARGIN, max(end, start + _EXPAND_AHEAD) + _MARGIN
+            return cached
+        last = max(end, start + _EXPAND_AHEAD)
         try:
-            found = [self._event(component, zone) for component in query.between(first, last)]
+            self._expanded = self._expand(parsed, zone, start, last)
         except ValueError:
             raise self._error("it contains an event I cannot understand.") from None
-        events = [event for event in found if event is not None]
-        self._expanded = (query, zone, first + _MARGIN, last - _MARGIN, events)
-        return events
+        return self._expanded
 
-    def _load(self) -> recurring_ical_events.CalendarQuery:
+    def _expand(self, parsed: _Parsed, zone: tzinfo, start: datetime, last: datetime) -> _Expansion:
+        """The occurrences from `start` to `last`: each series lazily, at most
+        `max_occurrences_per_event` of them, and none that is too dense to reach."""
+        events: list[Event] = []
+        notes: list[str] = []
+        cuts: list[tuple[datetime, str]] = []
+        skipped = tuple(recurring_ical_events.CalendarQuery.suppressed_errors)
+        for series in parsed.query.series:
+            title = parsed.titles.get(str(series.uid), "an event")
+            kept = 0
+            try:
+                with suppress(*skipped):  # a broken series does not hide the rest
+                    for occurrence in series.between(start - _MARGIN, last + _MARGIN):
+                        event = self._event(occurrence.as_component(False), zone)
+                        if event is None or event.end < start:
+                            continue
+                        if kept == self._max_occurrences:
+                            cuts.append((event.start, self._cut_short(title)))
+                            break
+                        events.append(event)
+                        kept += 1
+            except _TooDense:
+                notes.append(f"I left out “{title}”: it repeats too often to read.")
+                log.warning("calendar %r: a series repeats too often, left out", self.name)
+        if parsed.unreadable:
+            some = "1 event" if parsed.unreadable == 1 else f"{parsed.unreadable} events"
+            notes.append(f"{some} in the calendar '{self.name}' could not be read.")
+        # A series cut short is complete only up to where it was cut: reuse it no further.
+        complete_until = min([last, *(when for when, _ in cuts)])
+        return _Expansion(parsed, zone, start, complete_until, events, notes, cuts)
+
+    def _cut_short(self, title: str) -> str:
+        log.warning(
+            "calendar %r: a series reached max_occurrences_per_event (%d)",
+            self.name,
+            self._max_occurrences,
+        )
+        return (
+            f"“{title}” repeats more than {self._max_occurrences} times here; "
+            f"I read its first {self._max_occurrences} (search.max_occurrences_per_event)."
+        )
+
+    def _load(self) -> _Parsed:
         if self._path is not None:
             stamp: object = self._file_stamp()
             fresh = stamp == self._stamp
         else:
             stamp = monotonic()
             fresh = self._stamp is not None and stamp - self._stamp < self._refresh_seconds
-        if self._query is None or not fresh:
+        if self._parsed is None or not fresh:
             data = self._read_file() if self._path else self._fetch()
             digest = hashlib.sha256(data).digest()
-            if self._query is None or digest != self._digest:  # unchanged: keep the expansion
-                self._query, self._digest = self._parse(data), digest
+            if self._parsed is None or digest != self._digest:  # unchanged: keep the expansion
+                self._parsed, self._digest = self._parse(data), digest
             self._stamp = stamp
-        return self._query
+        return self._parsed
 
     def _file_stamp(self) -> tuple[int, int]:
         try:
@@ -129,7 +247,17 @@ class IcsCalendarSource:
     def _fetch(self) -> bytes:
         url = self._checked_url()
         try:
-            response = self._session.get(url, timeout=self._timeout)
+            response, body = download(
+                self._session, url, seconds=self._download_seconds, max_bytes=self._max_bytes
+            )
+        except TooSlow:
+            raise self._error(
+                f"the address did not send it whole within {self._download_seconds:g} seconds."
+            ) from None
+        except TooLarge:
+            raise self._error(
+                f"it is larger than {self._max_bytes / 1_000_000:g} MB (max_download_mb)."
+            ) from None
         except requests.Timeout:
             raise self._error(
                 f"the address did not answer within {self._timeout:g} seconds."
@@ -150,9 +278,9 @@ class IcsCalendarSource:
             )
         if not response.ok:
             raise self._error(f"the address answered HTTP {status}.")
-        return response.content
+        return body
 
-    def _parse(self, data: bytes) -> recurring_ical_events.CalendarQuery:
+    def _parse(self, data: bytes) -> _Parsed:
         source = f"the file {self._path}" if self._path else "the address"
         try:
             calendar = icalendar.Calendar.from_ical(data)
@@ -162,18 +290,35 @@ class IcsCalendarSource:
             sent = "is not" if self._path else "did not send"
             raise self._error(f"{source} {sent} an iCalendar (.ics) file.")
         # recurring_ical_events stops at an event with no start, even told to skip bad series.
-        calendar.subcomponents = [
+        kept = [
             part for part in calendar.subcomponents if part.name != "VEVENT" or "DTSTART" in part
         ]
+        no_start = len(calendar.subcomponents) - len(kept)
+        calendar.subcomponents = kept
         # An unknown X-WR-TIMEZONE: the UTC times are still right, so read them as they are.
         with suppress(ValueError, KeyError):
             calendar = x_wr_timezone.to_standard(calendar)
         try:
             # Not `recurring_ical_events.of()`: it applies X-WR-TIMEZONE again, and fails on an
             # unknown one. One broken series should not hide the rest of the calendar.
-            return recurring_ical_events.CalendarQuery(calendar, skip_bad_series=True)
+            query = recurring_ical_events.CalendarQuery(calendar, skip_bad_series=True)
         except ValueError:
             raise self._error(f"{source} contains a calendar I cannot understand.") from None
+        for series in query.series:
+            rules = getattr(series.recurrence, "rrules", [])
+            rules[:] = [
+                _LazyRule(rule, _STEPS_PER_SERIES) if isinstance(rule, rrule) else rule
+                for rule in rules
+            ]
+        events = calendar.walk("VEVENT")
+        read = {str(series.uid) for series in query.series}
+        broken = {str(event.get("UID")) for event in events} - read  # series it had to skip
+        unreadable = no_start + len(broken)
+        if unreadable:
+            # Counts only: the events' text is the user's and may be private.
+            log.warning("calendar %r: %d events could not be read", self.name, unreadable)
+        titles = {str(event.get("UID")): str(event.get("SUMMARY", "")) for event in events}
+        return _Parsed(query, titles, unreadable)
 
     def _event(self, component: icalendar.Component, zone: tzinfo) -> Event | None:
         if str(component.get("STATUS", "")).upper() == "CANCELLED":

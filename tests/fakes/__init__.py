@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -39,6 +40,44 @@ def running(module: str, *arguments: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class SilentServer:
+    """A local port that accepts connections (the kernel completes them) and never answers.
+
+    Nothing runs in the background: connections wait in the listen queue until `connections()`
+    takes and counts them, so a test can tell how often a client tried, without timing it.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._listener.setblocking(False)
+        self.port: int = self._listener.getsockname()[1]
+        self._counted = 0
+
+    def connections(self) -> int:
+        """How many connections were made to it so far."""
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except BlockingIOError:
+                return self._counted
+            connection.close()
+            self._counted += 1
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 # Talks to the fakes only: no proxy, whatever the environment says.

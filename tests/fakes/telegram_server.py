@@ -20,7 +20,8 @@ It speaks, at /bot<TOKEN>/<method>:
 - sendChatAction   chat_id, action.
 - sendVoice        chat_id, voice (an uploaded file, "attach://<name>", or a file_id sent
                    before), duration, caption. Returns a Message with a `voice` object.
-- getFile          file_id of a sent voice; the bytes are at /file/bot<TOKEN>/<file_path>.
+- getFile          file_id of a sent voice or of a file a user sent; the bytes are at
+                   /file/bot<TOKEN>/<file_path>. Over 20 MB: 400 "file is too big".
 - setWebhook       url (http is allowed here, unlike Telegram), secret_token,
                    drop_pending_updates, allowed_updates, max_connections.
 - deleteWebhook    drop_pending_updates.   getWebhookInfo   url, pending_update_count, errors.
@@ -38,11 +39,13 @@ The control API for tests, under /_test/:
 - POST /_test/updates    a message from a user, queued as an update; the fake assigns the
                          update_id and the message_id. Body: {"user_id": 111, "text": "hi"} with
                          optional chat_id (default: the user's private chat; negative: a
-                         group), first_name, language_code, sticker (an emoji, instead of text)
-                         and message (fields merged into the Message). A leading /command gets
-                         its bot_command entity. A JSON list queues several at once (one
-                         getUpdates then returns them all). Answers {"update_id", "message_id"}
-                         (or a list of them).
+                         group), first_name, language_code, sticker (an emoji, instead of text),
+                         voice / audio / document / video_note (a recording instead of text:
+                         {"data_base64", "duration", "mime_type", "file_name"}, kept for
+                         getFile) and message (fields merged into the Message). A leading
+                         /command gets its bot_command entity. A JSON list queues several at
+                         once (one getUpdates then returns them all). Answers {"update_id",
+                         "message_id"} (or a list of them).
 - POST /_test/resend     {"update_id": n}: queue an update made before once more, as Telegram
                          does when the bot's confirmation (offset) never reached it: a bot
                          that starts afresh fetches it again. Answers {"update_id": n}.
@@ -83,7 +86,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 Params = dict[str, Any]
 
@@ -106,6 +109,14 @@ UPDATE_KINDS = (
     "inline_query", "my_chat_member", "chat_member",
 )
 # fmt: on
+# What a user can send as a recording: the folder and extension Telegram's file_path uses.
+RECORDING_KINDS = {
+    "voice": ("voice", ".oga"),
+    "audio": ("music", ".mp3"),
+    "document": ("documents", ".bin"),
+    "video_note": ("video_notes", ".mp4"),
+}
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile serves files up to 20 MB
 COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{5,32})?")
 
 
@@ -353,6 +364,8 @@ class FakeTelegram:
         }
         if "sticker" in spec:
             message["sticker"] = sticker(str(spec["sticker"]))
+        elif kinds := [kind for kind in RECORDING_KINDS if kind in spec]:
+            message[kinds[0]] = self.receive_file(kinds[0], spec[kinds[0]])
         elif "text" in spec:
             message["text"] = text = str(spec["text"])
             entities = command_entities(text)
@@ -365,6 +378,28 @@ class FakeTelegram:
         self.pending.append(update)
         self.made[update["update_id"]] = update
         return {"update_id": update["update_id"], "message_id": message["message_id"]}
+
+    def receive_file(self, kind: str, spec: Params) -> Params:
+        """A file a user sent (call with the lock held): kept for getFile, described as the
+        Bot API describes a Voice, Audio, Document or VideoNote."""
+        folder, extension = RECORDING_KINDS[kind]
+        number = next(self.file_ids)
+        file_id = f"AwACAgQAAxkBAAFake{kind.title().replace('_', '')}{number:04d}"
+        data = base64.b64decode(spec["data_base64"])
+        mime_type = spec.get("mime_type", "video/mp4" if kind == "video_note" else "audio/ogg")
+        name = spec.get("file_name", f"recording{extension}")
+        self.files[file_id] = (f"{folder}/file_{number}{extension}", Upload(name, mime_type, data))
+        described: Params = {"file_id": file_id, "file_unique_id": file_id[-12:]}
+        described["file_size"] = len(data)
+        if kind != "document":
+            described["duration"] = int(spec.get("duration", 1))
+        if kind == "video_note":
+            described["length"] = 240
+        else:
+            described["mime_type"] = mime_type
+        if kind in ("audio", "document"):
+            described["file_name"] = name
+        return described
 
     def resend(self, update_id: int) -> Params:
         """Queue an update made before once more (see POST /_test/resend)."""
@@ -674,6 +709,8 @@ def get_file(fake: FakeTelegram, token: str, params: Params) -> Params:
         if file_id not in fake.files:
             raise ApiError(400, "Bad Request: invalid file_id")
         path, upload = fake.files[file_id]
+    if len(upload.data) > DOWNLOAD_LIMIT:
+        raise ApiError(400, "Bad Request: file is too big")
     return {
         "file_id": file_id,
         "file_unique_id": file_id[-12:],
@@ -756,7 +793,7 @@ class Handler(BaseHTTPRequestHandler):
     def route(self) -> None:
         url = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        parts = url.path.strip("/").split("/")
+        parts = unquote(url.path).strip("/").split("/")  # httpx sends the token's ":" as %3A
         try:
             if parts[0] == "_test":
                 self.control("/".join(parts[1:]), url.query, body)

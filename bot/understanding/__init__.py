@@ -1,0 +1,269 @@
+"""Understand a message without a model: what kind it is, its time, its subject, what it asks.
+
+`understand` reads a message against the clock and, when it has them, the user's settings and
+the words of their own events (titles, people, places). A message is about the calendar when it
+names a time, a calendar word, or something in those events; a request to change the calendar
+("cancel my haircut") is recognised as such, so it can be declined plainly; small talk and
+general questions are neither.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.understanding.matching import Significance, significant, tokens
+from bot.understanding.times import (
+    DateOrder,
+    TimeReading,
+    TimeWindow,
+    date_order_for,
+    prepare,
+    read_time,
+)
+from bot.understanding.words import VAGUE_WORDS, correct
+
+__all__ = ["Asks", "Kind", "Question", "TimeWindow", "understand"]
+
+Kind = Literal["calendar", "write", "small_talk", "other"]
+Asks = Literal[
+    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until"
+]
+
+
+@dataclass(frozen=True)
+class Question:
+    """The understood question handed to the tools."""
+
+    text: str
+    window: TimeWindow | None  # None when the question names no time
+    subject: str  # words naming an event, "" if none
+    next_only: bool  # only the next occurrence is wanted
+    problem: str | None  # a kind sentence when the question names an impossible date
+    kind: Kind = "calendar"
+    asks: Asks = "list"  # what the answer must say
+    moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
+
+
+_POLITE = (
+    r"^(?:(?:can|could|would|will) you |please |pls |i (?:want|need|would like|'d like) to |"
+    r"help me |let's |go ahead and |just |ok |okay )*"
+)
+# Verbs that always ask for a change; verbs that do when an object follows ("move date night
+# to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book
+# club on Friday?", "call with Jenny"), which do only before a determiner ("book a table").
+_WRITE = re.compile(
+    _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
+    r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
+    r"notify|e-?mail|text|message|whatsapp)\b"
+    r"|(?:add|create|put|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
+    r"bring forward|send|forward|edit|buy|pay)\s+(?:(?:a|an|the|my|me|it|this|that|him|her|"
+    r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
+    r"forward|an?|the|that|i'm|i'll|i am)\b)"
+    r"|(?:book|call|ring|phone|change|update|block|clear|mark|share|order|plan)\s+"
+    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b)"
+)
+_WRITE_ANYWHERE = re.compile(
+    r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
+    r"set (?:a|an|up a) (?:reminder|alarm|timer|meeting)|put (?:it|this|that) in|"
+    r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
+    r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
+    r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b)\b"
+)
+# Questions about the world, not the user's plans, even when they name a time.
+_GENERAL = re.compile(
+    r"^(?:who (?:won|is|was|were|invented|wrote|sang|played|discovered)\b(?! (?:i|me)\b)|"
+    r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
+    r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
+    r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
+    r"what(?:'s| is) \d|what does .* mean\b)"
+)
+_SMALL_TALK = re.compile(
+    r"^(?:hi|hello|hey|hiya|yo|howdy|good (?:morning|afternoon|evening|night)|thanks?|thank you"
+    r"|thx|ty|cheers|ok|okay|cool|great|nice|perfect|awesome|lol|haha|bye|goodbye|see you|"
+    r"see ya|night|gn|yes|no|yep|nope|sure|fine|sorry|please|how are you|how's it going|"
+    r"what's up|sup|who are you|what are you|what can you do|help|love you|you're great|"
+    r"good bot|bad bot|well done|nice one|got it|understood|noted|never mind|nevermind|nvm)"
+    r"(?:[\s,!.?]+(?:so much|a lot|very much|again|tandem|there|mate|buddy|you|thanks))*[\s!.?]*$"
+)
+_CALENDAR_CUES = re.compile(
+    r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
+    r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b|\bi(?:'m| am| have| had|'ve|"
+    r" meet| see| need to be)\b|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
+    r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|meetings?|events?|booked)\b"
+    r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
+    r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
+    r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
+)
+_WEATHER = re.compile(
+    r"\b(?:weather|forecast|temperature|rain|raining|rainy|snow|snowing|sunny|windy|umbrella)\b"
+)
+_UNTIL = re.compile(
+    r"\bhow (?:many (?:days|weeks|sleeps)|long) (?:until|till|til|to go|before|left)\b"
+    r"|\bdays (?:until|till|left)\b"
+)
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
+_WHERE = re.compile(r"\bwhere\b|\bwhich (?:place|venue|address)\b|\bwhat(?:'s| is) the address\b")
+_DURATION = re.compile(
+    r"\bhow long\b|\bwhat(?:'s| is) the duration\b|\bwhen does .* (?:end|finish)\b|\buntil when\b"
+)
+_FREE = re.compile(
+    r"\b(?:am|are|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
+    r"|\b(?:free|busy|available) (?:at|on|then|tonight|tomorrow)\b|\bis .* free\b"
+    r"|^(?:free|busy|available)\b"
+)
+_NOTES = re.compile(
+    r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
+    r"reference|ref|booking|confirmation|code|password|tickets?|"
+    r"dial[- ]in|description|what do i need|anything i need|"
+    r"what (?:should|do|must) i (?:ask|know|say))\b"
+)
+_LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
+_NEXT = re.compile(
+    r"\bnext\b|\bwhen(?:'s| is| are|'re) (?:my|the|our)\b|\bwhen (?:do|am|will|does|is) \b"
+    r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
+)
+_OWNED = re.compile(r"\bmy (\w+)")
+
+
+def understand(
+    text: str,
+    now: datetime,
+    *,
+    significance: Callable[[], Significance] | None = None,
+    date_order: DateOrder | None = None,
+    clock: str = "24h",
+) -> Question:
+    """Read a message's kind, time window, subject and what it asks.
+
+    `significance` gives the words of the user's own events; it is called only when the words
+    alone do not decide (reading the calendar may cost a request). Without it, recognition
+    relies on time phrases and calendar words alone.
+    """
+    lowered = text.lower().replace("’", "'").replace("‘", "'").strip()
+    order = date_order or date_order_for(getattr(now.tzinfo, "key", "UTC"))
+    calendar = _Known(significance)
+    corrected = correct(lowered, protected=calendar.uses)
+    reading = read_time(corrected, now, order, clock)
+    # An impossible date is explained before anything is looked up.
+    # Small talk, a write request and an impossible date need no subject: the calendar is not read.
+    plain = _plain_kind(lowered, corrected)
+    subject_words = []
+    if not (plain or reading.problem):
+        subject_words = _subject(corrected, reading, order, text, calendar)
+    kind = plain or _kind(corrected, reading, subject_words, calendar)
+    asks = _asks(corrected, reading)
+    next_only = asks in ("when", "where", "duration", "notes", "until") and not reading.window
+    if _NEXT.search(corrected) and reading.window is None and asks != "last":
+        next_only = True
+    window = reading.window
+    if asks == "last" and window is None:
+        window = TimeWindow(now - timedelta(days=365), now, "in the past year")
+    # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
+    mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
+    subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
+    return Question(
+        text=text,
+        window=window,
+        subject=subject,
+        next_only=next_only,
+        problem=reading.problem,
+        kind=kind,
+        asks=asks,
+        moment=reading.moment,
+    )
+
+
+class _Known:
+    """The user's event words, read from the calendar on first need."""
+
+    def __init__(self, significance: Callable[[], Significance] | None) -> None:
+        self._significance = significance
+        self._read: Significance | None = None
+
+    def uses(self, word: str) -> bool:
+        if self._significance is None:
+            return False
+        if self._read is None:
+            self._read = self._significance()
+        return self._read.known(word)
+
+
+def _subject(
+    corrected: str, reading: TimeReading, order: DateOrder, original: str, known: _Known
+) -> list[str]:
+    """The words naming an event: what the time phrase and the filler words leave; a vague
+    word ("date", "night") only when the user's own events use it ("Date night")."""
+    rest = prepare(corrected, order)
+    if reading.span:
+        rest = rest[: reading.span[0]] + " " + rest[reading.span[1] :]
+    meals = re.findall(r"\b(?:breakfast|brunch|lunch|dinner|supper)\b", corrected)
+    holiday = set(tokens(reading.holiday))
+    words = [
+        w
+        for w in significant(rest, joined=False, possessive=True)
+        if not w.isdigit() and w.removesuffix("'s") not in holiday
+    ]
+    words += [meal for meal in meals if meal not in words]
+    # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
+    as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
+    kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
+    # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
+    return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
+
+
+def _as_written(word: str, as_written: dict[str, str]) -> str:
+    base = word.removesuffix("'s")
+    return as_written.get(base, base) + word[len(base) :]
+
+
+_ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
+
+
+def _plain_kind(lowered: str, corrected: str) -> Kind | None:
+    """Small talk or a write request, told by the words alone."""
+    if _SMALL_TALK.match(lowered):
+        return "small_talk"
+    if _WRITE.match(corrected) or _WRITE_ANYWHERE.search(corrected):
+        return "write"
+    return None
+
+
+def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
+    if _GENERAL.match(corrected):
+        return "other"
+    if _CALENDAR_CUES.search(corrected):
+        return "calendar"
+    if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
+        return "other"
+    # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
+    # picnic?". The question is about the calendar if most of them are in the user's events
+    # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
+    unknown = [w.lower() for w in subject if w.lower() not in VAGUE_WORDS]
+    if not unknown:
+        return "calendar" if reading.window or reading.problem else "other"
+    in_calendar = sum(known.uses(word) for word in unknown)
+    return "calendar" if in_calendar * 2 >= len(unknown) else "other"
+
+
+def _asks(corrected: str, reading: TimeReading) -> Asks:
+    if _UNTIL.search(corrected):
+        return "until"
+    if _COUNT.search(corrected):
+        return "count"
+    if _FREE.search(corrected) or (reading.moment and re.search(r"\b(?:free|busy)\b", corrected)):
+        return "busy" if re.search(r"\bbusy\b", corrected) else "free"
+    if _DURATION.search(corrected):
+        return "duration"
+    if _NOTES.search(corrected):
+        return "notes"
+    if _WHERE.search(corrected):
+        return "where"
+    if _LAST.search(corrected) and not reading.window:
+        return "last"
+    if re.search(r"\bwhen\b|\bwhat time\b|\bwhat day\b", corrected):
+        return "when"
+    return "list"

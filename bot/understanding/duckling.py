@@ -1,0 +1,80 @@
+"""Facebook's Duckling (through `pyduckling-native-phihos`), loaded on first use.
+
+Loading takes about 0.1 to 0.4 s and 50 MB, so a process that never reads a time phrase (agent
+mode, `tandem check-config`) never pays for it. The time zone database comes from the `tzdata`
+package: a bare machine has no /usr/share/zoneinfo.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+# English locales Duckling knows: their holidays and their numeric date order.
+LOCALES = {"AU", "BZ", "CA", "GB", "IE", "IN", "JM", "NZ", "PH", "TT", "US", "ZA"}
+_lock = threading.Lock()
+WINDOW, STRIDE = 8, 3  # words Duckling reads at once, and how far each window moves on
+MAX_WORDS = 48  # a time phrase further into a long message is not looked for
+
+
+@dataclass(frozen=True)
+class Found:
+    """One time expression Duckling found."""
+
+    body: str
+    start: int  # character offsets in the text given
+    end: int
+    value: dict[str, Any]  # Duckling's value: {"type": "value"|"interval", ...}
+
+
+@cache
+def _loaded() -> tuple[Any, Any]:
+    import duckling
+    import tzdata
+
+    duckling.init()
+    zones = duckling.load_time_zones(str(Path(tzdata.__file__).parent / "zoneinfo"))
+    return duckling, zones
+
+
+def find_times(text: str, now: datetime, country: str) -> list[Found]:
+    """Every time expression in `text`, read against `now` in the user's country.
+
+    Duckling is given the user's wall-clock time as if it were UTC, and its answers are read
+    back as wall-clock times: its own time zone rules put wrong offsets on some dates (New York
+    in early March, London in July), so it never converts anything.
+
+    Duckling's work grows steeply with the time words in one string (sixteen weekday names in
+    a row take it 40 s), so it reads overlapping windows of a few words, over the first words of
+    the message only: a time phrase of up to WINDOW - STRIDE + 1 words is always whole in one.
+    """
+    wall_clock = int(now.replace(tzinfo=UTC).timestamp())
+    # The Rust bridge panics on NUL and cannot encode lone surrogates: one character for one,
+    # so the offsets found still point into the caller's text.
+    text = re.sub(r"[\x00-\x1f]", " ", text).encode("utf-8", "replace").decode("utf-8")
+    words = [match.span() for match in re.finditer(r"\S+", text)][:MAX_WORDS]
+    found: dict[tuple[int, int], Found] = {}
+    with _lock:  # the Haskell runtime is shared; parses are ~1 ms, so one at a time is fine
+        duckling, zones = _loaded()
+        reference = duckling.parse_ref_time(zones, "UTC", wall_clock)
+        language = duckling.default_locale_lang(duckling.parse_lang("EN"))
+        locale = (
+            duckling.parse_locale(f"EN_{country}", language) if country in LOCALES else language
+        )
+        context = duckling.Context(reference, locale)
+        dimensions = duckling.parse_dimensions(["time"])
+        for first in range(0, max(1, len(words) - WINDOW + STRIDE), STRIDE):
+            window = words[first : first + WINDOW]
+            if not window:
+                break
+            offset = window[0][0]
+            piece = text[offset : window[-1][1]]
+            for item in duckling.parse(piece, context, dimensions, False):
+                span = (offset + item["start"], offset + item["end"])
+                found[span] = Found(item["body"], *span, item["value"])
+    return list(found.values())

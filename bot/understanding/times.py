@@ -1,0 +1,425 @@
+"""Time phrases to windows: Duckling reads them; a few readings of our own fill its gaps.
+
+Everything is computed in the zone of the `now` passed in (the user's zone). Days are moved on
+the local date and turned into local midnights, so windows stay right across DST changes.
+
+Before Duckling: shorthand and misspellings are corrected (words.correct), numeric dates are
+rewritten in the user's date order ("3.1." day-first is 3 January), meal words are kept out
+(Duckling reads "lunch" as 12:00 to 14:00, but "lunch with Omar" names an event), and impossible
+dates are explained instead of guessed.
+
+Readings chosen where English is ambiguous (Duckling's own differ on some):
+- "Friday" / "on Friday" / "this Friday": the next Friday, today if today is Friday; in a
+  question in the past tense ("what did I do on Monday?") the last one.
+- "next Friday": Duckling's: the Friday of next week.
+- "this weekend": Saturday and Sunday (what is left of them if we are in it); "next weekend"
+  the one after; "the weekend after next" the one after that.
+- "this week" / "my week" / "this month": from now to the next Monday / the 1st; on a
+  Sunday, "this week" runs to the end of the week about to start.
+- "the next 5 days": from now to the end of the fourth day after today (today counts).
+- "after 7pm Wednesday" runs to the end of that day; "before noon tomorrow" from its start.
+- "until Friday" includes Friday.
+- A bare hour without am/pm from 1 to 7 ("between 2 and 4") is in the afternoon.
+- A moment ("am I free at 3pm Friday?") is the hour from it: events overlapping it count.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from typing import Any, Literal
+
+from bot.understanding.duckling import Found, find_times
+from bot.understanding.words import MONTHS, WEEKDAYS
+
+log = logging.getLogger(__name__)
+DateOrder = Literal["day-first", "month-first"]
+YEARS = range(1900, 2200)  # explicit years outside these are refused, not looked up
+MOMENT = timedelta(hours=1)
+# Countries that write the month first in numeric dates (12/14 is 14 December).
+MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
+_MEALS = re.compile(r"\b(?:breakfast|brunch|lunch|lunchtime|dinner|supper|tea)\b")
+_BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
+_UNTIL = re.compile(r"\b(?:until|till|til|thru|through)\b")
+_PAST = re.compile(r"\b(?:did|was|were|had|went|happened|last)\b")
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+            "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3}  # fmt: skip
+_COUNT = r"\d{1,3}|" + "|".join(sorted(_NUMBERS, key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    start: datetime  # aware, user's zone
+    end: datetime  # aware, exclusive
+    label: str  # how a reply names it: "today", "this weekend", "Thursday 3 December"
+
+
+@dataclass(frozen=True)
+class TimeReading:
+    window: TimeWindow | None
+    moment: datetime | None = None  # "at 3pm Friday": the moment asked about
+    span: tuple[int, int] | None = None  # where the phrase is in the corrected text
+    problem: str | None = None  # a kind sentence for an impossible date
+    holiday: str = ""  # the holiday named ("Christmas"), not a subject
+
+
+class NoSuchDate(ValueError):
+    """A date the calendar does not have; its message is said to the user as is."""
+
+
+@cache
+def country_of(zone: str) -> str:
+    """The ISO country code of an IANA zone ("Europe/London" → "GB"), "" if it has none."""
+    from importlib.resources import files
+
+    import tzdata
+
+    for line in (files(tzdata) / "zoneinfo" / "zone.tab").read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3 and not line.startswith("#") and fields[2] == zone:
+            return fields[0]
+    return ""
+
+
+def date_order_for(zone: str) -> DateOrder:
+    return "month-first" if country_of(zone) in MONTH_FIRST else "day-first"
+
+
+def at(day: date, hour: int, zone: Any, minute: int = 0) -> datetime:
+    if hour == 24:
+        day, hour = day + timedelta(days=1), 0
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+def day_label(day: date, today: date) -> str:
+    if relative := {-1: "yesterday", 0: "today", 1: "tomorrow"}.get((day - today).days):
+        return relative
+    label = f"{WEEKDAYS[day.weekday()].title()} {day.day} {MONTHS[day.month - 1].title()}"
+    return label if day.year == today.year else f"{label} {day.year}"
+
+
+def clock_label(moment: datetime, clock: str) -> str:
+    if clock == "12h":
+        text = moment.strftime("%I:%M %p").lstrip("0").lower()
+        return text.replace(":00 ", " ").replace(" ", "") if moment.minute == 0 else text
+    return moment.strftime("%H:%M")
+
+
+def whole_day(day: date, now: datetime) -> TimeWindow:
+    return TimeWindow(at(day, 0, now.tzinfo), at(day, 24, now.tzinfo), day_label(day, now.date()))
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _weekend(now: datetime, weeks_on: int) -> TimeWindow:
+    today = now.date()
+    saturday = today + timedelta(days=5 - today.weekday() + 7 * weeks_on)  # Sunday: yesterday
+    label = {0: "this weekend", 1: "next weekend", -1: "last weekend"}.get(weeks_on)
+    label = label or f"the weekend of {day_label(saturday, today)}"
+    start = at(max(saturday, today) if weeks_on == 0 else saturday, 0, now.tzinfo)
+    return TimeWindow(start, at(saturday + timedelta(days=2), 0, now.tzinfo), label)
+
+
+def _week(now: datetime, weeks_on: int) -> TimeWindow:
+    monday = _monday(now.date()) + timedelta(days=7 * weeks_on)
+    end = at(monday + timedelta(days=7), 0, now.tzinfo)
+    if weeks_on == 0:
+        if now.weekday() == 6:  # on a Sunday, "this week" is mostly the one about to start
+            end = at(monday + timedelta(days=14), 0, now.tzinfo)
+        return TimeWindow(now, end, "this week")
+    label = {1: "next week", -1: "last week"}.get(weeks_on)
+    return TimeWindow(at(monday, 0, now.tzinfo), end, label or f"the week of {monday:%-d %B}")
+
+
+def _days_from_now(now: datetime, days: int, label: str) -> TimeWindow:
+    return TimeWindow(now, at(now.date() + timedelta(days=days), 0, now.tzinfo), label)
+
+
+def _weekday_ahead(today: date, name: str) -> date:
+    return today + timedelta(days=(WEEKDAYS.index(name) - today.weekday()) % 7)
+
+
+def _count(word: str) -> int:
+    return _NUMBERS.get(word) or int(word)
+
+
+Rule = tuple[re.Pattern[str], Any]  # the pattern and (match, now) -> TimeWindow
+_WEEKDAY = "|".join(WEEKDAYS)
+_RULES: list[tuple[str, Any]] = [
+    (r"\b(?:the )?weekend after next\b", lambda m, n: _weekend(n, 2)),
+    (r"\bnext (?:weekend|wkend)\b", lambda m, n: _weekend(n, 1)),
+    (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
+    (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
+    (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
+    (r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b", lambda m, n: _week(n, 0)),
+    (r"\bnext week\b", lambda m, n: _week(n, 1)),
+    (r"\blast week\b", lambda m, n: _week(n, -1)),
+    (
+        rf"\b(?:over |in |for )?(?:the )?(?:next|coming) ({_COUNT}) days\b",
+        lambda m, n: _days_from_now(n, _count(m[1]), f"the next {_count(m[1])} days"),
+    ),
+    (
+        rf"\b(?:over |in |for )?(?:the )?(?:next|coming) ({_COUNT}) weeks\b",
+        lambda m, n: _days_from_now(n, 7 * _count(m[1]), f"the next {_count(m[1])} weeks"),
+    ),
+    (
+        r"\b(?:over |in |for )?(?:the )?(?:next|coming) fortnight\b",
+        lambda m, n: _days_from_now(n, 14, "the next two weeks"),
+    ),
+    (
+        rf"\b(?:a week|a fortnight) (?:on |from )?({_WEEKDAY}|today|tomorrow)\b"
+        rf"|\b({_WEEKDAY}|today|tomorrow) (?:week|fortnight)\b",
+        lambda m, n: _a_week_on(m, n),
+    ),
+    (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
+    (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
+]
+_OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULES]
+
+
+def _right_now(now: datetime) -> TimeReading:
+    """ "What's on right now?": the moment, and what runs in the coming hour."""
+    return TimeReading(TimeWindow(now, now + MOMENT, "now"), moment=now)
+
+
+def _a_week_on(match: re.Match[str], now: datetime) -> TimeWindow:
+    named = match[1] or match[2]
+    weeks = 2 if "fortnight" in match[0] else 1
+    offset = {"today": 0, "tomorrow": 1}
+    today = now.date()
+    day = today + timedelta(days=offset[named]) if named in offset else _weekday_ahead(today, named)
+    if named in WEEKDAYS and day == today:
+        day += timedelta(days=7)
+    return whole_day(day + timedelta(days=7 * weeks), now)
+
+
+def _next_public_holiday(now: datetime) -> TimeWindow:
+    import holidays
+
+    country = country_of(getattr(now.tzinfo, "key", "")) or "GB"
+    try:
+        days = holidays.country_holidays(country, years=[now.year, now.year + 1])
+    except NotImplementedError:
+        raise NoSuchDate("I don't know the public holidays where you live.") from None
+    day = min(d for d in days if d >= now.date())
+    window = whole_day(day, now)
+    return TimeWindow(window.start, window.end, f"{window.label} ({days[day]})")
+
+
+def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
+    """ "3.1." / "14/12" / "12/14/2026" as "3 january" in the user's date order (or the only
+    order that makes a date); a pair like "3.30" without a date's dot or slash is a clock time."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        first, second, year = int(match[1]), int(match[2]), match[3]
+        day, month = (first, second) if order == "day-first" else (second, first)
+        if not 1 <= month <= 12 and 1 <= day <= 12:
+            day, month = month, day
+        if not 1 <= month <= 12 or not 1 <= day <= 31:
+            return match[0]
+        year_text = f" {year if len(year) == 4 else 2000 + int(year)}" if year else ""
+        return f"{day} {MONTHS[month - 1]}{year_text}"
+
+    slashed = r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"
+    dotted = r"\b(\d{1,2})\.(\d{1,2})(?:\.(\d{4}|\d{2})\b|\.)"
+    return re.sub(dotted, rewrite, re.sub(slashed, rewrite, text))
+
+
+_EXPLICIT = [
+    re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"),
+    re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\b(?:,?\s+(\d{{1,4}})\b)?"),
+    re.compile(rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{1,4}})\b)?"),
+]
+
+
+def _check_explicit_dates(text: str) -> None:
+    """Raise NoSuchDate for "31 February", "2027-02-29", "2026-13-01" or a year out of range."""
+    for index, pattern in enumerate(_EXPLICIT):
+        for match in pattern.finditer(text):
+            if index == 0:
+                year, month, day = match[1], match[2], match[3]
+            elif index == 1:
+                day, month, year = match[1], match[2], match[3]
+            else:
+                month, day, year = match[1], match[2], match[3]
+            number = int(month) if month.isdigit() else _month_number(month)
+            if not 1 <= number <= 12:
+                raise NoSuchDate(f"There is no month {number}.")
+            if year and int(year) not in YEARS:
+                raise NoSuchDate(f"I can look up dates from {YEARS[0]} to {YEARS[-1]} only.")
+            longest = calendar.monthrange(int(year) if year else 2000, number)[1]
+            if not 1 <= int(day) <= longest:
+                in_year = f" in {year}" if year and int(day) <= 29 else ""
+                raise NoSuchDate(f"There is no {int(day)} {MONTHS[number - 1].title()}{in_year}.")
+
+
+def _month_number(name: str) -> int:
+    return next(i for i, month in enumerate(MONTHS, 1) if month.startswith(name[:3]))
+
+
+def prepare(corrected: str, order: DateOrder) -> str:
+    """The text Duckling reads: numeric dates spelt out, meal words blanked (same length)."""
+    text = _MEALS.sub(lambda m: " " * len(m[0]), corrected)
+    return _rewrite_numeric_dates(text, order)
+
+
+def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h") -> TimeReading:
+    """The time a question names, from text already lower-cased and corrected."""
+    try:
+        _check_explicit_dates(corrected)
+        for pattern, rule in _OWN_RULES:
+            if match := pattern.search(corrected):
+                found = rule(match, now)
+                if isinstance(found, TimeReading):
+                    return TimeReading(found.window, found.moment, match.span())
+                return TimeReading(found, span=match.span())
+        text = prepare(corrected, order)
+        found = _best(_duckling(text, now))
+        if found is None:
+            return TimeReading(None)
+        reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+    except NoSuchDate as no_such_date:
+        return TimeReading(None, problem=str(no_such_date))
+    except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
+        return TimeReading(None, problem="I can't look that date up.")
+    if reading.window and reading.window.start >= reading.window.end:
+        return TimeReading(None)
+    return reading
+
+
+def _duckling(text: str, now: datetime) -> list[Found]:
+    """Duckling's findings; if its native code fails, the question is read as naming no time."""
+    try:
+        return find_times(text, now, country_of(_zone_name(now)))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # a Rust panic is a BaseException; it must not cost the answer
+        log.exception("Duckling could not read %r", text[:200])
+        return []
+
+
+def _zone_name(now: datetime) -> str:
+    return getattr(now.tzinfo, "key", None) or "UTC"
+
+
+def _best(found: list[Found]) -> Found | None:
+    """The longest phrase. "1:1" (as in "my 1:1 with Priya") is a name, not a clock time."""
+    found = [
+        item
+        for item in found
+        if item.value.get("type") in ("value", "interval")
+        and not re.fullmatch(r"\d{1,2}:\d", item.body)
+    ]
+    return max(found, key=lambda item: item.end - item.start, default=None)
+
+
+def _moment(value: dict[str, Any], zone: Any) -> datetime:
+    """Duckling's answer is a wall-clock time in the user's zone (see duckling.find_times)."""
+    return datetime.fromisoformat(value["value"]).replace(tzinfo=zone)
+
+
+def _afternoon(moment: datetime, body: str) -> datetime:
+    """A bare "2" or "at 4" means the afternoon; "2am", "02:00", "morning" do not."""
+    if 1 <= moment.hour <= 7 and not re.search(r"\b0\d|a\.?m\b|morning|o'?clock\b", body):
+        return moment + timedelta(hours=12)
+    return moment
+
+
+def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeReading:
+    zone, value, body = now.tzinfo, found.value, found.body
+    holiday = value.get("holidayBeta", "")
+    span = (found.start, found.end)
+    if value["type"] == "interval":
+        start = _afternoon(_moment(value["from"], zone), body) if "from" in value else None
+        end = _afternoon(_moment(value["to"], zone), body) if "to" in value else None
+        if end is not None and value["to"].get("grain") == "hour" and _BETWEEN.search(body):
+            end -= timedelta(hours=1)  # Duckling's "between 2 and 4" runs to the end of 4:00
+        if end is not None and value["to"].get("grain") == "day" and _UNTIL.search(body):
+            end = at(end.date() + timedelta(days=1), 0, zone)  # "until Friday" includes Friday
+        if start is None:
+            assert end is not None
+            day_start = at(end.date(), 0, zone)
+            start = max(now, day_start) if end.date() == now.date() else day_start
+            if _UNTIL.search(body):
+                start = now
+        if end is None:
+            end = at(start.date() + timedelta(days=1), 0, zone)
+        label = _label(start, end, now, clock)
+        if start < now < end and start.date() == now.date() and start.hour >= 18:
+            start = now  # "tonight", asked at 21:00: what is left of it
+        return TimeReading(TimeWindow(start, end, label), span=span)
+    moment, grain = _moment(value, zone), value.get("grain", "day")
+    if grain in ("hour", "minute", "second"):
+        if re.fullmatch(r"in (?:\w+ )*(?:days?|weeks?|months?)", body):
+            return TimeReading(whole_day(moment.date(), now), span=span)
+        moment = _afternoon(moment, body)
+        window = TimeWindow(moment, moment + MOMENT, _moment_label(moment, now, clock))
+        return TimeReading(window, moment=moment, span=span)
+    day = moment.date()
+    if grain == "day":
+        bare_weekday = re.fullmatch(rf"(?:on )?(?:this )?(?:{_WEEKDAY})", body)
+        if bare_weekday and (day - now.date()).days == 7:
+            day = now.date()  # "on Wednesday", asked on a Wednesday: today
+        if past and day > now.date() and bare_weekday:
+            day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
+        window = whole_day(day, now)
+        if holiday:
+            window = TimeWindow(window.start, window.end, f"{window.label} ({holiday})")
+        return TimeReading(window, span=span, holiday=holiday)
+    if grain == "week":
+        weeks = (_monday(day) - _monday(now.date())).days // 7
+        return TimeReading(_week(now, weeks), span=span)
+    if grain == "month":
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        months_on = (first.year - now.year) * 12 + first.month - now.month
+        start = now if months_on == 0 else at(first, 0, zone)
+        label = {0: "this month", 1: "next month", -1: "last month"}.get(months_on)
+        if label is None:
+            label = MONTHS[first.month - 1].title()
+            label += f" {first.year}" if first.year != now.year else ""
+        return TimeReading(TimeWindow(start, at(following, 0, zone), label), span=span)
+    # Quarters and years: the whole of it.
+    following = day.replace(year=day.year + 1) if grain == "year" else day + timedelta(days=92)
+    start = max(now, at(day, 0, zone))
+    return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
+
+
+def _moment_label(moment: datetime, now: datetime, clock: str) -> str:
+    return f"{day_label(moment.date(), now.date())} at {clock_label(moment, clock)}"
+
+
+_PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
+
+
+def _label(start: datetime, end: datetime, now: datetime, clock: str) -> str:
+    """How a reply names a window: "tonight", "Tuesday 1 December afternoon", "after 19:00 …"."""
+    today = now.date()
+    first, last = start.date(), (end - timedelta(microseconds=1)).date()
+    starts_at_midnight = (start.hour, start.minute) == (0, 0)
+    ends_at_midnight = (end.hour, end.minute) == (0, 0)
+    if first == last:
+        day = day_label(first, today)
+        hours = (start.hour, end.hour or 24)
+        if hours == (18, 24) and first == today:
+            return "tonight"
+        if part := _PARTS.get(hours):
+            return f"this {part}" if first == today else f"{day} {part}"
+        if ends_at_midnight:
+            return f"{day} after {clock_label(start, clock)}"
+        if starts_at_midnight or start == now:
+            return f"{day} before {clock_label(end, clock)}"
+        return f"{day} {clock_label(start, clock)}–{clock_label(end, clock)}"
+    if starts_at_midnight and ends_at_midnight:
+        return f"{day_label(first, today)} to {day_label(last, today)}"
+    return f"{day_label(first, today)} {clock_label(start, clock)} to {day_label(last, today)}"

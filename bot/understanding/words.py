@@ -1,0 +1,93 @@
+"""Words: the user's misspellings and abbreviations of time words, and the words that mean little.
+
+Misspelt weekdays, months and relative words are corrected with `rapidfuzz` (optimal string
+alignment: a swapped pair of letters is one edit) before any parsing. Only long targets are
+corrected, and never a word the user's own calendar uses, so "match" never becomes "March" and
+a person called "Monda" stays herself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from rapidfuzz.distance import OSA
+from rapidfuzz.process import extractOne
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+# Chat shorthand Duckling does not read.
+ALIASES = {
+    "tmw": "tomorrow", "tmrw": "tomorrow", "tmr": "tomorrow", "2moro": "tomorrow",
+    "2morrow": "tomorrow", "tomoz": "tomorrow", "2day": "today", "2nite": "tonight",
+    "2night": "tonight", "tonite": "tonight", "weds": "wednesday", "wed": "wednesday",
+    "tues": "tuesday", "tue": "tuesday", "thur": "thursday", "thu": "thursday",
+    "thurs": "thursday", "wknd": "weekend", "wkend": "weekend", "xmas": "christmas",
+    "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday",
+}  # fmt: skip
+# What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
+CORRECTABLE = (
+    *WEEKDAYS, "january", "february", "august", "september", "october", "november", "december",
+    "tomorrow", "yesterday", "tonight", "weekend", "morning", "afternoon", "evening",
+    "fortnight", "christmas",
+)  # fmt: skip
+# Ordinary words within an edit or two of a time word.
+_LOOKALIKES = {
+    "money", "mondays", "sundae", "sunday's", "morningside", "evenings", "mornings", "tonights",
+    "fridays", "someday", "holiday", "holidays", "today", "birthday",
+}  # fmt: skip
+
+# Words that never name an event.
+FUNCTION_WORDS = frozenset(
+    """
+    a about above after again all also am an and any anything anyone are around as at be
+    been before being between both but by can could did do does doing done during each else
+    for from get got gonna had has have having he her here hers him his how i i'd i'll i'm
+    i've if in into is it it's its just know let me might mine more most much must my no nor
+    not now of off on once one only or other our ours out over own please really same see
+    she should so some something still such tell than that that's the their them then there
+    there's these they this those through till to too under until up upon us very was we
+    well were what what's whats when when's where where's whether which while who who's whom
+    whose why will with would yet you your yours hows what're ok okay um uh hey like look
+    looking looks whens wheres whos
+    """.split()  # noqa: SIM905
+)
+# Words that name no event by themselves, though a title may use them ("Date night", "Vet
+# appointment"): they count only when the user's own events have them, and then weakly.
+VAGUE_WORDS = frozenset(
+    """
+    day days happening happen happens going coming upcoming scheduled booked event events
+    thing things stuff calendar schedule agenda diary appointment appointments show list
+    give find check time times date dates remind many long free busy available first last
+    begin begins start starts starting end ends finish finishes take takes bring wear need
+    plans planned plan next morning afternoon evening night tonight today tomorrow yesterday
+    week weekend month year am pm noon midday midnight later earlier soon ago past following
+    rest doing wanna gotta happen seeing visiting person days weeks until till left link
+    links url notes note details address reference ref confirmation code password dial number
+    count total meeting meetings
+    """.split()  # noqa: SIM905
+)
+
+
+def correct(text: str, protected: Callable[[str], bool] = lambda word: False) -> str:
+    """The text with chat shorthand expanded and misspelt time words corrected.
+
+    A correction keeps the first letter (typos rarely change it: "Dorking" is not "morning")
+    and is never made to a word `protected` says the user's calendar uses.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        word = match[0]
+        if word in ALIASES:
+            return ALIASES[word]
+        if len(word) < 5 or word in CORRECTABLE or word in _LOOKALIKES:
+            return word
+        allowed = 1 if len(word) <= 6 else 2
+        choices = [target for target in CORRECTABLE if target[0] == word[0]]
+        best = extractOne(word, choices, scorer=OSA.distance, score_cutoff=allowed)
+        return best[0] if best and not protected(word) else word
+
+    return re.sub(r"[a-z0-9]+", fix, text)
