@@ -3,7 +3,8 @@
 Each benchmark starts Tandem's real core (in this process, or the real `tandem run`) against
 local fake upstreams with a set latency, and prints its own figures as it finishes; the table
 at the end gathers them, each a median over repeated runs with the runs' min-max, against its
-target. Nothing is asserted: the exit status is 0 whatever the figures. Takes about ten minutes.
+target. Nothing is asserted: the exit status is 0 whatever the figures. Takes about twenty-five
+minutes.
 
   .venv/bin/python -m bench                      everything
   .venv/bin/python -m bench --only voice_load    some of them (comma-separated module names)
@@ -17,9 +18,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
-from pathlib import Path
 
-from bench.common import Figure, figures_table, machine
+from bench.common import Figure, figures_table, load_average, machine
 
 BENCHMARKS = (
     "overhead",
@@ -32,6 +32,7 @@ BENCHMARKS = (
     "time_libraries",
     "big_calendar",
     "listen",
+    "lightness",
     "several",
 )
 QUICK = {  # module -> constants to lower for --quick
@@ -44,12 +45,9 @@ QUICK = {  # module -> constants to lower for --quick
     "time_libraries": {"REPEATS": 1},
     "big_calendar": {"ROUNDS": 1},
     "listen": {"ROUNDS": 1, "NOTES": 3},
+    "lightness": {"ROUNDS": 2, "MESSAGES": 20},
     "several": {"ROUNDS": 1},
 }
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:

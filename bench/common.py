@@ -84,7 +84,9 @@ class Figure:
 
     name: str
     rounds: list[float]
-    unit: str  # "ms", "s", "MB", "/s" (a rate), a times sign (a ratio), or "" for a count
+    unit: (
+        str  # "ms", "s", "MB", "%" (a fraction), "/s" (a rate), a times sign (a ratio), "" a count
+    )
     target: str = ""
     met: bool | None = None  # None: no target, or not judged
     note: str = ""
@@ -98,6 +100,8 @@ class Figure:
             return f"{value * 1000:.1f}"
         if self.unit == "×":
             return f"{value:.2f}"
+        if self.unit == "%":
+            return f"{value * 100:.1f}"
         if self.unit == "/s":
             return f"{value:.1f}"
         if self.unit in ("s", "MB"):
@@ -133,6 +137,11 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
 def figures_table(figures: Sequence[Figure]) -> str:
     header = ["figure", "median", "min–max", "target", "", "note"]
     return table([figure.row() for figure in figures], header)
+
+
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes: other work sharing the cores."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def machine() -> str:
@@ -272,8 +281,9 @@ class BotApi:
     def sent_since(self, seq: int) -> list[dict[str, Any]]:
         return list(self._call(f"sent?since={seq}"))
 
-    def polls(self) -> int:
-        return int(self._call("state")["get_updates_calls"])
+    def first_poll_at(self) -> float | None:
+        """When the bot first asked for updates (epoch seconds, the fake's clock), if it did."""
+        return self._call("state")["first_get_updates_at"]
 
 
 @dataclass
@@ -281,6 +291,7 @@ class Bot:
     process: subprocess.Popen[bytes]
     api: BotApi
     log: Path
+    started_in: float = 0.0  # seconds from starting the process to its first getUpdates
     seen: int = 0  # how many sent records were read so far
     replies: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -343,9 +354,14 @@ class Arrival:
 
 
 def launch_tandem(
-    folder: Path, ups: Upstreams, log: Path, *arguments: str
+    folder: Path,
+    ups: Upstreams,
+    log: Path,
+    *arguments: str,
+    command: Sequence[str] = (str(TANDEM),),
 ) -> subprocess.Popen[bytes]:
-    """`tandem run` with these arguments, Claude at the fake, its output in `log`."""
+    """`tandem run` (or `command` run) with these arguments, Claude at the fake, its output in
+    `log`."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -357,10 +373,11 @@ def launch_tandem(
         ANTHROPIC_BASE_URL=ups.claude,
         NO_PROXY="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(ROOT),  # for bench.journal_off
     )
     with log.open("wb") as output:
         return subprocess.Popen(
-            [str(TANDEM), "run", *arguments],
+            [*command, "run", *arguments],
             cwd=folder,
             env=env,
             stdout=output,
@@ -379,20 +396,27 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def tandem_run(folder: Path, ups: Upstreams, users: Sequence[int], **config: Any) -> Iterator[Bot]:
+def tandem_run(
+    folder: Path, ups: Upstreams, users: Sequence[int], *, durable: bool = True, **config: Any
+) -> Iterator[Bot]:
     """The real `tandem run` (durable runs, polling) against the fake Bot API, in workflow mode
-    unless `mode=` says otherwise; returns once it polls for updates."""
+    unless `mode=` says otherwise; returns once it polls for updates. `durable=False`: the same
+    with the journal taken out (bench/journal_off.py), to see what durability costs."""
+    command = [str(TANDEM)] if durable else [sys.executable, "-m", "bench.journal_off"]
     with running("tests.fakes.telegram_server", "--token", TOKEN) as telegram:
         path = write_config(folder, ups, telegram=telegram, users=users, **config)
         log = folder / "tandem.log"
-        process = launch_tandem(folder, ups, log, "--config", str(path), "--worker", "bench")
+        started = time.time()
+        arguments = ("--config", str(path), "--worker", "bench")
+        process = launch_tandem(folder, ups, log, *arguments, command=command)
         bot = Bot(process, BotApi(telegram), log)
         try:
             deadline = time.monotonic() + 60
-            while bot.api.polls() == 0:
+            while (first_poll := bot.api.first_poll_at()) is None:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"tandem run did not start:\n{log.read_text()[-3000:]}")
                 time.sleep(0.05)
+            bot.started_in = first_poll - started
             yield bot
         finally:
             stop(process)

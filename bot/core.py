@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from textwrap import shorten
 from typing import TYPE_CHECKING
 
@@ -38,8 +39,15 @@ log = logging.getLogger(__name__)
 HEARD_SHOWN = 200  # characters of a voice message's text shown atop the reply
 
 
-async def _question(assistant: Assistant, message: Incoming, text: str) -> Reply:
-    return await assistant.ask(message, text)
+@dataclass(frozen=True)
+class Chat:
+    """What a run reads of its chat before answering, in one journaled step."""
+
+    mode: Mode
+    history: list[Turn]
+    focus: Event | None
+    voice_mode: VoiceMode
+    refusal: str | None = None  # why the person may not ask now, if their budget was read
 
 
 class Assistant:
@@ -93,14 +101,12 @@ class Assistant:
                 "Could you ask in a shorter message?"
             )
         word, _, argument = text.partition(" ")
-        if word.startswith("/"):
-            command = self.commands.get(word[1:].split("@")[0].lower())
-            if command is None:
-                return Reply(UNKNOWN_COMMAND)
-            handler, spends, argument = command.handler, command.spends, argument.strip()
-        else:
-            handler, spends, argument = _question, True, text
-        if spends:
+        if not word.startswith("/"):
+            return await self.ask(message, text, check_budget=True)
+        command = self.commands.get(word[1:].split("@")[0].lower())
+        if command is None:
+            return Reply(UNKNOWN_COMMAND)
+        if command.spends:
             now = self.context_for(message.user_id).now()
             allowances = self.stores.allowances
             # Everything read from the store is journaled: a resumed run takes the same path.
@@ -109,29 +115,45 @@ class Assistant:
             )
             if refusal:
                 return Reply(refusal)
-        return await handler(self, message, argument)
+        return await command.handler(self, message, argument.strip())
 
-    async def ask(self, message: Incoming, text: str, wants_voice: bool = False) -> Reply:
-        """Answer a question in the chat's mode (or the message's), remember it, maybe speak it."""
+    async def ask(
+        self, message: Incoming, text: str, wants_voice: bool = False, check_budget: bool = False
+    ) -> Reply:
+        """Answer a question in the chat's mode (or the message's), remember it, maybe speak it.
+
+        `check_budget`: see first whether the person may ask now (a command that spends saw
+        to it before calling this).
+        """
         asked, text = asks_for_voice(text, self.settings.voice.request_phrases)
-        conversation = message.conversation
-        reply = (await self.answer(conversation, message.user_id, text, message.mode)).reply
-        voice_mode = await self.journal.step("read voice mode", self.voice_mode, conversation)
+        conversation, user_id = message.conversation, message.user_id
+        budget = (user_id, self.context_for(user_id).now()) if check_budget else None
+        # Everything read from the store is journaled, so that a resumed run takes the same
+        # path; all in one step, as each step is a write to the journal.
+        chat = await self.journal.step("read chat", self._read_chat, conversation, budget)
+        if chat.refusal:
+            return Reply(chat.refusal)
+        reply = (await self.answer(conversation, user_id, text, message.mode, chat)).reply
         requested = message.wants_voice or wants_voice or asked or reply.speak
-        if speaks(voice_mode, requested, spoken_to=message.heard is not None):
+        if speaks(chat.voice_mode, requested, spoken_to=message.heard is not None):
             reply = await self.voice.add_to(reply, message.language or self.settings.user.language)
         return reply
 
     async def answer(
-        self, conversation: Conversation, user_id: int, text: str, mode: Mode | None = None
+        self,
+        conversation: Conversation,
+        user_id: int,
+        text: str,
+        mode: Mode | None = None,
+        chat: Chat | None = None,
     ) -> Answered:
-        """Answer `text` (in `mode`, else the conversation's) and remember it."""
+        """Answer `text` (in `mode`, else the conversation's) and remember it; `chat` is the
+        conversation as already read, if it was."""
         context = self.context_for(user_id)
-        chosen, history, focus = await self.journal.step(
-            "read conversation", self._read, conversation
-        )
-        run = self.engine.start(conversation, context, history, focus)
-        answered = await self.engine.answer(text, mode or chosen, run)
+        if chat is None:
+            chat = await self.journal.step("read chat", self._read_chat, conversation)
+        run = self.engine.start(conversation, context, chat.history, chat.focus)
+        answered = await self.engine.answer(text, mode or chat.mode, run)
         turns = (Turn("user", text), Turn("assistant", answered.reply.text))
         await self._remember(conversation, user_id, context, turns, answered.reply, answered.record)
         return answered
@@ -143,9 +165,11 @@ class Assistant:
         """
         conversation, user_id = message.conversation, message.user_id
         context = self.context_for(user_id)
-        _, history, focus = await self.journal.step("read conversation", self._read, conversation)
+        chat = await self.journal.step("read chat", self._read_chat, conversation)
         both = [
-            self.engine.answer(text, mode, self.engine.start(conversation, context, history, focus))
+            self.engine.answer(
+                text, mode, self.engine.start(conversation, context, chat.history, chat.focus)
+            )
             for mode in ("workflow", "agent")
         ]
         records = [answered.record for answered in await asyncio.gather(*both)]
@@ -156,14 +180,13 @@ class Assistant:
 
     async def run_scheduled(self, rule: Rule, chat_id: int) -> Reply:
         """Answer a scheduled rule's question in a chat, as if its owner had just asked it."""
-        _, history, _ = await self.journal.step("read conversation", self._read, chat_id)
+        chat = await self.journal.step("read chat", self._read_chat, chat_id)
         reply = await self.engine.answer_scheduled(
-            rule, self.engine.start(chat_id, self.context, history, None)
+            rule, self.engine.start(chat_id, self.context, chat.history, None)
         )
         turns = (Turn("assistant", reply.text),)
         await self._remember(chat_id, chat_id, self.context, turns, reply, None)
-        voice_mode = await self.journal.step("read voice mode", self.voice_mode, chat_id)
-        if speaks(voice_mode, reply.speak):
+        if speaks(chat.voice_mode, reply.speak):
             reply = await self.voice.add_to(reply, self.settings.user.language)
         return reply
 
@@ -171,11 +194,18 @@ class Assistant:
         """The tools' view of one person: their settings and calendars, no one else's."""
         return self.people.context_for(user_id, self.access)
 
-    def _read(self, conversation: Conversation) -> tuple[Mode, list[Turn], Event | None]:
-        return (
+    def _read_chat(
+        self, conversation: Conversation, budget: tuple[int, datetime] | None = None
+    ) -> Chat:
+        """What a run reads from the store; with `budget` (who asks, and when), whether they
+        may ask now."""
+        allowances = self.stores.allowances
+        return Chat(
             self.mode(conversation),
             self.memory.recent(conversation),
             self.memory.focus(conversation),
+            self.voice_mode(conversation),
+            allowances.refusal(*budget) if budget is not None else None,
         )
 
     async def _remember(

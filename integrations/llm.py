@@ -17,6 +17,7 @@ Message raises `ModelFailure`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -127,16 +128,28 @@ class Claude:
 
         `timeout_seconds` bounds each attempt and the whole call with its retries.
         """
-        # Imported here: the SDK takes 0.7 s to import, and without a key it is never needed.
-        import anthropic
-
         self.model = model
         self.max_tokens = max_tokens
         self.timeout_seconds = timeout_seconds
         self.effort = effort
-        self._client: anthropic.AsyncAnthropic = anthropic.AsyncAnthropic(
-            api_key=api_key, timeout=timeout_seconds, max_retries=max_retries, base_url=base_url
-        )
+        self._connection: dict[str, Any] = {
+            "api_key": api_key,
+            "timeout": timeout_seconds,
+            "max_retries": max_retries,
+            "base_url": base_url,
+        }
+
+    @functools.cached_property
+    def _client(self) -> anthropic.AsyncAnthropic:
+        # Imported at the first call: the SDK takes 0.7 s of CPU and 55 MB to import, which
+        # a template answer, or a bot still starting, need not wait for.
+        import anthropic
+
+        return anthropic.AsyncAnthropic(**self._connection)
+
+    def warm_up(self) -> None:
+        """Load the SDK now (blocking), e.g. in a thread while a server waits for questions."""
+        _ = self._client
 
     async def write(self, system: str, messages: list[dict[str, Any]]) -> Completion:
         """One reply without tools (the workflow's answer step)."""

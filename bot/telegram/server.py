@@ -29,6 +29,8 @@ import hashlib
 import json
 import logging
 import signal
+import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -62,6 +64,8 @@ from bot.telegram.receiving import (
 
 log = logging.getLogger(__name__)
 
+# DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped.
+JOURNAL_THREADS = 8
 CHAT_QUEUE = "telegram-chats"
 # How often the queue looks for runs to start: the most a message waits before its run starts,
 # against a few small queries a second on an idle bot.
@@ -188,6 +192,36 @@ def database_url(config: LoadedConfig, shared: str | None) -> str:
     return shared or f"sqlite:///{config.data_dir / 'runs.sqlite3'}"
 
 
+class _WalConnection(sqlite3.Connection):
+    """The journal's SQLite connection: write-ahead log, synced at checkpoints, not per commit.
+
+    A commit is in the log before the step counts as done, so a killed process loses nothing
+    (only a power cut may lose the last commits); and readers do not wait for the writer.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA journal_mode=WAL")
+        self.execute("PRAGMA synchronous=NORMAL")
+
+
+def journal_config(url: str, worker: str) -> DBOSConfig:
+    config = DBOSConfig(
+        name="tandem",
+        system_database_url=url,
+        executor_id=worker,
+        log_level="WARNING",
+        max_executor_threads=JOURNAL_THREADS,
+    )
+    if url.startswith("sqlite"):
+        # SQLite takes one writer at a time: more connections only take turns at its lock,
+        # each sleeping in SQLite's busy handler; one connection queues them without sleeping.
+        config.update(
+            sys_db_pool_size=1, db_engine_kwargs={"connect_args": {"factory": _WalConnection}}
+        )
+    return config
+
+
 def webhook_secret(token: str) -> str:
     """The same secret on every worker without configuring one: derived from the bot token."""
     return hashlib.sha256(f"tandem-webhook:{token}".encode()).hexdigest()[:48]
@@ -226,14 +260,7 @@ async def serve(
     url = database_url(config, database)
     if url.startswith("sqlite:///"):
         private_database(Path(url.removeprefix("sqlite:///")))  # the journal holds messages
-    DBOS(
-        config=DBOSConfig(
-            name="tandem",
-            system_database_url=url,
-            executor_id=worker,
-            log_level="WARNING",
-        )
-    )
+    DBOS(config=journal_config(url, worker))
     if works:
         # Alive before any run starts here, so that none is left unowned if this worker dies.
         await asyncio.to_thread(assistant.stores.heartbeats.beat, worker, time.time())
@@ -266,6 +293,9 @@ async def serve(
             tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
         else:
             tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
+    if works and (llm := assistant.engine.llm) is not None:
+        # Claude's SDK loads while Tandem already listens, not before.
+        threading.Thread(target=llm.warm_up, name="tandem-warm-up", daemon=True).start()
     log.info("Tandem is serving on Telegram as %s %s", role, worker)
     await stop.wait()
     log.info("Stopping: unfinished answers resume at the next start")

@@ -57,7 +57,8 @@ The control API for tests, under /_test/:
                          ids not yet confirmed or delivered], "delivered": [ids POSTed to a
                          webhook with a 2xx answer]}.
 - GET  /_test/state      the webhook (url, secret_token), the commands, getUpdates calls so
-                         far, and the calls refused (e.g. by --flood-once).
+                         far and when the first came (epoch seconds), and the calls refused
+                         (e.g. by --flood-once).
 - POST /_test/reset      forget updates, sent messages, webhook and commands (ids keep
                          increasing, so a bot that stays up is not confused).
 
@@ -303,6 +304,7 @@ class FakeTelegram:
             self.webhook: Webhook | None = None
             self.commands: list[Any] = []
             self.get_updates_calls = 0
+            self.first_get_updates_at: float | None = None
             self.changed.notify_all()
 
     # Shapes of Bot API objects.
@@ -437,6 +439,7 @@ class FakeTelegram:
                 "commands": self.commands,
                 "allowed_updates": self.allowed_updates,
                 "get_updates_calls": self.get_updates_calls,
+                "first_get_updates_at": self.first_get_updates_at,
                 "refused": self.refused,
             }
 
@@ -455,6 +458,8 @@ class FakeTelegram:
         deadline = time.monotonic() + timeout
         with self.changed:
             self.get_updates_calls += 1
+            if self.first_get_updates_at is None:
+                self.first_get_updates_at = time.time()
             if self.webhook is not None:
                 raise ApiError(409, CONFLICT_WEBHOOK)
             if allowed is not None:
