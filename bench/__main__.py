@@ -33,6 +33,7 @@ BENCHMARKS = (
     "big_calendar",
     "listen",
     "lightness",
+    "several",
 )
 QUICK = {  # module -> constants to lower for --quick
     "overhead": {"ROUNDS": 3, "MESSAGES": 100},
@@ -45,6 +46,7 @@ QUICK = {  # module -> constants to lower for --quick
     "big_calendar": {"ROUNDS": 1},
     "listen": {"ROUNDS": 1, "NOTES": 3},
     "lightness": {"ROUNDS": 2, "MESSAGES": 20},
+    "several": {"ROUNDS": 1},
 }
 
 

@@ -84,7 +84,9 @@ class Figure:
 
     name: str
     rounds: list[float]
-    unit: str  # "ms", "s", "MB", "%" (given as a fraction), a times sign (a ratio), "" a count
+    unit: (
+        str  # "ms", "s", "MB", "%" (a fraction), "/s" (a rate), a times sign (a ratio), "" a count
+    )
     target: str = ""
     met: bool | None = None  # None: no target, or not judged
     note: str = ""
@@ -100,6 +102,8 @@ class Figure:
             return f"{value:.2f}"
         if self.unit == "%":
             return f"{value * 100:.1f}"
+        if self.unit == "/s":
+            return f"{value:.1f}"
         if self.unit in ("s", "MB"):
             return f"{value:.2f}" if value < 10 else f"{value:.0f}"
         return f"{value:g}"
@@ -349,6 +353,48 @@ class Arrival:
         return Arrival(typing - moment, self.reply - moment)
 
 
+def launch_tandem(
+    folder: Path,
+    ups: Upstreams,
+    log: Path,
+    *arguments: str,
+    command: Sequence[str] = (str(TANDEM),),
+) -> subprocess.Popen[bytes]:
+    """`tandem run` (or `command` run) with these arguments, Claude at the fake, its output in
+    `log`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        ANTHROPIC_API_KEY=KEY,
+        ANTHROPIC_BASE_URL=ups.claude,
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(ROOT),  # for bench.journal_off
+    )
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [*command, "run", *arguments],
+            cwd=folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then kill -9 if it is not gone within 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def tandem_run(
     folder: Path, ups: Upstreams, users: Sequence[int], *, durable: bool = True, **config: Any
@@ -359,29 +405,10 @@ def tandem_run(
     command = [str(TANDEM)] if durable else [sys.executable, "-m", "bench.journal_off"]
     with running("tests.fakes.telegram_server", "--token", TOKEN) as telegram:
         path = write_config(folder, ups, telegram=telegram, users=users, **config)
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
-        }
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            ANTHROPIC_API_KEY=KEY,
-            ANTHROPIC_BASE_URL=ups.claude,
-            NO_PROXY="127.0.0.1,localhost",
-            PYTHONUNBUFFERED="1",
-            PYTHONPATH=str(ROOT),  # for bench.journal_off
-        )
         log = folder / "tandem.log"
-        with log.open("wb") as output:
-            started = time.time()
-            process = subprocess.Popen(
-                [*command, "run", "--config", str(path), "--worker", "bench"],
-                cwd=folder,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
+        started = time.time()
+        arguments = ("--config", str(path), "--worker", "bench")
+        process = launch_tandem(folder, ups, log, *arguments, command=command)
         bot = Bot(process, BotApi(telegram), log)
         try:
             deadline = time.monotonic() + 60
@@ -392,9 +419,4 @@ def tandem_run(
             bot.started_in = first_poll - started
             yield bot
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

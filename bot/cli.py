@@ -24,7 +24,7 @@ from bot.core import Assistant
 from bot.messages import Outcome, Reply
 from bot.redaction import install_redaction, known_secrets
 from bot.startup import CannotStart, check_data_folder
-from bot.store import open_stores
+from bot.store import open_stores, shared_database
 from bot.store.access import CODE_MINUTES
 from bot.terminal import TERMINAL_CHAT_ID, chat_in_terminal, owner_says
 from bot.tools import TOOLS
@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--worker",
         default=socket.gethostname(),
         help="this worker's name; give each worker sharing a database its own (default: host)",
+    )
+    serving.add_argument(
+        "--role",
+        choices=["all", "receiver", "worker"],
+        default="all",
+        help="receiver: only store updates as runs; worker: only run them (default: both)",
     )
     serving.add_argument(
         "--database",
@@ -215,14 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status_parser.set_defaults(command=status)
 
-    commands.add_parser(
+    pair_parser = commands.add_parser(
         "pair",
         parents=[common],
         help="print a one-time code that lets someone start using the bot (valid 10 minutes)",
         description=f"Print a one-time pairing code. Whoever sends it to the bot as /pair CODE "
         f"within {CODE_MINUTES} minutes may use the bot from then on, with their own history; "
         "the code works once.",
-    ).set_defaults(command=pair)
+    )
+    pair_parser.add_argument(
+        "--database", metavar="URL", help="the shared database, as for `tandem run`"
+    )
+    pair_parser.set_defaults(command=pair)
 
     check = commands.add_parser(
         "check-config",
@@ -293,13 +303,15 @@ def run(args: argparse.Namespace) -> int:
             "yourself: send the bot any message, it replies with your numeric user id; put that "
             "id under telegram.allowed_user_ids in the config file and restart."
         )
-    assistant = build(config, secrets.anthropic_api_key, journal=server.DbosJournal())
+    database = shared_database(config, args.database)
+    assistant = build(
+        config, secrets.anthropic_api_key, journal=server.DbosJournal(), database=database
+    )
     webhook = None
     if args.webhook:
         secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or server.webhook_secret(token)
         webhook = server.Webhook(args.webhook, args.listen, args.port, secret)
-    database = os.environ.get("TANDEM_DATABASE_URL") or args.database
-    asyncio.run(server.serve(config, assistant, token, args.worker, webhook, database))
+    asyncio.run(server.serve(config, assistant, token, args.worker, webhook, database, args.role))
     return 0
 
 
@@ -394,7 +406,7 @@ def status(args: argparse.Namespace) -> int:
 
     config = load(args)
     token = Secrets.from_environment().telegram_bot_token
-    database = database_url(config, os.environ.get("TANDEM_DATABASE_URL") or args.database)
+    database = database_url(config, shared_database(config, args.database))
     telegram = config.settings.telegram
     healthy, report = describe(config.data_dir, database, token, telegram.base_url)
     print(report)
@@ -403,7 +415,8 @@ def status(args: argparse.Namespace) -> int:
 
 def pair(args: argparse.Namespace) -> int:
     config = load(args)
-    code = open_stores(config.data_dir, config.settings).access.new_code()
+    database = shared_database(config, args.database)
+    code = open_stores(config.data_dir, config.settings, database).access.new_code()
     print(
         f"Pairing code: {code}\n"
         f"Ask the person to send this to your bot within {CODE_MINUTES} minutes (it works once):\n"

@@ -235,6 +235,10 @@ class DurableSettings(Strict):
     # overrides it.
     database_url: str | None = None
     shutdown_grace_seconds: float = Field(default=10, ge=0)  # let running answers finish
+    # A worker silent this long is taken for dead: the others take over its unfinished runs.
+    takeover_seconds: float = Field(default=60, ge=1)
+    # Runs one worker takes on at once; the rest wait for it or go to other workers.
+    runs_per_worker: int = Field(default=20, ge=1)
 
 
 class TelemetrySettings(Strict):

@@ -20,7 +20,7 @@ from bot.core import Assistant
 from bot.engine.journal import Immediate, Journal
 from bot.engine.modes import Engine
 from bot.hearing import open_listener
-from bot.store import Stores, open_stores
+from bot.store import Stores, open_stores, shared_database
 from bot.store.access import Access
 from bot.tools.context import ToolContext
 from bot.voice import Voice
@@ -115,6 +115,7 @@ def build(
     clock: Callable[[], datetime] = utc_now,
     journal: Journal | None = None,
     data_dir: Path | None = None,
+    database: str | None = None,
     session: requests.Session | None = None,
     llm: Claude | None = None,
     calendar: CalendarSource | None = None,
@@ -124,12 +125,15 @@ def build(
 ) -> Assistant:
     """Tandem from its config: each part not handed in is built as the config says.
 
-    `data_dir` defaults to the config's data folder; `session` is Open-Meteo's HTTP session.
+    The stores are on the shared database when one is configured (`database` overrides the
+    config), else in `data_dir` (default: the config's data folder), which a `data_dir` handed
+    in always is; `session` is Open-Meteo's HTTP session.
     """
     settings = config.settings
     telemetry.setup_tracing(settings.telemetry)
     journal = journal or Immediate()
-    stores: Stores = open_stores(data_dir or config.data_dir, settings)
+    shared = None if data_dir else shared_database(config, database)
+    stores: Stores = open_stores(data_dir or config.data_dir, settings, shared)
     owner = ToolContext(
         settings.user,
         settings.search,

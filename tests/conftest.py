@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +22,7 @@ from bot.tools import TOOLS
 from bot.wiring import build
 from integrations.calendar import Event
 from integrations.weather import DailyWeather, ForecastOutOfRange, HourlyWeather, Place
+from tests.fakes import scratch_database
 from tests.fakes.anthropic_rules import rejection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,3 +192,20 @@ def example_without(*rule_names: str, **updates: object) -> LoadedConfig:
     config = load_config(EXAMPLE, known_tools=TOOLS.names())
     rules = [rule for rule in config.settings.rules if rule.name not in rule_names]
     return LoadedConfig(config.settings.model_copy(update={"rules": rules, **updates}), EXAMPLE)
+
+
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A fresh database on the test server (TANDEM_TEST_POSTGRES_URL), dropped afterwards;
+    skips, saying why, if no server answers."""
+    url = os.environ.get("TANDEM_TEST_POSTGRES_URL", POSTGRES_DEFAULT)
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2).close()
+    except OSError as exc:
+        pytest.skip(f"no PostgreSQL server answers at {parts.hostname}:{parts.port} ({exc})")
+    with scratch_database(url) as database:
+        yield database

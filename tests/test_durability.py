@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import socket
 import sqlite3
 import subprocess
@@ -48,7 +47,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,7 +71,6 @@ from tests.test_end_to_end import (
 QUESTION = "will it rain at my tennis match?"
 MODEL_DELAY, WEATHER_DELAY = "0.5", "0.1"  # seconds each fake holds an answer
 WAIT_SECONDS = HANG_SECONDS  # only bounds a hang: a busy machine makes waits slower, not failed
-POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 
 T = TypeVar("T")
 
@@ -397,27 +394,6 @@ def test_an_update_telegram_sends_again_after_a_crash_is_answered_once(tmp_path,
 
 
 # --- two webhook workers sharing PostgreSQL ------------------------------------------------------
-
-
-@pytest.fixture
-def postgres() -> Iterator[str]:
-    """A fresh database on the test server, dropped afterwards; skips if no server answers."""
-    import psycopg
-
-    url = os.environ.get("TANDEM_TEST_POSTGRES_URL", POSTGRES_DEFAULT)
-    parts = urlsplit(url)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2).close()
-    except OSError as exc:
-        pytest.skip(f"no PostgreSQL server answers at {parts.hostname}:{parts.port} ({exc})")
-    name = f"tandem_test_{secrets.token_hex(6)}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ from bot.config import LimitSettings, Person, Price, Settings, TelegramSettings,
 from bot.messages import Incoming, Usage
 from bot.store.access import FAILURES_PER_CODE, WRONG_CODE, Access
 from bot.store.allowances import Allowances
+from bot.store.db import open_database
 from tests.conftest import LONDON, example_without
 from tests.test_telegram import (
     BOT_USER,
@@ -56,7 +57,7 @@ def clock() -> Clock:
 @pytest.fixture
 def gate(tmp_path, clock) -> Access:
     settings = Settings(telegram=TelegramSettings(allowed_user_ids=[OWNER]))
-    return Access(settings, tmp_path / "access.db", clock=clock)
+    return Access(settings, open_database(tmp_path / "access.db"), clock=clock)
 
 
 def test_a_pairing_code_works_once_and_lasts(gate, tmp_path):
@@ -68,7 +69,9 @@ def test_a_pairing_code_works_once_and_lasts(gate, tmp_path):
     assert gate.allows(STRANGER) and gate.paired_only(STRANGER)
     assert not gate.pair(FRIEND, code).paired  # used up
     settings = Settings(telegram=TelegramSettings(allowed_user_ids=[OWNER]))
-    assert Access(settings, tmp_path / "access.db").allows(STRANGER)  # kept across restarts
+    assert Access(settings, open_database(tmp_path / "access.db")).allows(
+        STRANGER
+    )  # kept across restarts
 
 
 def test_an_expired_code_is_refused(gate, clock):
@@ -204,7 +207,7 @@ PRICE = Price(input=3, output=15, cache_write=3.75, cache_read=0.3)
 
 
 def test_the_daily_token_cap_says_when_it_resets(tmp_path):
-    budgets = Allowances(LimitSettings(daily_tokens=1000), PRICE, tmp_path / "b.db")
+    budgets = Allowances(LimitSettings(daily_tokens=1000), PRICE, open_database(tmp_path / "b.db"))
     assert budgets.refusal(OWNER, NOON) is None
     budgets.add(OWNER, NOON, Usage(1, 900, 150))
     assert budgets.refusal(OWNER, NOON) == (
@@ -217,13 +220,17 @@ def test_the_daily_token_cap_says_when_it_resets(tmp_path):
 
 
 def test_the_daily_dollar_cap(tmp_path):
-    budgets = Allowances(LimitSettings(daily_cost_usd=0.01), PRICE, tmp_path / "b.db")
+    budgets = Allowances(
+        LimitSettings(daily_cost_usd=0.01), PRICE, open_database(tmp_path / "b.db")
+    )
     budgets.add(OWNER, NOON, Usage(2, 2000, 400))  # 0.006 + 0.006 dollars
     assert budgets.refusal(OWNER, NOON).startswith("You've used today's $0.01 budget.")
 
 
 def test_the_message_rate(tmp_path):
-    budgets = Allowances(LimitSettings(messages_per_minute=3), PRICE, tmp_path / "b.db")
+    budgets = Allowances(
+        LimitSettings(messages_per_minute=3), PRICE, open_database(tmp_path / "b.db")
+    )
     assert [budgets.refusal(OWNER, NOON) for _ in range(3)] == [None, None, None]
     assert budgets.refusal(OWNER, NOON).startswith("That's more than 3 messages in a minute.")
 

@@ -20,6 +20,7 @@ from bot.config import Secrets, load_config
 from bot.core import Assistant
 from bot.messages import Incoming, TraceStep, Usage
 from bot.redaction import REDACTED, RedactSecrets, install_redaction, known_secrets, redact
+from bot.store.db import open_database
 from bot.store.memory import ChatMemory, RunRecord, Turn
 from integrations.calendar.google_auth import save_credentials
 from integrations.llm import Completion
@@ -206,7 +207,7 @@ def test_redact_cleans_nested_trace_details_and_leaves_the_rest(
 
 
 def test_stored_run_traces_hold_no_secrets(tmp_path: Path) -> None:
-    memory = ChatMemory(tmp_path / "tandem.sqlite3", 20)
+    memory = ChatMemory(open_database(tmp_path / "tandem.sqlite3"), 20)
     failed = TraceStep("tool", "search_calendar", {"error": f"401 for {ACCESS_TOKEN}"})
     memory.record_run(1, RunRecord("agent", "what's on?", "Sorry.", (failed,), Usage(), 0.1))
 
@@ -236,7 +237,7 @@ def test_the_data_folder_is_700_and_the_database_is_not_readable_by_others(
     tmp_path: Path,
 ) -> None:
     folder = tmp_path / "share" / "tandem"
-    memory = ChatMemory(folder / "tandem.sqlite3", 20)
+    memory = ChatMemory(open_database(folder / "tandem.sqlite3"), 20)
     memory.remember(1, Turn("user", "what's on tomorrow?"))
 
     assert mode(folder) == 0o700

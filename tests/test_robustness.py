@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from bot.config import ConfigError, LimitSettings, LoadedConfig, load_config
 from bot.core import Assistant
 from bot.messages import SORRY, Incoming, Reply
+from bot.store.db import open_database
 from bot.store.memory import ChatMemory
 from bot.tools import TOOLS
 from bot.understanding import understand
@@ -244,7 +245,7 @@ def test_a_failed_write_leaves_the_chat_memory_usable(tmp_path: Path) -> None:
     message in every chat failed with 'cannot start a transaction within a transaction'."""
     from bot.store.memory import Turn
 
-    memory = ChatMemory(tmp_path / "memory.sqlite3", 20)
+    memory = ChatMemory(open_database(tmp_path / "memory.sqlite3"), 20)
     with pytest.raises(UnicodeEncodeError):
         memory.remember(1, Turn("user", "\ud800"))
 

@@ -15,6 +15,7 @@ import pytest
 
 from bot.config import Rule
 from bot.schedule import Scheduler, slots
+from bot.store.db import open_database
 from bot.store.slots import SlotLedger
 
 LONDON = ZoneInfo("Europe/London")
@@ -102,7 +103,7 @@ def ledger_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ledger(ledger_path: Path) -> SlotLedger:
-    return SlotLedger(ledger_path)
+    return SlotLedger(open_database(ledger_path))
 
 
 async def test_weekday_rule_keeps_local_time_across_the_autumn_change(ledger):
@@ -138,7 +139,9 @@ async def test_a_restart_never_fires_a_slot_twice(ledger, ledger_path):
     first = await run(daily, ledger, utc(2026, 11, 2, 7), utc(2026, 11, 2, 7, 40))
     ledger.close()
     # Back 15 minutes later: the 07:30 slot is within grace, but already sent.
-    second = await run(daily, SlotLedger(ledger_path), utc(2026, 11, 2, 7, 45), utc(2026, 11, 4))
+    second = await run(
+        daily, SlotLedger(open_database(ledger_path)), utc(2026, 11, 2, 7, 45), utc(2026, 11, 4)
+    )
     assert first == [("briefing", utc(2026, 11, 2, 7, 30))]
     assert second == [("briefing", utc(2026, 11, 3, 7, 30))]
 
@@ -177,7 +180,10 @@ async def test_two_schedulers_sharing_a_ledger_fire_each_slot_once(ledger_path):
     fired: list[tuple[str, datetime]] = []
     start, end = utc(2026, 11, 6), utc(2026, 11, 10)  # Friday to Tuesday
     await asyncio.gather(
-        *(run(rules, SlotLedger(ledger_path), start, end, fired=fired) for _ in range(2))
+        *(
+            run(rules, SlotLedger(open_database(ledger_path)), start, end, fired=fired)
+            for _ in range(2)
+        )
     )
     assert sorted(fired) == sorted(
         [("briefing", utc(2026, 11, day, 7, 30)) for day in (6, 7, 8, 9)]
@@ -189,7 +195,9 @@ def test_the_ledger_grants_each_slot_once_across_threads_and_reopening(ledger_pa
     slot = datetime(2026, 11, 2, 7, 30, tzinfo=LONDON)
     wins: list[bool] = []
     threads = [
-        threading.Thread(target=lambda: wins.append(SlotLedger(ledger_path).claim("b", slot)))
+        threading.Thread(
+            target=lambda: wins.append(SlotLedger(open_database(ledger_path)).claim("b", slot))
+        )
         for _ in range(8)
     ]
     for thread in threads:
@@ -197,7 +205,7 @@ def test_the_ledger_grants_each_slot_once_across_threads_and_reopening(ledger_pa
     for thread in threads:
         thread.join()
     assert sorted(wins) == [False] * 7 + [True]
-    reopened = SlotLedger(ledger_path)
+    reopened = SlotLedger(open_database(ledger_path))
     assert not reopened.claim("b", slot.astimezone(UTC))  # the same instant, written in UTC
     assert reopened.claim("b", slot + timedelta(days=1))
     assert reopened.last_claimed("b") == utc(2026, 11, 3, 7, 30)

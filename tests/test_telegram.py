@@ -27,6 +27,7 @@ from bot.config import Settings, TelegramSettings
 from bot.engine.journal import Journal, run_action
 from bot.messages import Incoming, Reply
 from bot.store.access import Access
+from bot.store.db import open_database
 from bot.telegram import handlers as telegram_app
 from bot.telegram import outbox
 from bot.telegram.handlers import REFUSAL, SORRY, build_application
@@ -182,7 +183,9 @@ async def running_bot(
     settings = settings or TelegramSettings(allowed_user_ids=[OWNER])
     api = api or FakeBotApi()
     # Who may talk is decided by `settings` here, whatever the core's own config says.
-    core.access = Access(Settings(telegram=settings), Path(tempfile.mkdtemp()) / "access.db")
+    core.access = Access(
+        Settings(telegram=settings), open_database(Path(tempfile.mkdtemp()) / "access.db")
+    )
     application = build_application(core, settings, "123:TEST", journal=journal, request=api)
     await application.initialize()
     try:

@@ -1,24 +1,30 @@
-"""What Tandem keeps on disk, in one private SQLite file in the data folder.
+"""What Tandem keeps: each chat's memory, who may talk (access and pairing), what each person
+used (allowances and message rates), the scheduled slots sent and which workers are alive.
 
-`open_stores` is the one place that file is named and opened: each chat's memory, who may talk
-(access and pairing), what each person used today (allowances) and the scheduled slots sent.
+`open_stores` is the one place their database is chosen and opened: a private SQLite file in the
+data folder, or — when a journal database is configured for several workers — that same
+PostgreSQL database, so that every worker sees one conversation, one allowance, one ledger.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import LoadedConfig, Settings
 from bot.engine.usage import price_of
 from bot.messages import Reply
 from bot.store.access import Access
 from bot.store.allowances import Allowances
+from bot.store.db import Database, open_database
 from bot.store.memory import ChatMemory, Conversation, RunRecord, Turn
 from bot.store.slots import SlotLedger
+from bot.store.workers import Heartbeats
 
 DATA_FILE = "tandem.sqlite3"
+DATABASE_VARIABLE = "TANDEM_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class Stores:
     access: Access
     allowances: Allowances
     slots: SlotLedger
+    heartbeats: Heartbeats
 
     def remember(
         self,
@@ -50,11 +57,19 @@ def data_file(data_dir: Path) -> Path:
     return data_dir / DATA_FILE
 
 
-def open_stores(data_dir: Path, settings: Settings) -> Stores:
-    path = data_file(data_dir)
+def shared_database(config: LoadedConfig, override: str | None = None) -> str | None:
+    """The database every worker shares, if one is configured: TANDEM_DATABASE_URL, else
+    `--database`, else `durable.database_url`."""
+    return os.environ.get(DATABASE_VARIABLE) or override or config.settings.durable.database_url
+
+
+def open_stores(data_dir: Path, settings: Settings, database: str | None = None) -> Stores:
+    """The stores on the `database` URL, or on the data folder's SQLite file without one."""
+    opened: Database = open_database(database or data_file(data_dir))
     return Stores(
-        ChatMemory(path, settings.memory.turns_kept),
-        Access(settings, path),
-        Allowances(settings.limits, price_of(settings.llm), path),
-        SlotLedger(path),
+        ChatMemory(opened, settings.memory.turns_kept),
+        Access(settings, opened),
+        Allowances(settings.limits, price_of(settings.llm), opened),
+        SlotLedger(opened),
+        Heartbeats(opened),
     )

@@ -11,29 +11,43 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+
+from sqlalchemy import BigInteger, Column, Float, Index, String, Table, delete, func, select
+from sqlalchemy.engine import Connection
 
 from bot.config import Settings
-from bot.store.db import open_private_db
+from bot.store.db import TABLES, Database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS paired_users (
-    user_id INTEGER PRIMARY KEY,
-    paired REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pairing_codes (
-    code_hash TEXT PRIMARY KEY,
-    expires REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pairing_failures (
-    user_id INTEGER NOT NULL,
-    at REAL NOT NULL
-);
-"""
+PAIRED_USERS = Table(
+    "paired_users",
+    TABLES,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("paired", Float, nullable=False),
+)
+PAIRING_CODES = Table(
+    "pairing_codes",
+    TABLES,
+    Column("code_hash", String, primary_key=True),
+    Column("expires", Float, nullable=False),
+)
+PAIRING_FAILURES = Table(
+    "pairing_failures",
+    TABLES,
+    Column("user_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+)
+# When a stranger was last told something (`about`: a refusal, a wrong code).
+TOLD = Table(
+    "strangers_told",
+    TABLES,
+    Column("about", String, primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("at", Float, nullable=False),
+    Index("strangers_told_by_time", "at"),
+)
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud without doubt
 CODE_LENGTH = 8  # 32^8: about a trillion codes
@@ -43,7 +57,6 @@ FAILURES_PER_PERSON = 5  # per hour
 # and is withdrawn (the chance that one of 100 tries hit it is 100 in 32^8, about 1e-10).
 FAILURES_PER_CODE = 100
 REFUSAL_EVERY_SECONDS = 600  # a stranger is told their id (or a wrong code) at most this often
-TOLD_KEPT = 10_000  # strangers remembered as told; older ones are forgotten first
 WRONG_CODE = "That code is wrong or has expired. Ask the owner for a new one."
 
 
@@ -55,24 +68,22 @@ class Pairing:
 
 class Access:
     def __init__(
-        self, settings: Settings, path: Path, clock: Callable[[], float] = time.time
+        self, settings: Settings, database: Database, clock: Callable[[], float] = time.time
     ) -> None:
         people = [person.telegram_id for person in settings.people]
         self.allowed_ids = frozenset([*settings.telegram.allowed_user_ids, *people])
         self.allowed_groups = frozenset(settings.telegram.allowed_group_ids)
+        self.database = database
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = open_private_db(path, SCHEMA)
-        self._told: dict[tuple[str, int], float] = {}
 
     def allows(self, user_id: int) -> bool:
         if user_id in self.allowed_ids:
             return True
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM paired_users WHERE user_id = ?", (user_id,)
-            ).fetchone()
-        return row is not None
+        with self.database.transaction() as db:
+            found = db.execute(
+                select(PAIRED_USERS.c.user_id).where(PAIRED_USERS.c.user_id == user_id)
+            ).first()
+        return found is not None
 
     def paired_only(self, user_id: int) -> bool:
         """Let in by a pairing code rather than named in the config."""
@@ -84,25 +95,27 @@ class Access:
     def should_tell(self, user_id: int, about: str = "refusal") -> bool:
         """Whether a stranger gets told `about` something now (else they are ignored)."""
         now = self._clock()
-        with self._lock:
-            last = self._told.get((about, user_id))
-            if last is not None and now - last < REFUSAL_EVERY_SECONDS:
+        with self.database.transaction(f"told {about} {user_id}") as db:
+            # Only the last few minutes matter: a crowd of strangers is forgotten as it goes.
+            db.execute(delete(TOLD).where(TOLD.c.at <= now - REFUSAL_EVERY_SECONDS))
+            told = db.execute(
+                select(TOLD.c.at).where(TOLD.c.about == about, TOLD.c.user_id == user_id)
+            ).first()
+            if told is not None:
                 return False
-            if len(self._told) >= TOLD_KEPT:  # a crowd of strangers: forget the oldest half
-                for key in sorted(self._told, key=self._told.__getitem__)[: TOLD_KEPT // 2]:
-                    del self._told[key]
-            self._told[(about, user_id)] = now
-            return True
+            db.execute(TOLD.insert().values(about=about, user_id=user_id, at=now))
+        return True
 
     def new_code(self) -> str:
         """A one-time pairing code, valid for ten minutes."""
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         now = self._clock()
-        with self._lock:
-            self._db.execute("DELETE FROM pairing_codes WHERE expires < ?", (now,))
-            self._db.execute(
-                "INSERT INTO pairing_codes (code_hash, expires) VALUES (?, ?)",
-                (_hashed(code), now + CODE_MINUTES * 60),
+        with self.database.transaction() as db:
+            db.execute(delete(PAIRING_CODES).where(PAIRING_CODES.c.expires < now))
+            db.execute(
+                PAIRING_CODES.insert().values(
+                    code_hash=_hashed(code), expires=now + CODE_MINUTES * 60
+                )
             )
         return code
 
@@ -111,43 +124,39 @@ class Access:
         if self.allows(user_id):
             return Pairing(True, "You can already use Tandem.")
         now = self._clock()
-        with self._lock:
-            self._db.execute("DELETE FROM pairing_failures WHERE at <= ?", (now - 3600,))
-            (mine,) = self._db.execute(
-                "SELECT COUNT(*) FROM pairing_failures WHERE user_id = ?", (user_id,)
-            ).fetchone()
+        # One pairing at a time on every worker: a code works once, however many try it at once.
+        with self.database.transaction("pairing") as db:
+            db.execute(delete(PAIRING_FAILURES).where(PAIRING_FAILURES.c.at <= now - 3600))
+            mine = db.execute(
+                select(func.count()).where(PAIRING_FAILURES.c.user_id == user_id)
+            ).scalar_one()
             if mine >= FAILURES_PER_PERSON:
                 return Pairing(False, None)  # told when they got here; silent for the hour
-            paired = self._use_code(code.strip().upper(), now)
+            paired = _use_code(db, code.strip().upper(), now)
             if not paired:
-                self._db.execute(
-                    "INSERT INTO pairing_failures (user_id, at) VALUES (?, ?)", (user_id, now)
-                )
+                db.execute(PAIRING_FAILURES.insert().values(user_id=user_id, at=now))
             else:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO paired_users (user_id, paired) VALUES (?, ?)",
-                    (user_id, now),
-                )
+                added = self.database.insert(PAIRED_USERS).values(user_id=user_id, paired=now)
+                db.execute(added.on_conflict_do_nothing())
         if paired:
             return Pairing(True, "Paired: welcome to Tandem! Send /help to see what I can do.")
         if mine + 1 >= FAILURES_PER_PERSON:
             return Pairing(False, "Too many wrong codes: try again in an hour.")
         return Pairing(False, WRONG_CODE if self.should_tell(user_id, "wrong code") else None)
 
-    def _use_code(self, code: str, now: float) -> bool:
-        """Spend `code` if it is live and was not guessed at (call with the lock held)."""
-        row = self._db.execute(
-            "SELECT expires FROM pairing_codes WHERE code_hash = ? AND expires >= ?",
-            (_hashed(code), now),
-        ).fetchone()
-        if row is None:
-            return False
-        made = row[0] - CODE_MINUTES * 60
-        (tries,) = self._db.execute(
-            "SELECT COUNT(*) FROM pairing_failures WHERE at >= ?", (made,)
-        ).fetchone()
-        self._db.execute("DELETE FROM pairing_codes WHERE code_hash = ?", (_hashed(code),))
-        return bool(tries < FAILURES_PER_CODE)
+
+def _use_code(db: Connection, code: str, now: float) -> bool:
+    """Spend `code` if it is live and was not guessed at (within the pairing transaction)."""
+    this_code = PAIRING_CODES.c.code_hash == _hashed(code)
+    expires = db.execute(
+        select(PAIRING_CODES.c.expires).where(this_code, PAIRING_CODES.c.expires >= now)
+    ).scalar()
+    if expires is None:
+        return False
+    made = expires - CODE_MINUTES * 60
+    tries = db.execute(select(func.count()).where(PAIRING_FAILURES.c.at >= made)).scalar_one()
+    db.execute(delete(PAIRING_CODES).where(this_code))
+    return bool(tries < FAILURES_PER_CODE)
 
 
 def _hashed(code: str) -> str:

@@ -1,34 +1,54 @@
 """Per-person allowances: a message rate, and daily caps on model tokens and dollars.
 
 Reaching one gets a reply saying when it resets (the next minute, or local midnight); `/usage`
-shows the day so far.
+shows the day so far. Both are kept in the store: every worker counts against the same ones.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+)
 
 from bot.config import LimitSettings, Price
 from bot.engine.usage import Usage, cost_usd
-from bot.store.db import open_private_db
+from bot.store.db import TABLES, Database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS daily_usage (
-    user_id INTEGER NOT NULL,
-    day TEXT NOT NULL,
-    messages INTEGER NOT NULL DEFAULT 0,
-    model_calls INTEGER NOT NULL DEFAULT 0,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    cost_usd REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (user_id, day)
-);
-"""
+DAILY_USAGE = Table(
+    "daily_usage",
+    TABLES,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("day", String, primary_key=True),
+    Column("messages", Integer, nullable=False, default=0),
+    Column("model_calls", Integer, nullable=False, default=0),
+    Column("input_tokens", Integer, nullable=False, default=0),
+    Column("output_tokens", Integer, nullable=False, default=0),
+    Column("cost_usd", Float, nullable=False, default=0),
+)
+# When each person's messages of the last minute came (epoch seconds), for the message rate.
+MESSAGE_TIMES = Table(
+    "message_times",
+    TABLES,
+    Column("user_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("message_times_by_user", "user_id", "at"),
+)
+RATE_WINDOW_SECONDS = 60
+COUNTED = ("messages", "model_calls", "input_tokens", "output_tokens", "cost_usd")
 
 
 @dataclass(frozen=True)
@@ -45,12 +65,17 @@ class DayUsage:
 
 
 class Allowances:
-    def __init__(self, limits: LimitSettings, price: Price, path: Path) -> None:
+    def __init__(
+        self,
+        limits: LimitSettings,
+        price: Price,
+        database: Database,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.limits = limits
         self.price = price
-        self._lock = threading.Lock()
-        self._db = open_private_db(path, SCHEMA)
-        self._recent: dict[int, deque[float]] = defaultdict(deque)
+        self.database = database
+        self._clock = clock  # wall time: every worker's clock agrees on it
 
     def refusal(self, user_id: int, now: datetime, paced: bool = True) -> str | None:
         """Why this person may not ask anything now, with when that ends; None if they may.
@@ -62,47 +87,50 @@ class Allowances:
             return f"You've used today's ${limits.daily_cost_usd:.2f} budget. {_reset(now)}"
         if not paced:
             return None
-        with self._lock:
-            recent, moment = self._recent[user_id], time.monotonic()
-            while recent and moment - recent[0] >= 60:
-                recent.popleft()
-            if len(recent) >= limits.messages_per_minute:
-                wait = 60 - (moment - recent[0])
+        moment, mine = self._clock(), MESSAGE_TIMES.c.user_id == user_id
+        with self.database.transaction(f"message rate {user_id}") as db:
+            db.execute(
+                delete(MESSAGE_TIMES).where(
+                    mine, MESSAGE_TIMES.c.at <= moment - RATE_WINDOW_SECONDS
+                )
+            )
+            count, oldest = db.execute(
+                select(func.count(), func.min(MESSAGE_TIMES.c.at)).where(mine)
+            ).one()
+            if count >= limits.messages_per_minute:
+                wait = RATE_WINDOW_SECONDS - (moment - oldest)
                 return (
                     f"That's more than {limits.messages_per_minute} messages in a minute. "
                     f"Please wait {wait:.0f} s and ask again."
                 )
-            recent.append(moment)
+            db.execute(MESSAGE_TIMES.insert().values(user_id=user_id, at=moment))
         return None
 
     def add(self, user_id: int, now: datetime, usage: Usage) -> None:
         """Count one answered message and what its model calls cost."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO daily_usage (user_id, day, messages, model_calls, input_tokens,"
-                " output_tokens, cost_usd) VALUES (?, ?, 1, ?, ?, ?, ?)"
-                " ON CONFLICT (user_id, day) DO UPDATE SET messages = messages + 1,"
-                " model_calls = model_calls + excluded.model_calls,"
-                " input_tokens = input_tokens + excluded.input_tokens,"
-                " output_tokens = output_tokens + excluded.output_tokens,"
-                " cost_usd = cost_usd + excluded.cost_usd",
-                (
-                    user_id,
-                    now.date().isoformat(),
-                    usage.model_calls,
-                    usage.prompt_tokens,
-                    usage.output_tokens,
-                    cost_usd(usage, self.price),
-                ),
+        counts = {
+            "messages": 1,
+            "model_calls": usage.model_calls,
+            "input_tokens": usage.prompt_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": cost_usd(usage, self.price),
+        }
+        statement = self.database.insert(DAILY_USAGE).values(
+            user_id=user_id, day=now.date().isoformat(), **counts
+        )
+        added = {name: DAILY_USAGE.c[name] + statement.excluded[name] for name in COUNTED}
+        with self.database.transaction() as db:
+            db.execute(
+                statement.on_conflict_do_update(index_elements=["user_id", "day"], set_=added)
             )
 
     def today(self, user_id: int, now: datetime) -> DayUsage:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT messages, model_calls, input_tokens, output_tokens, cost_usd"
-                " FROM daily_usage WHERE user_id = ? AND day = ?",
-                (user_id, now.date().isoformat()),
-            ).fetchone()
+        with self.database.transaction() as db:
+            row = db.execute(
+                select(*(DAILY_USAGE.c[name] for name in COUNTED)).where(
+                    DAILY_USAGE.c.user_id == user_id, DAILY_USAGE.c.day == now.date().isoformat()
+                )
+            ).first()
         return DayUsage(*row) if row else DayUsage()
 
     def report(self, user_id: int, now: datetime) -> str:

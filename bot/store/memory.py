@@ -1,53 +1,70 @@
-"""Each chat's recent turns, kept in SQLite so they survive a restart."""
+"""Each chat's recent turns, settings, focus and run records, kept in the store's database so
+they survive a restart and every worker sees the same conversation."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+)
 
 from bot.engine.usage import Usage
 from bot.messages import TraceStep
 from bot.redaction import redact
-from bot.store.db import open_private_db
+from bot.store.db import TABLES, Database
 from integrations.calendar import Event
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS turns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    chat_id INTEGER NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-    text TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS turns_by_chat ON turns (chat_id, id);
-CREATE TABLE IF NOT EXISTS chat_settings (
-    chat_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (chat_id, name)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    chat_id INTEGER NOT NULL,
-    mode TEXT NOT NULL,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    steps TEXT NOT NULL,
-    usage TEXT NOT NULL,
-    seconds REAL NOT NULL,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_chat ON runs (chat_id, id);
-CREATE TABLE IF NOT EXISTS focus (
-    chat_id TEXT PRIMARY KEY,
-    event TEXT NOT NULL
-);
-"""
+TURNS = Table(
+    "turns",
+    TABLES,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", String, nullable=False),
+    Column("role", String, CheckConstraint("role IN ('user', 'assistant')"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created", Float, nullable=False),
+    Index("turns_by_chat", "chat_id", "id"),
+)
+SETTINGS = Table(
+    "chat_settings",
+    TABLES,
+    Column("chat_id", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+RUNS = Table(
+    "runs",
+    TABLES,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", String, nullable=False),
+    Column("mode", String, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("steps", Text, nullable=False),
+    Column("usage", Text, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("created", Float, nullable=False),
+    Index("runs_by_chat", "chat_id", "id"),
+)
+FOCUS = Table(
+    "focus",
+    TABLES,
+    Column("chat_id", String, primary_key=True),
+    Column("event", Text, nullable=False),
+)
 
 
 # A chat's id, or in a group "chat:user": each person in a group has their own history.
@@ -73,52 +90,53 @@ class RunRecord:
 
 
 class ChatMemory:
-    def __init__(self, path: Path, turns_kept: int) -> None:
-        self.path = path
+    def __init__(self, database: Database, turns_kept: int) -> None:
+        self.database = database
         self.turns_kept = turns_kept
-        self._lock = threading.Lock()
-        self._db = open_private_db(path, SCHEMA)
 
     def remember(self, conversation: Conversation, *turns: Turn) -> None:
         """Add turns to a chat and forget those beyond the last `turns_kept`."""
-        with self._lock, self._db:  # a failed insert rolls back instead of staying open
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO turns (chat_id, role, text, created) VALUES (?, ?, ?, ?)",
-                [(conversation, turn.role, turn.text, time.time()) for turn in turns],
+        chat = _key(conversation)
+        with self.database.transaction() as db:
+            db.execute(
+                TURNS.insert(),
+                [
+                    {"chat_id": chat, "role": turn.role, "text": turn.text, "created": time.time()}
+                    for turn in turns
+                ],
             )
-            self._db.execute(
-                "DELETE FROM turns WHERE chat_id = ? AND id NOT IN "
-                "(SELECT id FROM turns WHERE chat_id = ? ORDER BY id DESC LIMIT ?)",
-                (conversation, conversation, self.turns_kept),
+            kept = (
+                select(TURNS.c.id)
+                .where(TURNS.c.chat_id == chat)
+                .order_by(TURNS.c.id.desc())
+                .limit(self.turns_kept)
             )
+            db.execute(delete(TURNS).where(TURNS.c.chat_id == chat, TURNS.c.id.not_in(kept)))
 
     def recent(self, conversation: Conversation) -> list[Turn]:
         """The chat's kept turns, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT role, text FROM turns WHERE chat_id = ? ORDER BY id DESC LIMIT ?",
-                (conversation, self.turns_kept),
-            ).fetchall()
+        with self.database.transaction() as db:
+            rows = db.execute(
+                select(TURNS.c.role, TURNS.c.text)
+                .where(TURNS.c.chat_id == _key(conversation))
+                .order_by(TURNS.c.id.desc())
+                .limit(self.turns_kept)
+            ).all()
         return [Turn(role, text) for role, text in reversed(rows)]
 
     def remember_focus(self, conversation: Conversation, event: Event) -> None:
         """Keep the event this chat last talked about, for follow-up questions."""
         record = {**asdict(event), "start": event.start.isoformat(), "end": event.end.isoformat()}
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO focus (chat_id, event) VALUES (?, ?)",
-                (conversation, json.dumps(record)),
-            )
+        self._put(FOCUS, {"chat_id": _key(conversation)}, {"event": json.dumps(record)})
 
     def focus(self, conversation: Conversation) -> Event | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT event FROM focus WHERE chat_id = ?", (conversation,)
-            ).fetchone()
-        if row is None:
+        with self.database.transaction() as db:
+            found = db.execute(
+                select(FOCUS.c.event).where(FOCUS.c.chat_id == _key(conversation))
+            ).scalar()
+        if found is None:
             return None
-        record = json.loads(row[0])
+        record = json.loads(found)
         start, end = (
             datetime.fromisoformat(record.pop("start")),
             datetime.fromisoformat(record.pop("end")),
@@ -130,29 +148,29 @@ class ChatMemory:
         steps = json.dumps(
             [redact(asdict(step)) for step in run.steps], default=lambda v: redact(str(v))
         )
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO runs (chat_id, mode, question, answer, steps, usage, seconds, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation,
-                    run.mode,
-                    run.question,
-                    run.answer,
-                    steps,
-                    json.dumps(asdict(run.usage)),
-                    run.seconds,
-                    time.time(),
-                ),
+        with self.database.transaction() as db:
+            db.execute(
+                RUNS.insert().values(
+                    chat_id=_key(conversation),
+                    mode=run.mode,
+                    question=run.question,
+                    answer=run.answer,
+                    steps=steps,
+                    usage=json.dumps(asdict(run.usage)),
+                    seconds=run.seconds,
+                    created=time.time(),
+                )
             )
 
     def last_run(self, conversation: Conversation) -> RunRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT mode, question, answer, steps, usage, seconds FROM runs"
-                " WHERE chat_id = ? ORDER BY id DESC LIMIT 1",
-                (conversation,),
-            ).fetchone()
+        with self.database.transaction() as db:
+            row = db.execute(
+                select(RUNS.c.mode, RUNS.c.question, RUNS.c.answer, RUNS.c.steps)
+                .add_columns(RUNS.c.usage, RUNS.c.seconds)
+                .where(RUNS.c.chat_id == _key(conversation))
+                .order_by(RUNS.c.id.desc())
+                .limit(1)
+            ).first()
         if row is None:
             return None
         mode, question, answer, steps, usage, seconds = row
@@ -161,20 +179,27 @@ class ChatMemory:
 
     def set_setting(self, conversation: Conversation, name: str, value: str) -> None:
         """A chat's own choice (its voice mode, ...), kept across restarts."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO chat_settings (chat_id, name, value) VALUES (?, ?, ?)",
-                (conversation, name, value),
-            )
+        self._put(SETTINGS, {"chat_id": _key(conversation), "name": name}, {"value": value})
 
     def setting(self, conversation: Conversation, name: str) -> str | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM chat_settings WHERE chat_id = ? AND name = ?",
-                (conversation, name),
-            ).fetchone()
-        return row[0] if row else None
+        with self.database.transaction() as db:
+            value: str | None = db.execute(
+                select(SETTINGS.c.value).where(
+                    SETTINGS.c.chat_id == _key(conversation), SETTINGS.c.name == name
+                )
+            ).scalar()
+        return value
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.database.close()
+
+    def _put(self, table: Table, key: dict[str, str], values: dict[str, str]) -> None:
+        """Insert a row, or replace the values of the row with the same key."""
+        statement = self.database.insert(table).values(**key, **values)
+        with self.database.transaction() as db:
+            db.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
+
+
+def _key(conversation: Conversation) -> str:
+    # Chats are numbers and group members "chat:user": one text column holds both.
+    return str(conversation)

@@ -15,7 +15,10 @@ wrote, different chats at once, on one worker or on several sharing PostgreSQL. 
 DBOS resumes each unfinished run after its last finished step (every tool, model call and
 message sent is a journaled step, see bot/engine/journal.py). Scheduled slots are workflows too.
 
-The journal is a SQLite file in the data folder, or PostgreSQL for several workers.
+The journal is a SQLite file in the data folder, or PostgreSQL for several workers. With
+several, each may be a receiver (stores updates as runs), a worker (runs them) or both (`all`);
+workers beat in the shared store, and the runs of one silent for `durable.takeover_seconds` are
+taken over by the others.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from bot.engine.journal import run_action
 from bot.schedule import Scheduler
 from bot.startup import connect
 from bot.store.private import private_database, private_folder
+from bot.store.workers import Heartbeats
 from bot.telegram.arrivals import Arrivals
 from bot.telegram.handlers import build_application, publish_commands
 from bot.telegram.outbox import Outbox
@@ -68,6 +72,9 @@ CHAT_QUEUE = "telegram-chats"
 # against a few small queries a second on an idle bot.
 QUEUE_POLL_SECONDS = 0.1
 WAITING = ["ENQUEUED", "PENDING"]
+# A worker beats this many times within the takeover time: a beat or two lost to a busy
+# machine does not make it look dead.
+BEATS_PER_TAKEOVER = 6
 PATIENT = Backoff()  # 1 s doubling to a minute  # a run stored and not started yet, or not finished
 
 
@@ -184,9 +191,9 @@ async def waiting_runs() -> list[float]:
     return [(run.created_at or 0) / 1000 for run in runs]
 
 
-def database_url(config: LoadedConfig, override: str | None) -> str:
-    chosen = override or config.settings.durable.database_url
-    return chosen or f"sqlite:///{config.data_dir / 'runs.sqlite3'}"
+def database_url(config: LoadedConfig, shared: str | None) -> str:
+    """The journal's database: the shared one, or a SQLite file in the data folder."""
+    return shared or f"sqlite:///{config.data_dir / 'runs.sqlite3'}"
 
 
 class _WalConnection(sqlite3.Connection):
@@ -239,58 +246,103 @@ async def serve(
     worker: str,
     webhook: Webhook | None = None,
     database: str | None = None,
+    role: str = "all",
 ) -> None:
-    """Serve Tandem on Telegram until SIGINT or SIGTERM, every update a durable run."""
+    """Serve Tandem on Telegram until SIGINT or SIGTERM, every update a durable run.
+
+    A receiver only stores updates as runs, a worker only runs them, `all` does both."""
     global _running
     settings = config.settings
+    durable = settings.durable
+    receives, works = role in ("all", "receiver"), role in ("all", "worker")
     arrivals = Arrivals()
     application = build_application(
         assistant, settings.telegram, token, journal=assistant.journal, arrivals=arrivals
     )
     await connect(application, settings.telegram.base_url)
-    await publish_commands(application.bot)
+    if receives:
+        await publish_commands(application.bot)
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
     _running = Running(assistant, application, Outbox(application.bot, assistant.journal), owner)
     url = database_url(config, database)
     if url.startswith("sqlite:///"):
         private_database(Path(url.removeprefix("sqlite:///")))  # the journal holds messages
     DBOS(config=journal_config(url, worker))
+    if works:
+        # Alive before any run starts here, so that none is left unowned if this worker dies.
+        await asyncio.to_thread(assistant.stores.heartbeats.beat, worker, time.time())
+    else:
+        DBOS.listen_queues([])  # a receiver takes no runs: the workers do
     DBOS.launch()  # resumes this worker's runs that a crash left unfinished
     private_folder(config.data_dir)
     # One run at a time per chat, across every worker sharing the journal.
     queue = await DBOS.register_queue_async(
         CHAT_QUEUE,
         partition_concurrency=1,
+        worker_concurrency=durable.runs_per_worker,
         polling_interval_sec=QUEUE_POLL_SECONDS,
         on_conflict="always_update",
     )
-    health = Health(worker, "polling" if webhook is None else "webhook")
-    inbox = Inbox(application.bot.id, queue, health, arrivals)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    tasks = [
-        asyncio.create_task(_schedule(config, assistant, owner)),
-        asyncio.create_task(_keep_status(config.data_dir, health)),
-    ]
-    if webhook is None:
-        tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
-    else:
-        tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
-    if (llm := assistant.engine.llm) is not None:
+    tasks = []
+    if works:
+        tasks.append(asyncio.create_task(_schedule(config, assistant, owner)))
+        heartbeats = assistant.stores.heartbeats
+        tasks.append(asyncio.create_task(keep_alive(heartbeats, worker, durable.takeover_seconds)))
+    if receives:
+        health = Health(worker, "polling" if webhook is None else "webhook")
+        inbox = Inbox(application.bot.id, queue, health, arrivals)
+        tasks.append(asyncio.create_task(_keep_status(config.data_dir, health)))
+        if webhook is None:
+            tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
+        else:
+            tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
+    if works and (llm := assistant.engine.llm) is not None:
         # Claude's SDK loads while Tandem already listens, not before.
         threading.Thread(target=llm.warm_up, name="tandem-warm-up", daemon=True).start()
-    how = "polling Telegram" if webhook is None else f"taking Telegram's webhook at {webhook.url}"
-    log.info("Tandem is %s for messages (worker %s)", how, worker)
+    if not receives:
+        how = "answering the messages that receivers store"
+    elif webhook is None:
+        how = "polling Telegram for messages"
+    else:
+        how = f"taking Telegram's webhook at {webhook.url} for messages"
+    log.info("Tandem is %s (worker %s, role %s)", how, worker, role)
     await stop.wait()
     log.info("Stopping: unfinished answers resume at the next start")
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    grace = settings.durable.shutdown_grace_seconds
+    grace = durable.shutdown_grace_seconds
     await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=int(grace))
     await application.shutdown()
+
+
+async def keep_alive(heartbeats: Heartbeats, worker: str, takeover_seconds: float) -> None:
+    """Beat in the shared store, and take over the unfinished runs of any worker silent for
+    `takeover_seconds`: they go back on their queue, each to resume after its last journaled
+    step on whichever live worker takes it. Several workers taking over at once is harmless:
+    DBOS hands a run back only while the silent worker still owns it."""
+    while True:
+        now = time.time()
+        try:
+            await asyncio.to_thread(heartbeats.beat, worker, now)
+            silent = await asyncio.to_thread(heartbeats.silent, now - takeover_seconds)
+            for gone in (name for name in silent if name != worker):
+                # DBOS's own start-up recovery, pointed at another executor's workflows.
+                taken = await asyncio.to_thread(DBOS._recover_pending_workflows, [gone])
+                log.warning(
+                    "Worker %s has been silent for %.0f s: took over its %d unfinished run(s)",
+                    gone,
+                    takeover_seconds,
+                    len(taken),
+                )
+                await asyncio.to_thread(heartbeats.forget, gone, now - takeover_seconds)
+        except Exception as exc:  # the database is away: beat again next time
+            log.error("Could not beat or take over (%s: %s)", type(exc).__name__, exc)
+        await asyncio.sleep(takeover_seconds / BEATS_PER_TAKEOVER)
 
 
 async def poll(

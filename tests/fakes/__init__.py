@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,6 +82,22 @@ def silent_server() -> Iterator[SilentServer]:
 
 # Talks to the fakes only: no proxy, whatever the environment says.
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@contextlib.contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server at `server` (a URL), dropped afterwards."""
+    import psycopg
+
+    parts = urlsplit(server)
+    name = f"tandem_scratch_{secrets.token_hex(6)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def control(base: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
