@@ -38,7 +38,7 @@ from bot.config import load_config
 from bot.core import Assistant
 from bot.tools import TOOLS
 from bot.wiring import build
-from tests.fakes import control, running
+from tests.fakes import control, running, untouched_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "tandem.example.yaml"
@@ -362,11 +362,7 @@ def launch_tandem(
 ) -> subprocess.Popen[bytes]:
     """`tandem run` (or `command` run) with these arguments, Claude at the fake, its output in
     `log`."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
-    }
+    env = untouched_environment()
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         ANTHROPIC_API_KEY=KEY,

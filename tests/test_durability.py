@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import sqlite3
 import subprocess
@@ -55,7 +54,7 @@ import yaml
 from bot.telegram.handlers import REFUSAL
 from bot.telegram.server import webhook_secret
 from tests.conftest import HANG_SECONDS
-from tests.fakes import running
+from tests.fakes import running, untouched_environment
 from tests.test_end_to_end import (
     BARRIER,
     LOCAL,
@@ -150,11 +149,7 @@ def config_for(folder: Path, fakes: Fakes, users: list[int], mode: str) -> Path:
 
 def environment(folder: Path) -> dict[str, str]:
     """Tandem's environment: the bot token, the data folder, nothing from the caller's."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
-    }
+    env = untouched_environment()
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TANDEM_DATA_DIR=str(folder / "data"),

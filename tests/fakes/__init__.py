@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -131,3 +132,14 @@ def report(name: str, cassette: Any, lines: list[str]) -> None:
         print(f"  {request.method} {request.uri}")
     for line in lines:
         print(f"    {line}")
+
+
+def untouched_environment() -> dict[str, str]:
+    """This process's environment without any setting of Tandem's, Telegram's, Claude's,
+    OpenTelemetry's or DBOS's, so a Tandem started from a test or a benchmark gets only what
+    it is given."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ANTHROPIC_", "TANDEM_", "TELEGRAM_", "OTEL_", "DBOS"))
+    }
