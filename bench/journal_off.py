@@ -47,6 +47,10 @@ class NoDbos:
         return None  # updates never reach a queue: `accept` answers them
 
     @staticmethod
+    async def list_workflows_async(**filters: Any) -> list[Any]:
+        return []  # nothing is stored, so nothing is left unfinished
+
+    @staticmethod
     def destroy(workflow_completion_timeout_sec: int) -> None:
         pass
 
