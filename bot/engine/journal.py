@@ -26,7 +26,8 @@ class Journal(Protocol):
 
 # Blocking tools (calendar, weather) mostly wait on the network: with asyncio's default pool
 # (cores + 4 threads) a hundred chats at once queued behind six of them.
-_WAITING = ThreadPoolExecutor(max_workers=64, thread_name_prefix="tandem-step")
+STEP_THREADS = 64
+_WAITING = ThreadPoolExecutor(max_workers=STEP_THREADS, thread_name_prefix="tandem-step")
 
 
 async def run_action(action: Callable[..., Awaitable[T] | T], *args: Any) -> T:

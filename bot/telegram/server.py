@@ -57,7 +57,7 @@ from telegram.ext import Application
 
 from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
-from bot.engine.journal import run_action
+from bot.engine.journal import STEP_THREADS
 from bot.schedule import Scheduler
 from bot.startup import connect
 from bot.store.private import private_database, private_folder
@@ -77,8 +77,9 @@ from bot.telegram.turns import ChatTurns
 
 log = logging.getLogger(__name__)
 
-# DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped.
-JOURNAL_THREADS = 8
+# DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped;
+# a blocking step runs there too, with its checkpoints (so as many as for blocking steps).
+JOURNAL_THREADS = STEP_THREADS
 CHAT_QUEUE = "telegram-chats"
 # How often the queue looks for runs to start: the most a message waits before its run starts,
 # against a few small queries a second on an idle bot.
@@ -97,7 +98,9 @@ class DbosJournal:
     """Each step a DBOS step: checkpointed, and replayed instead of redone after a crash."""
 
     async def step(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
-        return await DBOS.run_step_async(StepOptions(name=name), run_action, action, *args)
+        # A blocking action goes to a DBOS thread once, for its checkpoint check, itself and its
+        # record (three trips between threads when it ran in a pool of its own).
+        return await DBOS.run_step_async(StepOptions(name=name), action, *args)
 
 
 @dataclass
