@@ -82,14 +82,17 @@ _GENERAL = re.compile(
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
     r"what(?:'s| is) \d|what does .* mean\b)"
 )
+_HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
-    r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b|\bi(?:'m| am| have| had|'ve|"
-    r" meet| see| need to be)\b|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
+    r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b"
+    r"|\bi(?:'m| am| have| had|'ve| got| meet| see| need to be)\b"
+    r"|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
     r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|meetings?|events?|booked)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
+    r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown)\b"
 )
 _WEATHER = re.compile(
     r"\b(?:weather|forecast|temperature|rain|raining|rainy|snow|snowing|sunny|windy|umbrella)\b"
@@ -107,6 +110,10 @@ _FREE = re.compile(
     r"\b(?:am|are|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
     r"|\b(?:free|busy|available) (?:at|on|then|tonight|tomorrow)\b|\bis .* free\b"
     r"|^(?:free|busy|available)\b"
+)
+_AT_A_MOMENT = re.compile(
+    r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
+    r"|\b(?:can|could) (?:i|we) do\b|\b(?:am|are) (?:i|we) (?:around|about)\b"
 )
 _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
@@ -228,7 +235,9 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
     if _GENERAL.match(corrected):
         return "other"
-    if _CALENDAR_CUES.search(corrected):
+    # "How do I make mulled wine?" asks how to do something: about the calendar only when what
+    # it names is in the user's events ("how do I get to the flat viewing?").
+    if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(corrected):
         return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
@@ -249,6 +258,9 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "count"
     if _FREE.search(corrected) or (reading.moment and re.search(r"\b(?:free|busy)\b", corrected)):
         return "busy" if re.search(r"\bbusy\b", corrected) else "free"
+    if reading.moment and _AT_A_MOMENT.search(corrected):
+        # "Do I have anything at 8?" is answered as "am I busy?"; "can I do 7:30?" as "free?".
+        return "busy" if re.search(r"\b(?:anything|something)\b", corrected) else "free"
     if _DURATION.search(corrected):
         return "duration"
     if _NOTES.search(corrected):

@@ -28,7 +28,9 @@ SYNONYMS = {
     "concert": "gig", "vets": "vet", "bday": "birthday", "b'day": "birthday",
     "birthdays": "birthday", "hair": "haircut", "dentist's": "dentist", "mom": "mum",
     "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
-    "takeoff": "flight", "airport": "flight",
+    "takeoff": "flight", "airport": "flight", "summit": "conference", "congress": "conference",
+    "symposium": "conference", "convention": "conference", "conferences": "conference",
+    "movie": "film", "movies": "film", "films": "film",
 }  # fmt: skip
 
 
@@ -112,6 +114,20 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
         weight = significance.weight(word) * (VAGUE_SHARE if word in VAGUE_WORDS else 1.0)
         total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
     return total
+
+
+def named_in_notes(event: Event, asked: Sequence[str]) -> bool:
+    """Whether a telling word of the question is in the event's notes and not its title or place
+    ("the homework for German", "which seat on the train"): the notes hold the answer."""
+
+    def has(field: str, word: str) -> bool:
+        return any(similar(word, other) for other in event_words(getattr(event, field)))
+
+    return any(
+        has("description", word) and not (has("title", word) or has("location", word))
+        for word in asked
+        if word not in VAGUE_WORDS
+    )
 
 
 def owners(text: str, user: str) -> dict[str, str]:
