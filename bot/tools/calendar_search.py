@@ -15,7 +15,7 @@ from bot.config import UserSettings
 from bot.formatting import View, clock_time, day_name, describe, event_line, events_by_day
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
-from bot.tools.journeys import DEPART, RETURN, TRIP, homeward, towards, trip
+from bot.tools.journeys import DEPART, RETURN, TRIP, back_from, towards, trip
 from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
@@ -292,7 +292,7 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     if TRIP.search(asked):
         return trip(events, found, home)
     if RETURN.search(asked):
-        back = homeward(events, found[0], home) if found else None
+        back = back_from(events, found, home)
         return [back] if back else []
     if DEPART.search(asked):
         return towards(found, significant(asked))[:1]

@@ -33,15 +33,27 @@ def destination(event: Event) -> set[str]:
     return set(significant(parts[-1]))
 
 
-def homeward(events: list[Event], since: Event, home: str) -> Event | None:
-    """The first journey from `since` on that goes home (or says it returns)."""
-    home_words = set(significant(home))
-    for event in events:
-        if event.start < since.start or not is_journey(event):
-            continue
-        if home_words & destination(event) or RETURN.search(event.title.lower()):
+def goes_home(event: Event, home: str) -> bool:
+    return is_journey(event) and bool(
+        set(significant(home)) & destination(event) or RETURN.search(event.title.lower())
+    )
+
+
+def away(events: list[Event], found: list[Event], home: str) -> Event | None:
+    """The first event the words name that is away from home: a journey away, or an event
+    after one with no journey home between ("the gym" at home is never a trip)."""
+    for event in found:
+        if is_journey(event) and not goes_home(event, home):
+            return event
+        before = [other for other in events if is_journey(other) and other.start <= event.start]
+        if before and not goes_home(before[-1], home):
             return event
     return None
+
+
+def homeward(events: list[Event], since: Event, home: str) -> Event | None:
+    """The first journey home from `since` on."""
+    return next((e for e in events if e.start >= since.start and goes_home(e, home)), None)
 
 
 def towards(found: list[Event], words: list[str]) -> list[Event]:
@@ -51,9 +63,16 @@ def towards(found: list[Event], words: list[str]) -> list[Event]:
     return going + [event for event in journeys if event not in going]
 
 
+def back_from(events: list[Event], found: list[Event], home: str) -> Event | None:
+    """The journey home from where the words name ("back from Lisbon"), if that is away."""
+    anchor = away(events, found, home)
+    return homeward(events, anchor, home) if anchor else None
+
+
 def trip(events: list[Event], found: list[Event], home: str) -> list[Event]:
-    """Everything from the first event the words name until the journey home after it."""
-    if not found or not (back := homeward(events, found[0], home)):
+    """Everything from the first event away that the words name until the journey home."""
+    anchor = away(events, found, home)
+    back = homeward(events, anchor, home) if anchor else None
+    if not (anchor and back):
         return []
-    start, end = found[0].start, back.end
-    return [event for event in events if event.start < end and event.end > start]
+    return [event for event in events if event.start < back.end and event.end > anchor.start]
