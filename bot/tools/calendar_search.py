@@ -100,6 +100,9 @@ class CalendarFindings:
         ):
             when = f"{when}, {day}"
         subject = self.subject
+        # "Am I free for lunch on the 21st?": free or busy is over the window, whatever it holds.
+        if view.asks in ("free", "busy") and (self.matched or not subject or self.events):
+            return self._free(view, when, one_day)
         if subject and not self.matched:
             found = f"I found nothing matching “{subject}” {when}."
             if self.elsewhere:
@@ -107,8 +110,6 @@ class CalendarFindings:
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
-        if view.asks in ("free", "busy"):
-            return self._free(view, when, one_day)
         if view.asks == "count":
             count = len(self.events) + self.more
             what = f"“{subject}”" if subject else "event"

@@ -17,7 +17,8 @@ TRANSPORT = frozenset({"flight", "train", "bus", "coach", "ferry", "eurostar", "
 RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
 # Words of setting off, as they stay in a question's subject ("when do I leave for Cork?").
 DEPART = re.compile(
-    r"\b(?:leave|leaving|head|heading|travel|travelling|traveling|depart|departing|departure)\b"
+    r"\b(?:leave|leaving|head|heading|travel|travelling|traveling|depart|departing|departure|"
+    r"off)\b"
 )
 TRIP = re.compile(r"\btrip\b")
 _TOWARDS = re.compile(r"→|->|–>|\bto\b")
@@ -40,13 +41,14 @@ def goes_home(event: Event, home: str) -> bool:
 
 
 def away(events: list[Event], found: list[Event], home: str) -> Event | None:
-    """The first event the words name that is away from home: a journey away, or an event
-    after one with no journey home between ("the gym" at home is never a trip)."""
+    """The first event the words name that is away from home: a journey away, or an event at a
+    place a journey away goes to ("the conference" in Lisbon; never "the gym" at home)."""
+    going = [(j, destination(j)) for j in events if is_journey(j) and not goes_home(j, home)]
     for event in found:
         if is_journey(event) and not goes_home(event, home):
             return event
-        before = [other for other in events if is_journey(other) and other.start <= event.start]
-        if before and not goes_home(before[-1], home):
+        words = set(significant(f"{event.title} {event.location}"))
+        if any(journey.start < event.end and place & words for journey, place in going):
             return event
     return None
 

@@ -185,11 +185,17 @@ class _Known:
         self._read: Significance | None = None
 
     def uses(self, word: str) -> bool:
-        if self._significance is None:
-            return False
-        if self._read is None:
+        read = self._words()
+        return read is not None and read.known(word)
+
+    def names_a_person(self, word: str) -> bool:
+        read = self._words()
+        return read is not None and read.is_person(word)
+
+    def _words(self) -> Significance | None:
+        if self._read is None and self._significance is not None:
             self._read = self._significance()
-        return self._read.known(word)
+        return self._read
 
 
 def _subject(
@@ -201,6 +207,7 @@ def _subject(
     if reading.span:
         rest = rest[: reading.span[0]] + " " + rest[reading.span[1] :]
     meals = re.findall(r"\b(?:breakfast|brunch|lunch|dinner|supper)\b", corrected)
+    meals = [meal for meal in meals if meal != reading.meal.removesuffix("time")]
     holiday = set(tokens(reading.holiday))
     words = [
         w
@@ -208,6 +215,8 @@ def _subject(
         if not w.isdigit() and w.removesuffix("'s") not in holiday
     ]
     words += [meal for meal in meals if meal not in words]
+    # "When am I off to Cork?": "off" says it is the journey there, not the stay.
+    words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
     kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
@@ -247,6 +256,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     unknown = [w.lower() for w in subject if w.lower() not in VAGUE_WORDS]
     if not unknown:
         return "calendar" if reading.window or reading.problem else "other"
+    if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
+        return "calendar"
     in_calendar = sum(known.uses(word) for word in unknown)
     return "calendar" if in_calendar * 2 >= len(unknown) else "other"
 

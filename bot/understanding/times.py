@@ -42,6 +42,12 @@ YEARS = range(1900, 2200)  # explicit years outside these are refused, not looke
 MOMENT = timedelta(hours=1)
 # Countries that write the month first in numeric dates (12/14 is 14 December).
 MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
+# Usual hours of a meal, when a question uses one as a time ("am I free for lunch?").
+MEAL_HOURS = {"breakfast": (7, 10), "brunch": (10, 14), "lunch": (12, 14), "dinner": (18, 22),
+              "supper": (18, 22)}  # fmt: skip
+_MEAL_TIME = re.compile(
+    r"\b(?:for|at|over|around|during) (breakfast|brunch|lunch|lunchtime|dinner|supper)\b(?! with\b)"
+)
 _MEALS = re.compile(r"\b(?:breakfast|brunch|lunch|lunchtime|dinner|supper|tea)\b")
 _BARE_TWELVE = re.compile(r"\b12(?::00)?\b(?!\s*(?:a\.?m|midnight|at night))")
 _UP_TO = re.compile(r"\b((?:am i|are (?:you|we|they)|i'm|we're|is \w+) )(up to)\b")
@@ -78,6 +84,7 @@ class TimeReading:
     span: tuple[int, int] | None = None  # where the phrase is in the corrected text
     problem: str | None = None  # a kind sentence for an impossible date
     holiday: str = ""  # the holiday named ("Christmas"), not a subject
+    meal: str = ""  # a meal said as a time ("free for lunch"), not a subject
 
 
 class NoSuchDate(ValueError):
@@ -315,9 +322,11 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
                 return TimeReading(found, span=match.span())
         text = prepare(corrected, order)
         found = _best(_duckling(text, now), text)
-        if found is None:
-            return TimeReading(None)
-        reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+        reading = TimeReading(None)
+        if found is not None:
+            reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+        if meal := _MEAL_TIME.search(corrected):
+            reading = _at_meal(reading, meal[1], now, clock)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -325,6 +334,18 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
+    """ "Free for lunch on the 21st": the meal's hours of the day named (if none, the next)."""
+    window = reading.window
+    if reading.moment or (window and window.end - window.start > timedelta(days=1)):
+        return reading
+    first, last = MEAL_HOURS[meal.removesuffix("time")]
+    day = window.start.date() if window else now.date() + timedelta(days=now.hour >= last)
+    start, end = at(day, first, now.tzinfo), at(day, last, now.tzinfo)
+    meal_window = TimeWindow(start, end, _label(start, end, now, clock))
+    return TimeReading(meal_window, span=reading.span, holiday=reading.holiday, meal=meal)
 
 
 def _duckling(text: str, now: datetime) -> list[Found]:
