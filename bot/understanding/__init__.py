@@ -102,7 +102,10 @@ _UNTIL = re.compile(
     r"|\bdays (?:until|till|left)\b"
 )
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
-_WHERE = re.compile(r"\bwhere\b|\bwhich (?:place|venue|address)\b|\bwhat(?:'s| is) the address\b")
+_WHERE = re.compile(
+    r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
+    r"|hall|platform|floor)\b|\bwhat(?:'s| is) the address\b"
+)
 _DURATION = re.compile(
     r"\bhow long\b|\bwhat(?:'s| is) the duration\b|\bwhen does .* (?:end|finish)\b|\buntil when\b"
 )
@@ -203,7 +206,7 @@ def _subject(
 ) -> list[str]:
     """The words naming an event: what the time phrase and the filler words leave; a vague
     word ("date", "night") only when the user's own events use it ("Date night")."""
-    rest = prepare(corrected, order)
+    rest = _REQUEST.sub(lambda m: " " * len(m[0]), prepare(corrected, order))
     if reading.span:
         rest = rest[: reading.span[0]] + " " + rest[reading.span[1] :]
     meals = re.findall(r"\b(?:breakfast|brunch|lunch|dinner|supper)\b", corrected)
@@ -229,6 +232,12 @@ def _as_written(word: str, as_written: dict[str, str]) -> str:
     return as_written.get(base, base) + word[len(base) :]
 
 
+# "Can you check what I've got…": the asking, not what is asked about (same length, so the time
+# phrase's place in the text stays right).
+_REQUEST = re.compile(
+    r"\b(?:(?:can|could|would|will) (?:you|u) (?:please |pls )?|^(?:please |pls )?)"
+    r"(?:check|see|look up|look|find|tell me|show me|let me know)\b"
+)
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
 

@@ -55,7 +55,7 @@ FUNCTION_WORDS = frozenset(
     whose why will with would yet you your yours hows what're ok okay um uh hey like look
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
-    interesting
+    interesting towards toward roughly chance craic lowdown
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -70,7 +70,7 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings
+    count total meeting meetings story deal
     """.split()  # noqa: SIM905
 )
 
