@@ -74,6 +74,7 @@ def event_words(text: str) -> list[str]:
 _STEMMER = snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=4096)
 def _stem(word: str) -> str:
     """ "fasting" → "fast", "collection" and "collecting" → "collect" (Snowball's English)."""
     return str(_STEMMER.stemWord(word))
