@@ -179,7 +179,9 @@ async def test_claude_not_answering_in_time_falls_back_and_the_template_answers(
     assert reply.usage.model_calls == 0
 
 
-async def test_a_reached_limit_skips_claudes_reading(fake, make_assistant, week):
+async def test_a_limit_reached_by_the_reading_leaves_the_answer_to_the_template(
+    fake, make_assistant, week
+):
     config = example_without(
         understanding=UnderstandingSettings(claude=True),
         llm=CLAUDE_READS.settings.llm.model_copy(
