@@ -139,5 +139,4 @@ def _terms(terms: list[str], text: str) -> list[str]:
     return [term.strip() for term in terms if term.strip()]
 
 
-
 SCHEMA = Reading.model_json_schema()
