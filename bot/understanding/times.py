@@ -344,7 +344,7 @@ def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> Time
     first, last = MEAL_HOURS[meal.removesuffix("time")]
     day = window.start.date() if window else now.date() + timedelta(days=now.hour >= last)
     start, end = at(day, first, now.tzinfo), at(day, last, now.tzinfo)
-    meal_window = TimeWindow(start, end, _label(start, end, now, clock))
+    meal_window = TimeWindow(start, end, window_label(start, end, now, clock))
     return TimeReading(meal_window, span=reading.span, holiday=reading.holiday, meal=meal)
 
 
