@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,10 +36,16 @@ SYNONYMS = {
 }  # fmt: skip
 
 
+def _folded(text: str) -> str:
+    """Lower case without accents, as people type: "Wühlischstraße" is "wuhlischstrasse"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def tokens(text: str, joined: bool = True, possessive: bool = False) -> list[str]:
     """Lower-case words, possessives dropped ("Sam's" → "sam") unless `possessive`, synonyms
     mapped; with `joined`, "stand-up" is also "standup", as people type it."""
-    lowered = text.lower().replace("’", "'")
+    lowered = _folded(text).replace("’", "'")
     # Letters of any alphabet ("Neukölln" is one word); "1:1" is a word too.
     found = re.findall(r"[^\W_]+(?:'[^\W_]+|:\d+)?", lowered)
     if joined:
@@ -109,7 +116,7 @@ class Significance:
         for event in series.values():
             counts.update(set(event_words(f"{event.title} {event.location}")))
             named = (a or b for a, b in _PEOPLE.findall(event.title.replace("’", "'")))
-            people.update(word.lower() for word in named if word.lower() not in VAGUE_WORDS)
+            people.update(_folded(word) for word in named if word.lower() not in VAGUE_WORDS)
         total = len(series) + 1
         weights = {word: math.log(total / count) + 0.1 for word, count in counts.items()}
         return cls(weights, math.log(total) + 0.1, frozenset(people))
