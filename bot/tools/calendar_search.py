@@ -26,6 +26,7 @@ from bot.understanding.matching import (
     score,
     significant,
 )
+from bot.understanding.words import VAGUE_WORDS
 from integrations.calendar import CalendarError, Event
 
 # How far back the user's events count for word significance and recognition.
@@ -268,6 +269,11 @@ def _ranked(
         scores.append(0.0 if disowned else points)
     best = max(scores, default=0.0)
     if best < MINIMUM_SCORE:
+        return []
+    # "Stephen's Day": if no telling word matches, "day" alone (in "Bin day") is no match.
+    telling = [word for word in words if word not in VAGUE_WORDS]
+    top = events[scores.index(best)]
+    if telling and not score(top, telling, significance):
         return []
     found = [e for e, s in zip(events, scores, strict=True) if s >= best * RELATIVE_CUT]
     if travelled := _travel(text.lower(), events, found, user):

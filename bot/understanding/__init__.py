@@ -116,7 +116,7 @@ _FREE = re.compile(
 )
 _AT_A_MOMENT = re.compile(
     r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
-    r"|\b(?:can|could) (?:i|we) do\b|\b(?:am|are) (?:i|we) (?:around|about)\b"
+    r"|\b(?:can|could) (?:i|we) do\b"
 )
 _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"

@@ -27,7 +27,8 @@ ALIASES = {
     "tues": "tuesday", "tue": "tuesday", "thur": "thursday", "thu": "thursday",
     "thurs": "thursday", "wknd": "weekend", "wkend": "weekend", "xmas": "christmas",
     "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday", "wat": "what",
-    "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your",
+    "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
+    "wks": "weeks", "mnth": "month", "hrs": "hours",
 }  # fmt: skip
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
