@@ -101,3 +101,17 @@ def test_a_run_that_fails_lets_the_next_go() -> None:
         return log
 
     assert asyncio.run(scenario()) == ["a2 answered"]
+
+
+def test_a_run_that_ends_before_its_turn_does_not_hold_up_its_chat() -> None:
+    async def scenario() -> list[str]:
+        turns, log, hold = ChatTurns(at_once=10), [], asyncio.Event()
+        hold.set()
+        for run in ("a1", "a2"):
+            turns.announce("a", run)
+        turns.ready()
+        turns.finished("a", "a1")  # a1's run ended without ever reaching its turn
+        await _answer(turns, "a", "a2", log, hold)
+        return log
+
+    assert asyncio.run(scenario()) == ["start a2", "end a2"]
