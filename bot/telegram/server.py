@@ -84,7 +84,7 @@ CHAT_QUEUE = "telegram-chats"
 # How often the queue looks for runs to start: the most a message waits before its run starts,
 # against a few small queries a second on an idle bot.
 QUEUE_POLL_SECONDS = 0.1
-# A worker running every chat itself polls the queue only for runs an older Tandem left there.
+# A worker running every chat itself polls the queue only for runs stored on it before.
 LEFTOVER_POLL_SECONDS = 10.0
 WAITING = ["ENQUEUED", "PENDING"]
 RUN_PREFIX = "telegram-"
