@@ -35,6 +35,8 @@ async def accept(inbox: server.Inbox, update: dict[str, Any]) -> None:
 class NoDbos:
     """Stands in for the DBOS class where `serve` configures, launches and destroys it."""
 
+    application_version = ""
+
     def __init__(self, config: object) -> None:
         pass
 
