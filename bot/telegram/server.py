@@ -40,9 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from aiohttp import web
 from dbos import (
     DBOS,
     DBOSConfig,
@@ -57,7 +55,6 @@ from telegram.ext import Application
 
 from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
-from bot.engine.journal import STEP_THREADS
 from bot.schedule import Scheduler
 from bot.startup import connect
 from bot.store.private import private_database, private_folder
@@ -77,9 +74,10 @@ from bot.telegram.turns import ChatTurns
 
 log = logging.getLogger(__name__)
 
-# DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped;
-# a blocking step runs there too, with its checkpoints (so as many as for blocking steps).
-JOURNAL_THREADS = STEP_THREADS
+# DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped.
+# A blocking step runs there too, with its checkpoints: one thread for each run taken on at
+# once (`durable.runs_per_worker`), and these for the journal's other reads and writes.
+JOURNAL_THREADS = 8
 CHAT_QUEUE = "telegram-chats"
 # How often the queue looks for runs to start: the most a message waits before its run starts,
 # against a few small queries a second on an idle bot.
@@ -261,13 +259,13 @@ class _WalConnection(sqlite3.Connection):
         self.execute("PRAGMA synchronous=NORMAL")
 
 
-def journal_config(url: str, worker: str) -> DBOSConfig:
+def journal_config(url: str, worker: str, runs_at_once: int) -> DBOSConfig:
     config = DBOSConfig(
         name="tandem",
         system_database_url=url,
         executor_id=worker,
         log_level="WARNING",
-        max_executor_threads=JOURNAL_THREADS,
+        max_executor_threads=runs_at_once + JOURNAL_THREADS,
     )
     if url.startswith("sqlite"):
         # SQLite takes one writer at a time: more connections only take turns at its lock,
@@ -322,7 +320,7 @@ async def serve(
     _running = Running(assistant, application, outbox, owner, turns)
     if url.startswith("sqlite:///"):
         private_database(Path(url.removeprefix("sqlite:///")))  # the journal holds messages
-    DBOS(config=journal_config(url, worker))
+    DBOS(config=journal_config(url, worker, durable.runs_per_worker))
     if works:
         # Alive before any run starts here, so that none is left unowned if this worker dies.
         await asyncio.to_thread(assistant.stores.heartbeats.beat, worker, time.time())
@@ -356,7 +354,9 @@ async def serve(
         if webhook is None:
             tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
         else:
-            tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
+            from bot.telegram.webhook import listen  # aiohttp (9 MB) only for a webhook
+
+            tasks.append(asyncio.create_task(listen(application.bot, inbox, webhook)))
     if works and (llm := assistant.engine.llm) is not None:
         # Claude's SDK loads while Tandem already listens, not before.
         threading.Thread(target=llm.warm_up, name="tandem-warm-up", daemon=True).start()
@@ -433,68 +433,6 @@ async def poll(
         batch = [update.to_dict() for update in updates]
         await retrying("store updates", lambda: store(batch), health, backoff)  # noqa: B023
         offset = updates[-1].update_id + 1  # asking from here confirms what came before
-
-
-@dataclass
-class _Listener:
-    inbox: Inbox
-    webhook: Webhook
-    health: Health = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.health = self.inbox.health
-
-    async def receive(self, request: web.Request) -> web.Response:
-        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.webhook.secret:
-            return web.Response(status=403)
-        try:
-            update = await request.json()
-            update = {**update, "update_id": int(update["update_id"])}
-        except (ValueError, KeyError, TypeError):
-            return web.Response(status=400)
-        try:
-            await self.inbox.accept(update)
-        except Exception as exc:  # not stored: Telegram sends it again after a 5xx
-            self.health.failed("store updates", exc)
-            log.error("Could not store an update (%s: %s); answered 503", type(exc).__name__, exc)
-            return web.Response(status=503)
-        self.health.recovered("store updates")
-        self.health.stored_updates(1)
-        return web.Response(status=200)
-
-    async def healthz(self, request: web.Request) -> web.Response:
-        report = self.health.report()
-        report.pop("failing")  # error texts stay in the log and `tandem status`
-        stored = await waiting_runs()
-        report["waiting_runs"] = len(stored)
-        report["oldest_waiting_seconds"] = time.time() - min(stored) if stored else 0
-        return web.json_response(report, status=200 if report["receiving"] else 503)
-
-
-async def _listen(bot: Bot, inbox: Inbox, webhook: Webhook) -> None:
-    listener = _Listener(inbox, webhook)
-    server = web.Application()
-    # Behind a proxy the path is the one in the public address: /telegram in ".../telegram".
-    server.router.add_post(urlsplit(webhook.url).path or "/", listener.receive)
-    server.router.add_get("/healthz", listener.healthz)
-    runner = web.AppRunner(server, access_log=None)
-    health, backoff = inbox.health, PATIENT
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, webhook.listen, webhook.port)
-        await retrying(f"listen on port {webhook.port}", site.start, health, backoff)
-        await retrying(
-            "set the webhook",
-            lambda: bot.set_webhook(
-                webhook.url, secret_token=webhook.secret, allowed_updates=[Update.MESSAGE]
-            ),
-            health,
-            backoff,
-        )
-        health.listening = True
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
 
 
 async def _keep_status(folder: Path, health: Health) -> None:
