@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from integrations.calendar import Event
 
@@ -21,13 +21,25 @@ def day_name(day: date, today: date) -> str:
     return text if day.year == today.year else f"{text} {day.year}"
 
 
-def event_line(event: Event, clock: str) -> str:
+def title(event: Event) -> str:
+    """The event's title, saying when it is not confirmed."""
+    return f"{event.title} (tentative)" if event.tentative else event.title
+
+
+def event_line(event: Event, clock: str, day: date | None = None) -> str:
+    """One event in a list of `day`'s: an end or start on another day names that day's weekday
+    ("Fri 7 PM to 7:30 AM" under Saturday), so a night shift is not read as starting again."""
     if event.all_day:
         when = "all day"
     else:
-        when = f"{clock_time(event.start, clock)}–{clock_time(event.end, clock)}"
+        start, end = clock_time(event.start, clock), clock_time(event.end, clock)
+        if day is not None and event.start.date() != day:
+            start = f"{event.start:%a} {start}"
+        elif day is not None and event.end.date() != day and event.end.time() != time(0):
+            end = f"{event.end:%a} {end}"
+        when = f"{start}–{end}"
     where = f" — {event.location}" if event.location else ""
-    return f"• {when}  {event.title}{where}"
+    return f"• {when}  {title(event)}{where}"
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,7 @@ def events_by_day(events: list[Event], view: View, since: datetime) -> list[str]
         if day != current:
             lines.append(f"{day_name(day, view.today)}:")
             current = day
-        lines.append(event_line(event, view.clock))
+        lines.append(event_line(event, view.clock, day))
     return lines
 
 
@@ -87,16 +99,16 @@ def duration_text(event: Event) -> str:
 
 def describe(event: Event, view: View, asks: str) -> str:
     """One event, answering what was asked about it."""
-    when = when_text(event, view)
+    when, name = when_text(event, view), title(event)
     if asks == "where":
         if not event.location:
-            return f"{event.title} ({when}) has no place in your calendar."
-        return f"{event.title} is at {event.location} — {when}."
+            return f"{name} ({when}) has no place in your calendar."
+        return f"{name} is at {event.location} — {when}."
     if asks == "duration":
-        return f"{event.title} lasts {duration_text(event)}: {when}."
+        return f"{name} lasts {duration_text(event)}: {when}."
     if asks == "notes":
         if not event.description:
-            return f"{event.title} ({when}) has no notes in your calendar."
-        return f"{event.title} ({when}). Notes: {event.description.strip()}"
+            return f"{name} ({when}) has no notes in your calendar."
+        return f"{name} ({when}). Notes: {event.description.strip()}"
     where = f" — {event.location}" if event.location else ""
-    return f"{event.title}: {when}{where}."
+    return f"{name}: {when}{where}."

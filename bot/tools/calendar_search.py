@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import UserSettings
-from bot.formatting import View, clock_time, day_name, describe, event_line, events_by_day
+from bot.formatting import (
+    View,
+    clock_time,
+    day_name,
+    describe,
+    event_line,
+    events_by_day,
+    title,
+)
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
@@ -137,29 +145,40 @@ class CalendarFindings:
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
-        only what runs at it counts; an event later in that hour is said as what comes next."""
+        only what runs at it counts; an event later in that hour is said as what comes next.
+        An event marked as free time ("Working from home", a holiday) never makes them busy."""
         no, yes = ("No", "Yes") if view.asks == "free" else ("Yes", "No")
+        events = self.events
         if view.moment:
             moment = self.start
             when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
-            running = [event for event in self.events if event.start <= moment < event.end]
-            if running:
-                lines = [event_line(event, view.clock) for event in running]
+            events = [event for event in self.events if event.start <= moment < event.end]
+        busy = [event for event in events if event.busy]
+        if busy:
+            if view.moment:
+                day = moment.date()
+                lines = [event_line(event, view.clock, day) for event in busy]
                 return "\n".join([f"{no}, {when} you have:", *lines])
-            later = [event for event in self.events if event.start > moment]
-            after = ""
-            if later:
-                after = f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}."
-            return f"{yes}, you're free {when}.{after}"
-        if not self.events:
-            return f"{yes}, you're free {when}: nothing is on your calendar then."
-        return self._listed(f"{no}, {when} you have:", one_day, view)
+            return self._listed(f"{no}, {when} you have:", one_day, view, busy)
+        answer = f"{yes}, you're free {when}"
+        if events:
+            titles = ", ".join(title(event) for event in events)
+            answer += f" ({titles}: marked as free time)"
+        if not view.moment:
+            return f"{answer}." if events else f"{answer}: nothing is on your calendar then."
+        later = [event for event in self.events if event.start > moment and event.busy]
+        if later:
+            answer += f". Next: {title(later[0])} at {clock_time(later[0].start, view.clock)}"
+        return f"{answer}."
 
-    def _listed(self, heading: str, one_day: bool, view: View) -> str:
+    def _listed(
+        self, heading: str, one_day: bool, view: View, events: list[Event] | None = None
+    ) -> str:
+        events = self.events if events is None else events
         if one_day:
-            lines = [event_line(event, view.clock) for event in self.events]
+            lines = [event_line(event, view.clock, self.start.date()) for event in events]
         else:
-            lines = events_by_day(self.events, view, self.start)
+            lines = events_by_day(events, view, self.start)
         more = [f"…and {self.more} more."] if self.more else []
         return "\n".join([heading, *lines, *more])
 

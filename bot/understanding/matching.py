@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from rapidfuzz import fuzz
 
@@ -28,7 +29,7 @@ SYNONYMS = {
     "concert": "gig", "vets": "vet", "bday": "birthday", "b'day": "birthday",
     "birthdays": "birthday", "hair": "haircut", "dentist's": "dentist", "mom": "mum",
     "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
-    "takeoff": "flight", "airport": "flight",
+    "takeoff": "flight", "airport": "flight", "work": "shift", "shifts": "shift",
 }  # fmt: skip
 
 
@@ -77,20 +78,23 @@ def similar(asked: str, word: str) -> float:
 
 @dataclass(frozen=True)
 class Significance:
-    """Word weights over a set of events."""
+    """Word weights over a set of events, and their titles' words in order: words that stand
+    together in a title ("date night", "day shift", "New Year's Eve party") name an event."""
 
     weights: dict[str, float]
     default: float
+    titles: frozenset[tuple[str, ...]] = frozenset()
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Significance:
         series = {(event.title, event.location): event for event in events}
         counts: Counter[str] = Counter()
+        titles = frozenset(tuple(significant(title, joined=False)) for title, _ in series)
         for event in series.values():
             counts.update(set(event_words(f"{event.title} {event.location}")))
         total = len(series) + 1
         weights = {word: math.log(total / count) + 0.1 for word, count in counts.items()}
-        return cls(weights, math.log(total) + 0.1)
+        return cls(weights, math.log(total) + 0.1, titles)
 
     def weight(self, word: str) -> float:
         return self.weights.get(word, self.default)
@@ -98,10 +102,25 @@ class Significance:
     def known(self, word: str) -> bool:
         return any(similar(word, known) for known in self.weights)
 
+    def together(self, words: Sequence[str]) -> bool:
+        """Whether a title has these words one after another."""
+        size = len(words)
+        return any(
+            tuple(words) == title[at : at + size]
+            for title in self.titles
+            for at in range(len(title) - size + 1)
+        )
+
 
 def score(event: Event, asked: Sequence[str], significance: Significance) -> float:
-    """How strongly the asked words name this event: weighted, title first."""
+    """How strongly the asked words name this event: weighted, title first. Two asked words
+    side by side in the title ("night shift") count in full, vague or not: "night shifts" is
+    not every shift."""
     telling = [word for word in asked if word not in VAGUE_WORDS]
+    title_words = significant(event.title, joined=False)
+    in_pair = {
+        word for pair in pairwise(asked) if _side_by_side(pair, title_words) for word in pair
+    }
     total = 0.0
     for word in asked:
         best = 0.0
@@ -109,9 +128,16 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
             field_words = event_words(getattr(event, name))
             match = max((similar(word, other) for other in field_words), default=0.0)
             best = max(best, match * field_weight)
-        weight = significance.weight(word) * (VAGUE_SHARE if word in VAGUE_WORDS else 1.0)
+        vague = word in VAGUE_WORDS and word not in in_pair
+        weight = significance.weight(word) * (VAGUE_SHARE if vague else 1.0)
         total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
     return total
+
+
+def _side_by_side(pair: tuple[str, str], words: Sequence[str]) -> bool:
+    return any(
+        similar(pair[0], first) and similar(pair[1], second) for first, second in pairwise(words)
+    )
 
 
 def owners(text: str, user: str) -> dict[str, str]:
@@ -126,5 +152,9 @@ def owners(text: str, user: str) -> dict[str, str]:
 def owned_by_another(event: Event, word: str, owner: str) -> bool:
     """Whether the event's title gives the word to someone else: "Sam's birthday" is not
     "my birthday" nor "Priya's birthday"."""
-    title = event.title.lower().replace("’", "'")
-    return any(holder != owner for holder in re.findall(rf"\b(\w+)'s {re.escape(word)}", title))
+    words = tokens(event.title, joined=False, possessive=True)
+    wanted = tokens(word)[:1]
+    return any(
+        holder.endswith("'s") and holder.removesuffix("'s") != owner and [after] == wanted
+        for holder, after in pairwise(words)
+    )
