@@ -30,7 +30,12 @@ def event_line(event: Event, clock: str, day: date | None = None) -> str:
     """One event in a list of `day`'s: an end or start on another day names that day's weekday
     ("Fri 7 PM to 7:30 AM" under Saturday), so a night shift is not read as starting again."""
     if event.all_day:
-        when = "all day"
+        last = event.end.date() - timedelta(days=1)
+        when = (
+            "all day"
+            if last <= event.start.date()
+            else f"all day, to {last:%a} {last.day} {last:%b}"
+        )
     else:
         start, end = clock_time(event.start, clock), clock_time(event.end, clock)
         if day is not None and event.start.date() != day:

@@ -17,7 +17,8 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
     "thanks": (
         "thanks", "thank", "thank you", "thank u", "thankyou", "thx", "ty", "cheers", "ta",
         "many thanks", "much appreciated", "appreciated", "appreciate it", "good bot",
-        "well done", "nice one", "love you", "you're great",
+        "well done", "nice one", "love you", "you're great", "you're the best", "you rock",
+        "you're awesome", "you're amazing", "you're a star", "lifesaver", "legend",
     ),
     "goodbye": (
         "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night", "gn",

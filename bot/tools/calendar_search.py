@@ -120,15 +120,14 @@ class CalendarFindings:
             what = f"“{subject}”" if subject else "event"
             plural = "" if count == 1 or subject else "s"
             return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
+        if view.asks == "until" and not subject and view.window_label:
+            return self._until(view)
         if not self.events:
             if subject:
                 return f"I found nothing matching “{subject}” {when}."
             return f"You have nothing on your calendar {when}."
         if view.asks == "until":
-            first = self.events[0]
-            days = (first.start.date() - view.today).days
-            away = {0: "today", 1: "tomorrow"}.get(days, f"in {days} days")
-            return f"{first.title} is {away}: {describe(first, view, 'when')}"
+            return self._until(view)
         if view.asks == "last":
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if view.asks in ("where", "duration", "notes"):
@@ -142,6 +141,16 @@ class CalendarFindings:
         else:
             heading = f"{when[:1].upper()}{when[1:]}:"
         return self._listed(heading, one_day, view)
+
+    def _until(self, view: View) -> str:
+        """How long until the event asked about, or, with no event named ("how many days till
+        Thanksgiving?"), until the day the window ends on."""
+        if self.subject or not view.window_label:
+            first = self.events[0]
+            days = (first.start.date() - view.today).days
+            return f"{title(first)} is {_away(days)}: {describe(first, view, 'when')}"
+        day = (self.end - timedelta(microseconds=1)).date()
+        return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
@@ -181,6 +190,10 @@ class CalendarFindings:
             lines = events_by_day(events, view, self.start)
         more = [f"…and {self.more} more."] if self.more else []
         return "\n".join([heading, *lines, *more])
+
+
+def _away(days: int) -> str:
+    return {0: "today", 1: "tomorrow"}.get(days, f"in {days} days")
 
 
 def search_calendar(
@@ -263,6 +276,10 @@ def _ranked(
     """The events the words name best, in time order; none if only common words match.
     For a `single` answer ("when is ...?") only the best-named events are kept."""
     words = significant(text)
+    returning = bool(_RETURN.search(text.lower()))
+    if returning:
+        # "home" says which of the trip's events, it names none ("Working from home").
+        words = [word for word in words if word != "home"] or words
     owned = owners(text, user.name)
     scores = []
     for event in events:
@@ -274,7 +291,7 @@ def _ranked(
         return []
     cut = SINGLE_CUT if single else RELATIVE_CUT
     found = [e for e, s in zip(events, scores, strict=True) if s >= best * cut]
-    if _RETURN.search(text.lower()) and len(found) > 1:
+    if returning and len(found) > 1:
         # "When do I fly back?": the flight home, not the first flight of the trip.
         home = set(significant(user.home.split(",")[0]))
         coming_back = [

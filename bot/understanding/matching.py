@@ -72,7 +72,9 @@ def similar(asked: str, word: str) -> float:
     if len(asked) < 4 or len(word) < 4 or asked[0] != word[0]:
         return 0.0  # a typo rarely changes the first letter: "cooking" is not "booking"
     stem = 0.9 if asked.rstrip("s") == word.rstrip("s") else 0.0
-    ratio = fuzz.ratio(asked, word)
+    # Four letters and one changed are often another word ("back", "black"): a typo counts
+    # from five.
+    ratio = fuzz.ratio(asked, word) if min(len(asked), len(word)) >= 5 else 0.0
     return max(stem, 0.8 if ratio >= 85 else 0.0)
 
 
