@@ -113,6 +113,11 @@ _FREE = re.compile(
     r"|\b(?:free|busy|available) (?:at|on|then|tonight|tomorrow)\b|\bis .* free\b"
     r"|^(?:free|busy|available)\b"
 )
+# Asking whether something fits at a time is asking whether they are free then.
+_FITS = re.compile(
+    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
+    r"|\b(?:does|would|will) .+ work(?: for\b|$)"
+)
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
     r"agenda for|gift|present|reading|need to be (?:at|there)|arrive|get there|"
@@ -163,6 +168,9 @@ def understand(
     window = reading.window
     if asks == "last" and window is None:
         window = TimeWindow(now - timedelta(days=365), now, "in the past year")
+    if asks in ("free", "busy") and window:
+        # "Am I free for a coffee at 10?": what they would do is no event to look for.
+        subject_words = []
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
     subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
@@ -270,6 +278,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "other"
     if _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
         return "calendar"
+    if reading.window and _FITS.search(corrected.rstrip("?!. ")):
+        return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
     # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
@@ -290,6 +300,8 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "until"
     if _COUNT.search(corrected):
         return "count"
+    if reading.window and _FITS.search(corrected.rstrip("?!. ")):
+        return "free"
     if _FREE.search(corrected) or (reading.moment and re.search(r"\b(?:free|busy)\b", corrected)):
         return "busy" if re.search(r"\bbusy\b", corrected) else "free"
     if _DURATION.search(corrected):
