@@ -59,7 +59,7 @@ _POLITE = (
 _WRITE = re.compile(
     _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
-    r"notify|e-?mail|text|message|whatsapp|add|swap|trade)\b"
+    r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
     r"|(?:create|put|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
     r"bring forward|send|forward|edit|buy|pay)\s+(?:(?:a|an|the|my|me|it|this|that|him|her|"
     r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
