@@ -23,7 +23,12 @@ import pytest
 import vcr
 
 from integrations.calendar import CalendarAuthError, CalendarError, Event, google_auth
-from integrations.calendar.google import NOT_ANSWERING, CalendarInfo, GoogleCalendarSource
+from integrations.calendar.google import (
+    NOT_ANSWERING,
+    CalendarInfo,
+    GoogleCalendarSource,
+    _to_event,
+)
 from integrations.calendar.google_auth import SCOPES, load_credentials, sign_in
 from tests.fakes import silent_server
 from tests.record_google_cassettes import (
@@ -102,6 +107,25 @@ def test_recurring_event_keeps_its_local_time_across_the_clock_change(
 def test_cancelled_occurrence_is_left_out(recorded_week: list[Event]) -> None:
     april_first = datetime(2025, 4, 1).date()
     assert not [event for event in recorded_week if event.start.date() == april_first]
+
+
+def test_free_time_and_tentative_events_say_so() -> None:
+    day = {"date": "2026-12-04"}, {"date": "2026-12-05"}
+    items = [
+        {"id": "a", "summary": "Working from home", "transparency": "transparent"},
+        {"id": "b", "summary": "Time off"},
+        {"id": "c", "summary": "Drinks?", "status": "tentative"},
+    ]
+    events = [
+        _to_event({**item, "start": day[0], "end": day[1]}, "primary", LONDON, LONDON)
+        for item in items
+    ]
+
+    assert [(event.busy, event.tentative) for event in events if event] == [
+        (False, False),
+        (True, False),
+        (True, True),
+    ]
 
 
 def test_all_day_event_lasts_exactly_its_days(recorded_week: list[Event]) -> None:

@@ -152,11 +152,13 @@ def understand(
     calendar = _Known(significance)
     corrected = correct(lowered, protected=calendar.uses)
     reading = read_time(corrected, now, order, clock)
-    if reading.span and (kept := _title_kept(corrected, reading, order, calendar)) != corrected:
-        reading = read_time(kept, now, order, clock)
     # An impossible date is explained before anything is looked up.
     # Small talk, a write request and an impossible date need no subject: the calendar is not read.
     plain = _plain_kind(lowered, corrected)
+    # Nor does a question about the weather need it to tell a time from an event's name.
+    named_by_time = reading.span and not (plain or _WEATHER.search(corrected))
+    if named_by_time and (kept := _title_kept(corrected, reading, order, calendar)) != corrected:
+        reading = read_time(kept, now, order, clock)
     subject_words = []
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
@@ -221,6 +223,11 @@ def _title_kept(corrected: str, reading: TimeReading, order: DateOrder, known: _
     inside = [m for m in _WORD.finditer(text, start, end) if significant(m[0])]
     after = significant(text[end:], joined=False)[:1]
     before = significant(text[:start], joined=False)[-1:]
+    # A vague neighbour ("free at 3pm", "plans for friday") names nothing: the calendar is not read.
+    after, before = (
+        [w for w in after if w not in VAGUE_WORDS],
+        [w for w in before if w not in VAGUE_WORDS],
+    )
     if not inside or not (after or before):
         return corrected
     for blanked in (inside, inside[-1:] if after else inside[:1]):
