@@ -27,6 +27,7 @@ from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
+    coverage,
     owned_by_another,
     owners,
     score,
@@ -41,6 +42,8 @@ RELATIVE_CUT = 0.75
 SINGLE_CUT = 0.95  # for one event ("when is ...?"): the best-named, the earliest of them
 # Under this a match rests on common words only ("day", "meeting" in most titles): no match.
 MINIMUM_SCORE = 1.0
+# An event must have at least this share of the asked words the user's events use.
+HALF = 0.5
 _RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
 
 
@@ -290,7 +293,11 @@ def _ranked(
     if best < MINIMUM_SCORE:
         return []
     cut = SINGLE_CUT if single else RELATIVE_CUT
-    found = [e for e, s in zip(events, scores, strict=True) if s >= best * cut]
+    found = [
+        event
+        for event, points in zip(events, scores, strict=True)
+        if points >= best * cut and coverage(event, words, significance) >= HALF
+    ]
     if returning and len(found) > 1:
         # "When do I fly back?": the flight home, not the first flight of the trip.
         home = set(significant(user.home.split(",")[0]))

@@ -88,7 +88,8 @@ _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
     r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b|\bi(?:'m| am| have| had|'ve|"
     r" meet| see| need to be)\b|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
-    r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|meetings?|events?|booked)\b"
+    r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|appts?|meetings?|mtgs?|events?|"
+    r"booked)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
@@ -109,7 +110,7 @@ _DURATION = re.compile(
     r"\bhow long\b|\bwhat(?:'s| is) the duration\b|\bwhen does .* (?:end|finish)\b|\buntil when\b"
 )
 _FREE = re.compile(
-    r"\b(?:am|are|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
+    r"\b(?:am|are|r|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
     r"|\b(?:free|busy|available) (?:at|on|then|tonight|tomorrow)\b|\bis .* free\b"
     r"|^(?:free|busy|available)\b"
 )

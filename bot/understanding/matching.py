@@ -30,6 +30,7 @@ SYNONYMS = {
     "birthdays": "birthday", "hair": "haircut", "dentist's": "dentist", "mom": "mum",
     "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
     "takeoff": "flight", "airport": "flight", "work": "shift", "shifts": "shift",
+    "appt": "appointment", "appts": "appointment", "mtg": "meeting", "mtgs": "meeting",
 }  # fmt: skip
 
 
@@ -134,6 +135,22 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
         weight = significance.weight(word) * (VAGUE_SHARE if vague else 1.0)
         total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
     return total
+
+
+def coverage(event: Event, asked: Sequence[str], significance: Significance) -> float:
+    """The share, by weight, of the asked words the user's events use that this event has:
+    "Lily's piano" is not "Sophie's party (Lily)", which has only the commoner of its words.
+    Words no event uses ("confirmed", "leave") are not counted: they never empty a search."""
+    known = [word for word in asked if significance.known(word)]
+    if not known:
+        return 1.0
+    fields = [word for name, _ in FIELD_WEIGHTS for word in event_words(getattr(event, name))]
+
+    def weight(word: str) -> float:
+        return significance.weight(word) * (VAGUE_SHARE if word in VAGUE_WORDS else 1.0)
+
+    had = sum(weight(word) for word in known if any(similar(word, other) for other in fields))
+    return had / sum(weight(word) for word in known)
 
 
 def _side_by_side(pair: tuple[str, str], words: Sequence[str]) -> bool:
