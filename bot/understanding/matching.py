@@ -118,13 +118,13 @@ class Significance:
 def score(event: Event, asked: Sequence[str], significance: Significance) -> float:
     """How strongly the asked words name this event: weighted, title first. Two asked words
     side by side in the title ("night shift") count in full, vague or not: "night shifts" is
-    not every shift."""
+    not every shift. An event with none of the telling words asked for is no match."""
     telling = [word for word in asked if word not in VAGUE_WORDS]
     title_words = significant(event.title, joined=False)
     in_pair = {
         word for pair in pairwise(asked) if _side_by_side(pair, title_words) for word in pair
     }
-    total = 0.0
+    total, told = 0.0, False
     for word in asked:
         best = 0.0
         for name, field_weight in FIELD_WEIGHTS:
@@ -132,9 +132,11 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
             match = max((similar(word, other) for other in field_words), default=0.0)
             best = max(best, match * field_weight)
         vague = word in VAGUE_WORDS and word not in in_pair
+        told = told or (best > 0 and not vague)
         weight = significance.weight(word) * (VAGUE_SHARE if vague else 1.0)
         total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
-    return total
+    # Asked for something ("turkey day"), an event that has only the vague word is not it.
+    return total if told or not telling else 0.0
 
 
 def coverage(event: Event, asked: Sequence[str], significance: Significance) -> float:

@@ -280,13 +280,15 @@ def _month_number(name: str) -> int:
 
 
 _AM_PM = re.compile(r"\bin the ([ap])\.?m\b\.?")
+_TURKEY_DAY = re.compile(r"\bturkey day\b")  # American for Thanksgiving
 
 
 def prepare(corrected: str, order: DateOrder) -> str:
     """The text Duckling reads: numeric dates spelt out, meal words blanked (same length),
-    "in the AM / PM" as the morning or afternoon."""
+    "in the AM / PM" as the morning or afternoon, "turkey day" as Thanksgiving."""
     text = _MEALS.sub(lambda m: " " * len(m[0]), corrected)
     text = _AM_PM.sub(lambda m: "in the morning" if m[1] == "a" else "in the afternoon", text)
+    text = _TURKEY_DAY.sub("thanksgiving", text)
     return _rewrite_numeric_dates(text, order)
 
 
