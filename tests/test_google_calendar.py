@@ -137,6 +137,23 @@ def test_all_day_event_lasts_exactly_its_days(recorded_week: list[Event]) -> Non
     assert (trip.end.date() - trip.start.date()).days == 3
 
 
+def test_an_event_shown_as_free_or_not_yet_confirmed_says_so() -> None:
+    # Fields as the Events resource documents them: "transparency" is "opaque" (the default,
+    # often left out) or "transparent"; "status" is "confirmed", "tentative" or "cancelled".
+    def item(**fields: str) -> dict[str, Any]:
+        return {"id": "x", "summary": "Bin day", "start": {"date": "2025-03-28"}, **fields}
+
+    def read(**fields: str) -> tuple[bool, bool]:
+        event = _to_event(item(**fields), "primary", LONDON, LONDON)
+        assert event is not None
+        return event.busy, event.tentative
+
+    assert read() == (True, False)
+    assert read(transparency="transparent") == (False, False)
+    assert read(transparency="opaque", status="tentative") == (True, True)
+    assert _to_event(item(status="cancelled"), "primary", LONDON, LONDON) is None
+
+
 def test_events_name_their_calendar(recorded_week: list[Event]) -> None:
     calendars = {event.title: event.calendar for event in recorded_week}
     assert calendars["Call grandma"] == "Family"

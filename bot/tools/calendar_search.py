@@ -19,20 +19,23 @@ from bot.formatting import (
     describe,
     event_line,
     events_by_day,
-    title,
+    titled,
 )
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
+from bot.tools.journeys import DEPART, RETURN, TRIP, back_from, towards, trip
 from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
     coverage,
+    named_in_notes,
     owned_by_another,
     owners,
     score,
     significant,
 )
+from bot.understanding.words import VAGUE_WORDS
 from integrations.calendar import CalendarError, Event
 
 # How far back the user's events count for word significance and recognition.
@@ -44,7 +47,7 @@ SINGLE_CUT = 0.95  # for one event ("when is ...?"): the best-named, the earlies
 MINIMUM_SCORE = 1.0
 # An event must have at least this share of the asked words the user's events use.
 HALF = 0.5
-_RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
+_JOURNEYS = {"flight", "train", "bus", "coach", "ferry"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class CalendarFindings:
     matched: bool = True  # False: the words matched nothing, these are the window's events
     elsewhere: Event | None = None  # then, what the words do name, outside the window
     notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
+    in_notes: bool = False  # the words name something in the first event's notes ("homework")
 
     @property
     def subject(self) -> str:
@@ -109,6 +113,9 @@ class CalendarFindings:
         ):
             when = f"{when}, {day}"
         subject = self.subject
+        # "Am I free for lunch on the 21st?": free or busy is over the window, whatever it holds.
+        if view.asks in ("free", "busy") and (self.matched or not subject or self.events):
+            return self._free(view, when, one_day)
         if subject and not self.matched:
             found = f"I found nothing matching “{subject}” {when}."
             if self.elsewhere:
@@ -116,8 +123,6 @@ class CalendarFindings:
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
-        if view.asks in ("free", "busy"):
-            return self._free(view, when, one_day)
         if view.asks == "count":
             count = len(self.events) + self.more
             what = f"“{subject}”" if subject else "event"
@@ -133,6 +138,8 @@ class CalendarFindings:
             return self._until(view)
         if view.asks == "last":
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
+        if self.in_notes and view.asks in ("list", "when"):
+            return describe(self.events[0], view, "notes")
         if view.asks in ("where", "duration", "notes"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
@@ -151,48 +158,46 @@ class CalendarFindings:
         if self.subject or not view.window_label:
             first = self.events[0]
             days = (first.start.date() - view.today).days
-            return f"{title(first)} is {_away(days)}: {describe(first, view, 'when')}"
+            return f"{titled(first)} is {_away(days)}: {describe(first, view, 'when')}"
         day = (self.end - timedelta(microseconds=1)).date()
         return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
         only what runs at it counts; an event later in that hour is said as what comes next.
-        An event marked as free time ("Working from home", a holiday) never makes them busy."""
+        Events shown as free ("Working remotely", a holiday) never make anyone busy."""
         no, yes = ("No", "Yes") if view.asks == "free" else ("Yes", "No")
-        events = self.events
         if view.moment:
             moment = self.start
             when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
-            events = [event for event in self.events if event.start <= moment < event.end]
-        busy = [event for event in events if event.busy]
-        if busy:
-            if view.moment:
-                day = moment.date()
-                lines = [event_line(event, view.clock, day) for event in busy]
+            running = [event for event in self.events if event.start <= moment < event.end]
+            if any(event.busy for event in running):
+                lines = [event_line(event, view) for event in running]
                 return "\n".join([f"{no}, {when} you have:", *lines])
-            return self._listed(f"{no}, {when} you have:", one_day, view, busy)
-        answer = f"{yes}, you're free {when}"
-        if events:
-            titles = ", ".join(title(event) for event in events)
-            answer += f" ({titles}: marked as free time)"
-        if not view.moment:
-            return f"{answer}." if events else f"{answer}: nothing is on your calendar then."
-        later = [event for event in self.events if event.start > moment and event.busy]
-        if later:
-            answer += f". Next: {title(later[0])} at {clock_time(later[0].start, view.clock)}"
-        return f"{answer}."
+            later = [event for event in self.events if event.start > moment and event.busy]
+            after = ""
+            if later:
+                after = f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}."
+            return f"{yes}, you're free {when}.{_shown_free(running)}{after}"
+        if not any(event.busy for event in self.events):
+            nothing = "nothing is on your calendar then" if not self.events else "nothing blocks it"
+            return f"{yes}, you're free {when}: {nothing}.{_shown_free(self.events)}"
+        return self._listed(f"{no}, {when} you have:", one_day, view)
 
-    def _listed(
-        self, heading: str, one_day: bool, view: View, events: list[Event] | None = None
-    ) -> str:
-        events = self.events if events is None else events
+    def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
-            lines = [event_line(event, view.clock, self.start.date()) for event in events]
+            lines = [event_line(event, view) for event in self.events]
         else:
-            lines = events_by_day(events, view, self.start)
+            lines = events_by_day(self.events, view, self.start)
         more = [f"…and {self.more} more."] if self.more else []
         return "\n".join([heading, *lines, *more])
+
+
+def _shown_free(events: list[Event]) -> str:
+    """What is on the calendar but does not take up the time ("Bin day", "Working remotely")."""
+    if not events:
+        return ""
+    return f" ({', '.join(event.title for event in events)}: marked as free.)"
 
 
 def _away(days: int) -> str:
@@ -225,7 +230,7 @@ def search_calendar(
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
-    matched, elsewhere = True, None
+    matched, elsewhere, in_notes = True, None, False
     if not significant(text):
         events = context.calendar.events(begin, finish)
         notes = tuple(getattr(events, "notes", ()))
@@ -242,6 +247,7 @@ def search_calendar(
             notes = tuple(dict.fromkeys((*notes, *getattr(events, "notes", ()))))
         ranked = _ranked(events, text, significance, context.user, single=limit == 1)
         matched = bool(ranked)
+        in_notes = matched and named_in_notes(ranked[0], significant(text))
         if not ranked and start is not None:
             elsewhere = _nearest(_ranked(known, text, significance, context.user), begin)
         # Words that match nothing leave a window's events to list, unless one event was
@@ -260,6 +266,7 @@ def search_calendar(
         matched=matched,
         elsewhere=elsewhere,
         notes=notes,
+        in_notes=in_notes,
     )
 
 
@@ -279,10 +286,9 @@ def _ranked(
     """The events the words name best, in time order; none if only common words match.
     For a `single` answer ("when is ...?") only the best-named events are kept."""
     words = significant(text)
-    returning = bool(_RETURN.search(text.lower()))
-    if returning:
-        # "home" says which of the trip's events, it names none ("Working from home").
-        words = [word for word in words if word != "home"] or words
+    if RETURN.search(text.lower()) and set(words) & _JOURNEYS:
+        # "our flight home": "home" says which flight, it names no event ("Working from home").
+        words = [word for word in words if word != "home"]
     owned = owners(text, user.name)
     scores = []
     for event in events:
@@ -292,22 +298,51 @@ def _ranked(
     best = max(scores, default=0.0)
     if best < MINIMUM_SCORE:
         return []
-    cut = SINGLE_CUT if single else RELATIVE_CUT
-    found = [
-        event
-        for event, points in zip(events, scores, strict=True)
-        if points >= best * cut and coverage(event, words, significance) >= HALF
-    ]
-    if returning and len(found) > 1:
+    # "Stephen's Day": if no telling word matches, "day" alone (in "Bin day") is no match.
+    telling = [word for word in words if word not in VAGUE_WORDS]
+    top = events[scores.index(best)]
+    if telling and not score(top, telling, significance):
+        return []
+    # An event must have half the asked words the calendar knows: "Lily's piano" is not
+    # "Sophie's party (Lily)".
+    found = [e for e, s in zip(events, scores, strict=True) if s >= best * RELATIVE_CUT]
+    # "Home for Christmas" names an event: its "home" is not the journey back.
+    asked_back = {m[0] for m in RETURN.finditer(text.lower())}
+    named_back = bool(asked_back & {m[0] for m in RETURN.finditer(top.title.lower())})
+    if not named_back and (travelled := _travel(text.lower(), events, found, user)):
+        return travelled
+    covered = [coverage(event, words, significance) >= HALF for event in events]
+    found = [e for e, c in zip(events, covered, strict=True) if c and e in found]
+    if single:
+        found = [
+            e
+            for e, s, c in zip(events, scores, covered, strict=True)
+            if c and s >= best * SINGLE_CUT
+        ]
+    if RETURN.search(text.lower()) and len(found) > 1:
         # "When do I fly back?": the flight home, not the first flight of the trip.
         home = set(significant(user.home.split(",")[0]))
         coming_back = [
             event
             for event in found[1:]
-            if _RETURN.search(event.title.lower()) or home & set(significant(event.title))
+            if RETURN.search(event.title.lower()) or home & set(significant(event.title))
         ]
         found = coming_back[:1] or found[1:]
     return found
+
+
+def _travel(asked: str, events: list[Event], found: list[Event], user: UserSettings) -> list[Event]:
+    """A question about a trip, coming back or setting off, answered from the journeys; none
+    when the calendar has no journey that answers it."""
+    home = user.home.split(",")[0]
+    if TRIP.search(asked):
+        return trip(events, found, home)
+    if RETURN.search(asked):
+        back = back_from(events, found, home)
+        return [back] if back else []
+    if DEPART.search(asked):
+        return towards(found, significant(asked))[:1]
+    return []
 
 
 def _known_range(context: ToolContext) -> tuple[datetime, datetime]:

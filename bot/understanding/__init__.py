@@ -27,7 +27,7 @@ from bot.understanding.times import (
 )
 from bot.understanding.words import VAGUE_WORDS, correct
 
-__all__ = ["Asks", "Kind", "Question", "TimeWindow", "understand"]
+__all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
 Kind = Literal["calendar", "write", "small_talk", "other"]
 Asks = Literal[
@@ -84,15 +84,18 @@ _GENERAL = re.compile(
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
     r"what(?:'s| is) \d|what does .* mean\b)"
 )
+_HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
-    r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b|\bi(?:'m| am| have| had|'ve|"
-    r" meet| see| need to be)\b|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
+    r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b"
+    r"|\bi(?:'m| am| have| had|'ve| got| meet| see| need to be)\b"
+    r"|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
     r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|appts?|meetings?|mtgs?|events?|"
     r"booked)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
+    r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown)\b"
 )
 # Cues that a how-to or trivia question shares ("how do I convert…", "how many ounces…"): they
 # make a question the calendar's only with a time or the user's own event words.
@@ -105,7 +108,10 @@ _UNTIL = re.compile(
     r"|\bdays (?:until|till|left)\b"
 )
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
-_WHERE = re.compile(r"\bwhere\b|\bwhich (?:place|venue|address)\b|\bwhat(?:'s| is) the address\b")
+_WHERE = re.compile(
+    r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
+    r"|hall|platform|floor)\b|\bwhat(?:'s| is) the address\b"
+)
 _DURATION = re.compile(
     r"\bhow long\b|\bwhat(?:'s| is) the duration\b|\bwhen does .* (?:end|finish)\b|\buntil when\b"
 )
@@ -118,6 +124,10 @@ _FREE = re.compile(
 _FITS = re.compile(
     r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
     r"|\b(?:does|would|will) .+ work(?: for\b|$)"
+)
+_AT_A_MOMENT = re.compile(
+    r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
+    r"|\b(?:can|could) (?:i|we) do\b"
 )
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
@@ -170,7 +180,7 @@ def understand(
         next_only = True
     window = reading.window
     if asks == "last" and window is None:
-        window = TimeWindow(now - timedelta(days=365), now, "in the past year")
+        window = past_year(now)
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
@@ -189,6 +199,11 @@ def understand(
     )
 
 
+def past_year(now: datetime) -> TimeWindow:
+    """Where "when was my last …?" looks when it names no time."""
+    return TimeWindow(now - timedelta(days=365), now, "in the past year")
+
+
 class _Known:
     """The user's event words, read from the calendar on first need."""
 
@@ -196,14 +211,18 @@ class _Known:
         self._significance = significance
         self._read: Significance | None = None
 
+    def uses(self, word: str) -> bool:
+        read = self._words()
+        return read is not None and read.known(word)
+
+    def names_a_person(self, word: str) -> bool:
+        read = self._words()
+        return read is not None and read.is_person(word)
+
     def _words(self) -> Significance | None:
         if self._read is None and self._significance is not None:
             self._read = self._significance()
         return self._read
-
-    def uses(self, word: str) -> bool:
-        read = self._words()
-        return read is not None and read.known(word)
 
     def together(self, words: list[str]) -> bool:
         """Whether a title of the user's has these words one after another ("Date night")."""
@@ -246,10 +265,11 @@ def _subject(
 ) -> list[str]:
     """The words naming an event: what the time phrase and the filler words leave; a vague
     word ("date", "night") only when the user's own events use it ("Date night")."""
-    rest = prepare(corrected, order)
+    rest = _REQUEST.sub(lambda m: " " * len(m[0]), prepare(corrected, order))
     if reading.span:
         rest = rest[: reading.span[0]] + " " + rest[reading.span[1] :]
     meals = re.findall(r"\b(?:breakfast|brunch|lunch|dinner|supper)\b", corrected)
+    meals = [meal for meal in meals if meal != reading.meal.removesuffix("time")]
     holiday = set(tokens(reading.holiday))
     words = [
         w
@@ -257,6 +277,8 @@ def _subject(
         if not w.isdigit() and w.removesuffix("'s") not in holiday
     ]
     words += [meal for meal in meals if meal not in words]
+    # "When am I off to Cork?": "off" says it is the journey there, not the stay.
+    words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
     kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
@@ -269,6 +291,12 @@ def _as_written(word: str, as_written: dict[str, str]) -> str:
     return as_written.get(base, base) + word[len(base) :]
 
 
+# "Can you check what I've got…": the asking, not what is asked about (same length, so the time
+# phrase's place in the text stays right).
+_REQUEST = re.compile(
+    r"\b(?:(?:can|could|would|will) (?:you|u) (?:please |pls )?|^(?:please |pls )?)"
+    r"(?:check|see|look up|look|find|tell me|show me|let me know)\b"
+)
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
 
@@ -284,7 +312,9 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
     if _GENERAL.match(corrected):
         return "other"
-    if _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
+    # "How do I make mulled wine?" asks how to do something: about the calendar only when what
+    # it names is in the user's events ("how do I get to the flat viewing?").
+    if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
         return "calendar"
     if reading.window and _FITS.search(corrected.rstrip("?!. ")):
         return "calendar"
@@ -299,6 +329,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         # name an event ("date night").
         named = len(subject) >= 2
         return "calendar" if reading.window or reading.problem or named else "other"
+    if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
+        return "calendar"
     in_calendar = sum(known.uses(word) for word in unknown)
     return "calendar" if in_calendar * 2 >= len(unknown) else "other"
 
@@ -312,6 +344,9 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "free"
     if _FREE.search(corrected) or (reading.moment and re.search(r"\b(?:free|busy)\b", corrected)):
         return "busy" if re.search(r"\bbusy\b", corrected) else "free"
+    if reading.moment and _AT_A_MOMENT.search(corrected):
+        # "Do I have anything at 8?" is answered as "am I busy?"; "can I do 7:30?" as "free?".
+        return "busy" if re.search(r"\b(?:anything|something)\b", corrected) else "free"
     if _DURATION.search(corrected):
         return "duration"
     if _NOTES.search(corrected):

@@ -26,8 +26,16 @@ ALIASES = {
     "2night": "tonight", "tonite": "tonight", "weds": "wednesday", "wed": "wednesday",
     "tues": "tuesday", "tue": "tuesday", "thur": "thursday", "thu": "thursday",
     "thurs": "thursday", "wknd": "weekend", "wkend": "weekend", "xmas": "christmas",
-    "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday",
+    "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday", "wat": "what",
+    "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
+    "wks": "weeks", "mnth": "month", "hrs": "hours",
 }  # fmt: skip
+# Chat phrases Duckling does not read, as it reads them.
+PHRASES = {
+    r"\bin the a\.?m\b\.?": "in the morning",
+    r"\bin the p\.?m\b\.?": "in the afternoon",
+    r"\bturkey day\b": "thanksgiving",  # American
+}
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
     *WEEKDAYS, "january", "february", "august", "september", "october", "november", "december",
@@ -52,7 +60,9 @@ FUNCTION_WORDS = frozenset(
     there's these they this those through till to too under until up upon us very was we
     well were what what's whats when when's where where's whether which while who who's whom
     whose why will with would yet you your yours hows what're ok okay um uh hey like look
-    looking looks whens wheres whos
+    looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
+    pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
+    interesting towards toward roughly chance craic lowdown
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -67,7 +77,7 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings plate lined
+    count total meeting meetings story deal plate lined
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )
@@ -79,6 +89,9 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
     A correction keeps the first letter (typos rarely change it: "Dorking" is not "morning")
     and is never made to a word `protected` says the user's calendar uses.
     """
+
+    for phrase, meaning in PHRASES.items():
+        text = re.sub(phrase, meaning, text)
 
     def fix(match: re.Match[str]) -> str:
         word = match[0]

@@ -334,7 +334,7 @@ class IcsCalendarSource:
             description=str(component.get("DESCRIPTION", "")),
             calendar=self.name,
             uid=str(component.get("UID", "")),
-            busy=str(component.get("TRANSP", "OPAQUE")).upper() != "TRANSPARENT",
+            busy=str(component.get("TRANSP", "")).upper() != "TRANSPARENT",
             tentative=str(component.get("STATUS", "")).upper() == "TENTATIVE",
         )
 
