@@ -366,3 +366,15 @@ def test_the_fake_bot_api_checks_reply_parameters_as_telegram_does(telegram):
     status, answer = send("{not json")
     assert status == 400 and "can't parse reply_parameters JSON object" in answer["description"]
     assert send({"chat_id": OWNER})[0] == 400
+
+
+def test_a_message_python_telegram_bot_cannot_read_does_not_stop_the_others(telegram, bot):
+    # A photo in a shape this python-telegram-bot does not know (as a newer Bot API may send):
+    # reading it fails. Before, the whole batch failed with it, for ever, and no one was answered.
+    telegram.message(OWNER, message={"photo": [{"file_id": "AgAD", "shape": "new"}]})
+    assert replies(telegram, OWNER, bot) == [NOT_TEXT]
+
+    telegram.message(FRIEND, "what's on tomorrow?")
+    [answer] = replies(telegram, FRIEND, bot)
+    assert is_tomorrows_listing(answer, datetime.now(LONDON)), answer + bot.explain()
+    assert "AgAD" not in bot.log()  # what people send stays out of the log

@@ -310,7 +310,8 @@ class FlakyBot:
             raise NetworkError("Bad Gateway")
         return True
 
-    async def get_updates(self, **options: Any) -> list[Any]:
+    async def do_api_request(self, endpoint: str, **options: Any) -> list[Any]:
+        assert endpoint == "getUpdates"
         self.polling.set()
         await asyncio.Event().wait()  # a long poll with nothing new
         return []
