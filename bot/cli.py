@@ -297,6 +297,8 @@ def run(args: argparse.Namespace) -> int:
     install_redaction(known_secrets(secrets, config))
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # It logs a body it cannot parse with a traceback; the error it then raises is logged anyway.
+    logging.getLogger("telegram.request").setLevel(logging.CRITICAL)
     if not config.settings.telegram.allowed_user_ids:
         log.warning(
             "telegram.allowed_user_ids is empty, so Tandem will refuse everyone. To allow "
