@@ -29,6 +29,7 @@ BENCHMARKS = (
     "model_use",
     "memory",
     "understanding_cost",
+    "claude_reading",
     "time_libraries",
     "big_calendar",
     "listen",

@@ -108,6 +108,14 @@ class SearchSettings(Strict):
     max_occurrences_per_event: int = Field(default=MAX_OCCURRENCES_PER_EVENT, ge=1)
 
 
+class UnderstandingSettings(Strict):
+    """How the rules read a question: offline (bot/understanding) or, with a key, by Claude."""
+
+    # One more model call a question (effort llm.effort.understanding), its reading validated;
+    # anything unusable falls back to the offline reading. Off by default: see the README.
+    claude: bool = False
+
+
 class TelegramSettings(Strict):
     allowed_user_ids: list[int] = Field(default_factory=list)
     allowed_group_ids: list[int] = Field(default_factory=list)
@@ -194,6 +202,7 @@ class EffortSettings(Strict):
 
     answer: Effort = "low"  # the workflow's answer step: a short reply from what was found
     agent: Effort = "medium"  # each call of the agent loop: which tools, then the answer
+    understanding: Effort = "low"  # reading a question (understanding.claude): a short JSON
 
 
 class LlmSettings(Strict):
@@ -222,7 +231,7 @@ class LlmSettings(Strict):
             "max_tokens": self.max_tokens,
             "timeout_seconds": self.timeout_seconds,
             "max_retries": self.max_retries,
-            "effort": StepEffort(answer=self.effort.answer, agent=self.effort.agent),
+            "effort": StepEffort(**self.effort.model_dump()),
         }
 
 
@@ -383,6 +392,7 @@ class Settings(Strict):
     calendars: list[CalendarSettings] = Field(default_factory=list)
     people: list[Person] = Field(default_factory=list)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    understanding: UnderstandingSettings = Field(default_factory=UnderstandingSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
@@ -647,6 +657,7 @@ def _where(loc: list[Any], raw: dict[str, Any]) -> str:
 _SECTION_FIELDS: dict[str, type[BaseModel]] = {
     "user": UserSettings,
     "search": SearchSettings,
+    "understanding": UnderstandingSettings,
     "telegram": TelegramSettings,
     "llm": LlmSettings,
     "weather": WeatherSettings,

@@ -30,6 +30,10 @@ def _step(step: TraceStep) -> str:
         return f"skipped {step.name} ({step.detail.get('because', '')})"
     if step.kind == "stopped":
         return f"stopped: {step.name}"
+    if step.kind == "understand":
+        if step.name == "offline":
+            return f"read offline ({step.detail['fallback']})"
+        return f"read {step.name} ({step.detail.get('kind')}, asks {step.detail.get('asks')})"
     if step.kind == "model":
         return step.name + _model_notes(step.detail)
     return f"{step.kind} {step.name}"

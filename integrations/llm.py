@@ -103,6 +103,7 @@ class StepEffort:
 
     answer: Effort = "low"  # writing a reply from what the workflow found
     agent: Effort = "medium"  # each call of the agent's tool loop
+    understanding: Effort = "low"  # reading a question into the workflow's search
 
 
 class LlmError(Exception):
@@ -155,6 +156,21 @@ class Claude:
         """One reply without tools (the workflow's answer step)."""
         return await self._complete(self.effort.answer, system=system, messages=messages)
 
+    async def extract(
+        self, system: str, messages: list[dict[str, Any]], schema: dict[str, Any]
+    ) -> Completion:
+        """One reply whose text is JSON matching `schema` (a JSON schema, e.g. a pydantic
+        model's), through structured outputs (`output_config.format`). Never continued: a
+        cut-off JSON text is not finished by asking again, the caller falls back instead."""
+        import anthropic
+
+        # The SDK's own conversion (what `messages.parse` sends): every object closed with
+        # `additionalProperties: false`, constraints the API does not take moved into descriptions.
+        output_format = {"type": "json_schema", "schema": anthropic.transform_schema(schema)}
+        return await self._create(
+            self.effort.understanding, output_format, system=system, messages=messages
+        )
+
     async def converse(
         self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> Completion:
@@ -178,15 +194,20 @@ class Claude:
             return first
         return first.then(await self._create(effort, messages=[*messages, *follow_up], **request))
 
-    async def _create(self, effort: Effort, **request: Any) -> Completion:
+    async def _create(
+        self, effort: Effort, output_format: dict[str, Any] | None = None, **request: Any
+    ) -> Completion:
         import anthropic
 
+        output_config: dict[str, Any] = {"effort": effort}
+        if output_format is not None:
+            output_config["format"] = output_format
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 response = await self._client.messages.create(
                     model=self.model,
                     max_tokens=self.max_tokens,
-                    output_config={"effort": effort},
+                    output_config=output_config,
                     **request,
                 )
         except TimeoutError:

@@ -7,22 +7,26 @@ import os
 import runpy
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import LimitSettings, LoadedConfig, load_config
+from bot.config import LimitSettings, LlmSettings, LoadedConfig, load_config
 from bot.core import Assistant
 from bot.tools import TOOLS
 from bot.wiring import build
 from integrations.calendar import Event
+from integrations.llm import Claude, StepEffort
 from integrations.weather import DailyWeather, ForecastOutOfRange, HourlyWeather, Place
-from tests.fakes import scratch_database
+from tests.fakes import control, running, scratch_database
 from tests.fakes.anthropic_rules import rejection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,3 +213,55 @@ def postgres() -> Iterator[str]:
         pytest.skip(f"no PostgreSQL server answers at {parts.hostname}:{parts.port} ({exc})")
     with scratch_database(url) as database:
         yield database
+
+
+# --- the fake Messages API (tests/fakes/anthropic_server.py), over real HTTP ---------------------
+
+
+@dataclass
+class FakeClaude:
+    base: str
+
+    def script(self, *changes: dict[str, Any]) -> None:
+        control(self.base, "script", {"next": list(changes)})
+
+    def requests(self) -> list[dict[str, Any]]:
+        return [call["request"] for call in control(self.base, "calls")["calls"]]
+
+    def rejections(self) -> list[dict[str, Any]]:
+        return control(self.base, "rejections")["rejections"]
+
+    def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Send a request straight to the fake, as any client could."""
+        request = urllib.request.Request(
+            f"{self.base}/v1/messages", json.dumps(body).encode(), {"content-type": "json"}
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=5) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def client(self, effort: StepEffort | None = None) -> Claude:
+        options = LlmSettings().client_options()
+        if effort is not None:
+            options["effort"] = effort
+        return Claude("sk-ant-test", **options | {"max_retries": 0}, base_url=self.base)
+
+
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[str]:
+    with running("tests.fakes.anthropic_server") as base:
+        yield base
+
+
+@pytest.fixture
+def fake(fake_server: str, request, monkeypatch) -> Iterator[FakeClaude]:
+    """The fake, forgetting earlier tests; no test may have it reject one of Tandem's requests."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    control(fake_server, "reset", {})
+    fake = FakeClaude(fake_server)
+    yield fake
+    if not request.node.get_closest_marker("sends_rejected_requests"):
+        assert fake.rejections() == []

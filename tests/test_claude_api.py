@@ -5,12 +5,7 @@ shown to reach the user as an honest answer, in workflow and in agent mode."""
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,9 +16,8 @@ from bot.engine.usage import Usage, cost_usd
 from bot.messages import Incoming
 from bot.store.memory import Turn
 from bot.tools import TOOLS
-from integrations.llm import CONTINUE, Claude, StepEffort
-from tests.conftest import EXAMPLE
-from tests.fakes import control, running
+from integrations.llm import CONTINUE, StepEffort
+from tests.conftest import EXAMPLE, FakeClaude
 from tests.fakes.anthropic_rules import rejection
 
 TOMORROW = "What's on tomorrow?"
@@ -31,58 +25,6 @@ WRITTEN = "You have Tennis match with Sam on Thursday at 18:30 at Regent's Park.
 ANSWERED = "You have Tennis match with Sam on Thursday 26 November at 18:30 at Regent's Park."
 MATCH = "• 18:30–20:00  Tennis match with Sam — Regent's Park"
 FOUND = f"Tomorrow, Thursday 26 November:\n{MATCH}"  # the template
-
-
-DEFAULT_EFFORT = StepEffort()
-
-
-@dataclass
-class FakeClaude:
-    base: str
-
-    def script(self, *changes: dict[str, Any]) -> None:
-        control(self.base, "script", {"next": list(changes)})
-
-    def requests(self) -> list[dict[str, Any]]:
-        return [call["request"] for call in control(self.base, "calls")["calls"]]
-
-    def rejections(self) -> list[dict[str, Any]]:
-        return control(self.base, "rejections")["rejections"]
-
-    def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Send a request straight to the fake, as any client could."""
-        request = urllib.request.Request(
-            f"{self.base}/v1/messages", json.dumps(body).encode(), {"content-type": "json"}
-        )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(request, timeout=5) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
-
-    def client(self, effort: StepEffort = DEFAULT_EFFORT) -> Claude:
-        options = LlmSettings().client_options()
-        return Claude(
-            "sk-ant-test", **options | {"max_retries": 0, "effort": effort}, base_url=self.base
-        )
-
-
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[str]:
-    with running("tests.fakes.anthropic_server") as base:
-        yield base
-
-
-@pytest.fixture
-def fake(fake_server: str, request, monkeypatch) -> Iterator[FakeClaude]:
-    """The fake, forgetting earlier tests; no test may have it reject one of Tandem's requests."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    control(fake_server, "reset", {})
-    fake = FakeClaude(fake_server)
-    yield fake
-    if not request.node.get_closest_marker("sends_rejected_requests"):
-        assert fake.rejections() == []
 
 
 # --- the rules: a request that breaks one gets the API's error ----------------------------------

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.config import Mode, Rule, Settings
 from bot.engine.agent import Agent
 from bot.engine.journal import Journal
 from bot.engine.run import Run
+from bot.engine.understand import read_question
 from bot.engine.usage import RunLimits, price_of
 from bot.engine.workflow import Workflow, declined, no_rule
 from bot.messages import Reply, TraceStep
 from bot.small_talk import small_talk_reply, without_small_talk
 from bot.store.memory import Conversation, RunRecord, Turn
 from bot.tools import TOOLS, ToolRegistry
-from bot.tools.calendar_search import understand_for
 from bot.tools.context import ToolContext
+from bot.understanding import Question
 from integrations.calendar import Event
 from integrations.llm import Claude
 
@@ -75,9 +76,7 @@ class Engine:
         """Answer `text` in `mode`; the record says which mode answered and what it did."""
         started = time.perf_counter()
         # A greeting before a question is not part of what to look up.
-        question = (
-            None if mode == "agent" else understand_for(run.context, without_small_talk(text))
-        )
+        question = None if mode == "agent" else await self.read(without_small_talk(text), run)
         rule = self.workflow.choose(question) if question else None
         # A request to change the calendar is declined before any rule, and before hybrid's agent;
         # hybrid without a key answers what no rule covers as the rules do, honestly.
@@ -89,9 +88,9 @@ class Engine:
         else:
             ran = "workflow" if mode == "workflow" else "hybrid → workflow"
             if writes:
-                reply = declined()
+                reply = _after_reading(declined(), run)
             elif rule is None:
-                reply = _small_talk(text) or no_rule(self.settings.rules)
+                reply = _after_reading(_small_talk(text) or no_rule(self.settings.rules), run)
             else:
                 reply = await self.workflow.answer(rule, question, run)
         seconds = time.perf_counter() - started
@@ -100,7 +99,17 @@ class Engine:
     async def answer_scheduled(self, rule: Rule, run: Run) -> Reply:
         """A scheduled rule's question, answered by that rule."""
         assert rule.schedule is not None
-        return await self.workflow.answer(rule, understand_for(run.context, rule.schedule.ask), run)
+        return await self.workflow.answer(rule, await self.read(rule.schedule.ask, run), run)
+
+    async def read(self, text: str, run: Run) -> Question:
+        """The question as the rules see it: read by Claude if so configured, else offline."""
+        llm = self.llm if self.settings.understanding.claude else None
+        return await read_question(text, run, llm)
+
+
+def _after_reading(reply: Reply, run: Run) -> Reply:
+    """A reply no rule wrote, with how the question was read and what reading it cost."""
+    return replace(reply, steps=(*run.trace, *reply.steps), usage=run.usage)
 
 
 def _small_talk(text: str) -> Reply | None:

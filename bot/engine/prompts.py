@@ -1,5 +1,6 @@
 """What Claude is told: who it is, the time, how to give times and in which language — once —
-and a tail for each way it is used (the workflow's answer step, the agent loop)."""
+and a tail for each way it is used (reading a question, the workflow's answer step, the agent
+loop)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Literal
 
 from bot.config import UserSettings
 from bot.tools.untrusted import data_block
+from bot.understanding.claude import INSTRUCTIONS
 from integrations.calendar import Event
 
-Purpose = Literal["answer", "agent"]
+Purpose = Literal["understand", "answer", "agent"]
 
 TAILS: dict[Purpose, str] = {
+    "understand": INSTRUCTIONS,
     "answer": "Answer the user's latest message using only the tool results it contains. If they "
     "hold nothing relevant, say so plainly: never invent events, times, places or people.",
     "agent": "Answer questions about the user's own calendar and the weather for their plans. Use "
@@ -36,9 +39,12 @@ def system_prompt(
         f"You are Tandem, the personal assistant of {user.name}, who lives in {user.home}. "
         f"It is now {now:%A %d %B %Y, %H:%M} in {user.timezone} (UTC{now:%z}).",
         TAILS[purpose],
-        f"Give times in the {clock} clock in {user.timezone}, with the weekday and date. Reply "
-        "briefly, in the user's language, in plain text without Markdown.",
     ]
+    if purpose != "understand":  # a reading is JSON, not a reply
+        parts.append(
+            f"Give times in the {clock} clock in {user.timezone}, with the weekday and date. "
+            "Reply briefly, in the user's language, in plain text without Markdown."
+        )
     if focus is not None:
         parts.append(
             "A follow-up that names no time and no event is about the event last talked about. "

@@ -27,7 +27,7 @@ from bot.understanding.times import (
 )
 from bot.understanding.words import VAGUE_WORDS, correct
 
-__all__ = ["Asks", "Kind", "Question", "TimeWindow", "understand"]
+__all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
 Kind = Literal["calendar", "write", "small_talk", "other"]
 Asks = Literal[
@@ -154,7 +154,7 @@ def understand(
         next_only = True
     window = reading.window
     if asks == "last" and window is None:
-        window = TimeWindow(now - timedelta(days=365), now, "in the past year")
+        window = past_year(now)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
     subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
@@ -168,6 +168,11 @@ def understand(
         asks=asks,
         moment=reading.moment,
     )
+
+
+def past_year(now: datetime) -> TimeWindow:
+    """Where "when was my last …?" looks when it names no time."""
+    return TimeWindow(now - timedelta(days=365), now, "in the past year")
 
 
 class _Known:

@@ -354,7 +354,7 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
                 start = now
         if end is None:
             end = at(start.date() + timedelta(days=1), 0, zone)
-        label = _label(start, end, now, clock)
+        label = window_label(start, end, now, clock)
         if start < now < end and start.date() == now.date() and start.hour >= 18:
             start = now  # "tonight", asked at 21:00: what is left of it
         return TimeReading(TimeWindow(start, end, label), span=span)
@@ -363,7 +363,7 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
         if re.fullmatch(r"in (?:\w+ )*(?:days?|weeks?|months?)", body):
             return TimeReading(whole_day(moment.date(), now), span=span)
         moment = _afternoon(moment, body)
-        window = TimeWindow(moment, moment + MOMENT, _moment_label(moment, now, clock))
+        window = TimeWindow(moment, moment + MOMENT, moment_label(moment, now, clock))
         return TimeReading(window, moment=moment, span=span)
     day = moment.date()
     if grain == "day":
@@ -395,14 +395,14 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
     return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
 
 
-def _moment_label(moment: datetime, now: datetime, clock: str) -> str:
+def moment_label(moment: datetime, now: datetime, clock: str) -> str:
     return f"{day_label(moment.date(), now.date())} at {clock_label(moment, clock)}"
 
 
 _PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
 
 
-def _label(start: datetime, end: datetime, now: datetime, clock: str) -> str:
+def window_label(start: datetime, end: datetime, now: datetime, clock: str) -> str:
     """How a reply names a window: "tonight", "Tuesday 1 December afternoon", "after 19:00 …"."""
     today = now.date()
     first, last = start.date(), (end - timedelta(microseconds=1)).date()

@@ -12,6 +12,12 @@ id), "Prompt caching" (at most 4 cache_control breakpoints), "Stop reasons" (a p
 sent back as the last, assistant, message), and the Claude Sonnet 5.5 migration guide (no
 assistant prefill, no sampling parameters, no forced tool choice, no thinking "disabled" or
 thinking budgets; effort low to max). Model names: the installed SDK's `ModelParam`.
+Structured outputs ("Structured outputs", its "JSON Schema limitations"): `output_config.format`
+is `{"type": "json_schema", "schema": ...}`; every object must set `additionalProperties: false`;
+numerical constraints (minimum, maximum, multipleOf), string length constraints, array
+constraints other than `minItems` 0 or 1, recursive and external `$ref`s, enums of anything but
+primitives and string formats other than the listed ones are not supported. The error wording
+follows the API's "output_config.format.schema: Invalid schema: ..." (seen in reports of it).
 """
 
 from __future__ import annotations
@@ -53,7 +59,8 @@ def rejection(request: dict[str, Any]) -> ApiError | None:
         return invalid("max_tokens: Field required")
     if model not in MODELS:
         return ApiError(404, "not_found_error", f"model: {model}")
-    for check in (_sampling, _thinking, _effort, _tool_choice, _messages, _breakpoints):
+    checks = (_sampling, _thinking, _effort, _output_format, _tool_choice, _messages, _breakpoints)
+    for check in checks:
         if (error := check(request, str(model))) is not None:
             return error
     return None
@@ -87,6 +94,67 @@ def _effort(request: dict[str, Any], model: str) -> ApiError | None:
             "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
         )
     return None
+
+
+STRING_FORMATS = {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4",
+                  "ipv6", "uuid"}  # fmt: skip
+UNSUPPORTED = (
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
+    "maxLength", "maxItems", "uniqueItems", "contains", "minProperties", "maxProperties",
+    "patternProperties", "propertyNames", "not", "if", "then", "else", "dependentRequired",
+    "dependentSchemas", "unevaluatedProperties", "unevaluatedItems",
+)  # fmt: skip
+
+
+def _output_format(request: dict[str, Any], model: str) -> ApiError | None:
+    output_format = (request.get("output_config") or {}).get("format")
+    if output_format is None:
+        return None
+    if output_format.get("type") != "json_schema" or not isinstance(
+        output_format.get("schema"), dict
+    ):
+        return invalid("output_config.format: Input tag should be 'json_schema' with a 'schema'")
+    schema = output_format["schema"]
+    problem = _schema_problem(schema, schema.get("$defs") or {}, ())
+    return None if problem is None else invalid(f"output_config.format.schema: {problem}")
+
+
+def _schema_problem(
+    schema: Any, definitions: dict[str, Any], following: tuple[str, ...]
+) -> str | None:
+    """What makes a JSON schema one structured outputs cannot take, or None."""
+    if not isinstance(schema, dict):
+        return "Invalid schema: a schema must be an object"
+    for keyword in UNSUPPORTED:
+        if keyword in schema:
+            return f"Invalid schema: '{keyword}' is not supported"
+    if schema.get("minItems", 0) not in (0, 1):
+        return "Invalid schema: 'minItems' values other than 0 or 1 are not supported"
+    if "format" in schema and schema["format"] not in STRING_FORMATS:
+        return f"Invalid schema: string format '{schema['format']}' is not supported"
+    if "enum" in schema and not all(
+        value is None or isinstance(value, str | int | float | bool) for value in schema["enum"]
+    ):
+        return "Invalid schema: enum values must be strings, numbers, booleans or null"
+    if (ref := schema.get("$ref")) is not None:
+        name = str(ref).removeprefix("#/$defs/")
+        if not str(ref).startswith("#/$defs/") or name not in definitions:
+            return f"Invalid schema: the reference '{ref}' is not a local definition"
+        if name in following:
+            return f"Invalid schema: recursive schemas are not supported ('{ref}')"
+        return _schema_problem(definitions[name], definitions, (*following, name))
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        return "For 'object' type, 'additionalProperties' must be explicitly set to false"
+    parts = [
+        *(schema.get("properties") or {}).values(),
+        *schema.get("anyOf", []),
+        *schema.get("allOf", []),
+        *([schema["items"]] if "items" in schema else []),
+    ]
+    return next(
+        (found for part in parts if (found := _schema_problem(part, definitions, following))),
+        None,
+    )
 
 
 def _tool_choice(request: dict[str, Any], model: str) -> ApiError | None:

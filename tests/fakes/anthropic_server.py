@@ -1,6 +1,9 @@
 """A local stand-in for the Messages API, used to record cassettes in the API's documented shape.
 
-It answers `POST /v1/messages` in one of two ways.
+It answers `POST /v1/messages` in one of three ways.
+
+With `output_config.format` (structured outputs: the workflow reading a question): a text block
+holding the plainest JSON the schema allows (`instance_of`); tests script the JSON they mean.
 
 Without `tools` (the workflow's answer step): it reads the events in the <calendar_data>
 block of the last user message and writes "You have <title> on <weekday> at <HH:MM> at
@@ -46,7 +49,8 @@ from its assistant turn within the current tool loop, is refused too.
 A test can change the next answers: `POST /_test/script {"next": [change, ...]}` queues one
 change per call to come (see `scripted`; `POST /_test/reset` forgets everything): a thinking
 block, no content, an empty text block, a stop reason (`max_tokens`,
-`model_context_window_exceeded`, `refusal`, `pause_turn`), or `malformed`, a 200 whose JSON
+`model_context_window_exceeded`, `refusal`, `pause_turn`), the text itself (`json`, `text`),
+`status` (500 or 529: the API's error answer instead of a message), or `malformed`, a 200 whose JSON
 body is cut off half way. A cut-off reply is finished when the next request
 sends it back as an assistant turn followed by a user turn; a paused turn when it comes back
 as the last (assistant) message.
@@ -111,6 +115,10 @@ def reply_for(request: dict[str, Any]) -> str:
 
 def message_for(request: dict[str, Any]) -> dict[str, Any]:
     messages = request["messages"]
+    if (output_format := (request.get("output_config") or {}).get("format")) is not None:
+        schema = output_format["schema"]
+        text = json.dumps(instance_of(schema, schema.get("$defs") or {}))
+        return _message(request, [{"type": "text", "text": text}], "end_turn")
     if messages[-1]["role"] == "assistant":  # a paused turn sent back: go on with it
         return message_for({**request, "messages": messages[:-1]})
     if (rest := _rest_of_cut_reply(request)) is not None:
@@ -145,6 +153,34 @@ def _rest_of_cut_reply(request: dict[str, Any]) -> str | None:
     whole = message_for({**request, "messages": messages[:-2]})["content"]
     text = "".join(block.get("text", "") for block in whole if block["type"] == "text")
     return text[len(cut) :] if cut and text.startswith(cut) and len(text) > len(cut) else None
+
+
+# --- structured outputs: JSON that fits the schema ---------------------------------------------
+
+
+def instance_of(schema: dict[str, Any], definitions: dict[str, Any]) -> Any:
+    """The plainest value `schema` allows (null where it may be, the first of an enum, empty
+    strings and lists), as constrained decoding guarantees some value that fits; a test scripts
+    the value it means (`json`)."""
+    if "$ref" in schema:
+        return instance_of(definitions[schema["$ref"].removeprefix("#/$defs/")], definitions)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        choices = schema["anyOf"]
+        plain = next((choice for choice in choices if choice.get("type") == "null"), choices[0])
+        return instance_of(plain, definitions)
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: instance_of(properties[name], definitions) for name in properties}
+    if kind == "array":
+        return [instance_of(schema["items"], definitions)] if schema.get("minItems") else []
+    if kind == "string":
+        return "2026-01-01T00:00:00+00:00" if schema.get("format") == "date-time" else ""
+    return {"boolean": False, "integer": 0, "number": 0, "null": None}[kind]
 
 
 # --- agent mode: a scripted tool-using model ----------------------------------------------------
@@ -441,7 +477,14 @@ def _usage(request: dict[str, Any], content: list[dict[str, Any]], first: bool) 
         prefix = len(json.dumps(tools))
     else:
         prefix = 0
-    total = len(json.dumps(tools)) + len(json.dumps(system)) + len(json.dumps(request["messages"]))
+    # A structured output's schema reaches the model as part of its prompt, and is billed so.
+    output_format = (request.get("output_config") or {}).get("format")
+    total = (
+        len(json.dumps(tools))
+        + len(json.dumps(system))
+        + len(json.dumps(request["messages"]))
+        + (len(json.dumps(output_format)) if output_format else 0)
+    )
     cached = prefix // 4
     return {
         # About four characters a token, as Claude's tokenizer roughly gives for English.
@@ -495,11 +538,16 @@ def _id(prefix: str, request: dict[str, Any], number: int) -> str:
 
 def scripted(answer: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     """`answer` changed as a test asked (POST /_test/script), each key one way a real answer
-    can differ: `thinking` (its text; a thinking block first, signed), `empty` (no content),
+    can differ: `json` (the text is this value as JSON: a structured output the test chose),
+    `text` (the text as given), `thinking` (its text; a thinking block first, signed), `empty`
+    (no content),
     `empty_text` (an empty text block, as the API sends at times), `stop_reason` (`max_tokens` and
     `model_context_window_exceeded` cut the reply in half; `refusal` drops the text and gives
     `stop_details`, with `explanation` if set; `pause_turn` leaves only a server tool call)."""
     content = list(answer["content"])
+    if "json" in change or "text" in change:
+        said = change["text"] if "text" in change else json.dumps(change["json"])
+        content = [{"type": "text", "text": said}]
     stop = change.get("stop_reason")
     if stop in ("max_tokens", "model_context_window_exceeded"):
         content = [_cut(block) for block in content]
@@ -574,6 +622,10 @@ def thinking_rejection(
 
 # The faults a test queued (POST /_test/fault; see tests/fakes/faults.py).
 FAULTS = Faults()
+SERVER_ERRORS = {
+    500: ApiError(500, "api_error", "Internal server error"),
+    529: ApiError(529, "overloaded_error", "Overloaded"),
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -604,6 +656,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         call = self.server.seen(body)
         change = self.server.next_change()
+        if "status" in change:  # a scripted failure: the API's error body for that status
+            error = SERVER_ERRORS[change["status"]]
+            self._send(error.status, error.body("req_fake"))
+            return
         answer = self.server.remember(scripted(message_for(body), change))
         clock.sleep(self.server.delay)
         if self._caller_gone():
