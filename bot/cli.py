@@ -44,6 +44,7 @@ class ExitStatus(IntEnum):
     OUT_OF_SCOPE = 3
     NO_MODEL = 4
     REFUSED = 5
+    INCOMPLETE = 6
     INTERRUPTED = 130
 
 
@@ -56,10 +57,13 @@ EXIT_STATUSES = {
     "calendar (Tandem only reads it)",
     ExitStatus.NO_MODEL: "not answered: agent mode needs ANTHROPIC_API_KEY and none is set",
     ExitStatus.REFUSED: "not answered: a limit was reached (the reply says when it resets)",
+    ExitStatus.INCOMPLETE: "answered in part: a service it needed (a calendar, the weather, "
+    "Claude in agent mode) failed, or the agent stopped short; the reply says what is missing",
     ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 OUTCOME_STATUS: dict[Outcome, ExitStatus] = {
     "answered": ExitStatus.ANSWERED,
+    "incomplete": ExitStatus.INCOMPLETE,
     "failed": ExitStatus.FAILED,
     "out of scope": ExitStatus.OUT_OF_SCOPE,
     "no model": ExitStatus.NO_MODEL,
