@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -214,6 +215,24 @@ def test_open_meteo_sending_without_end_is_cut_at_the_size_cap(
         weather.find_place("London")
 
     assert weather.find_place("London") is not None  # the next answer is read as ever
+
+
+async def test_a_data_folder_turned_read_only_still_lets_the_answer_out(
+    make_assistant: Callable[..., Assistant],
+    tennis: CountingCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assistant = make_assistant(tennis)
+
+    def read_only(*_: Any) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(assistant.stores.memory, "remember", read_only)
+    reply = await ask(assistant, "What's on tomorrow?")
+
+    assert reply.text == TEMPLATE_TOMORROW  # before: "Sorry, something went wrong on my side."
+    assert "Could not save the chat (OperationalError: attempt to write a readonly" in caplog.text
 
 
 # --- calendar at an https address (ICS) ---------------------------------------------------------
