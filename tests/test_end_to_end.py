@@ -454,3 +454,13 @@ def test_in_a_group_commands_for_other_bots_and_service_messages_get_no_reply(te
     barrier(telegram, bot)
     assert texts(telegram.sent(GROUP)) == [answer], bot.explain()
     assert texts(telegram.sent(OWNER)) == [], bot.explain()
+
+
+def test_a_token_revoked_while_running_is_said_plainly_and_polling_goes_on(telegram, bot):
+    unauthorized = telegram_error(401, "Unauthorized")
+    control(telegram.base, "fault", {"path": "getUpdates", "times": 1, **unauthorized})
+    telegram.message(OWNER, "/help")  # ends the long poll under way; the next one is refused
+
+    [answer] = replies(telegram, OWNER, bot)
+    assert answer.startswith("I answer questions about your own calendar"), bot.explain()
+    assert "Telegram refuses the bot token: was it revoked in @BotFather?" in bot.log()

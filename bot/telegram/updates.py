@@ -15,12 +15,17 @@ import warnings
 from typing import Any
 
 from telegram import Bot, Update
+from telegram.error import EndPointNotFound, InvalidToken
 from telegram.warnings import PTBUserWarning
 
 log = logging.getLogger(__name__)
 
 # What is read of a message whose whole python-telegram-bot cannot read.
 MESSAGE_BASICS = ("message_id", "from", "sender_chat", "chat", "date", "text")
+TOKEN_REFUSED = (
+    "Telegram refuses the bot token: was it revoked in @BotFather? Put the new one in "
+    "TELEGRAM_BOT_TOKEN and restart"
+)
 # Past the long poll's own wait, how long an answer may take to arrive.
 READ_MARGIN_SECONDS = 10.0
 
@@ -34,9 +39,12 @@ async def fetch_updates(
     with warnings.catch_warnings():
         # PTB suggests its get_updates, which is what reads a whole batch at once.
         warnings.simplefilter("ignore", PTBUserWarning)
-        result = await bot.do_api_request(
-            "getUpdates", api_kwargs=arguments, read_timeout=timeout + READ_MARGIN_SECONDS
-        )
+        try:
+            result = await bot.do_api_request(
+                "getUpdates", api_kwargs=arguments, read_timeout=timeout + READ_MARGIN_SECONDS
+            )
+        except EndPointNotFound:  # how PTB words Telegram's 401/404 once the bot has started
+            raise InvalidToken(TOKEN_REFUSED) from None
     if not isinstance(result, list):
         raise ValueError(f"getUpdates answered {type(result).__name__}, not a list")
     return [u for u in result if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
