@@ -10,6 +10,7 @@ and the text — so that its sender still gets a reply.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from typing import Any
@@ -19,6 +20,9 @@ from telegram.error import EndPointNotFound, InvalidToken
 from telegram.warnings import PTBUserWarning
 
 log = logging.getLogger(__name__)
+
+# PTB suggests its own get_updates here, which is what reads a whole batch at once.
+warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'", PTBUserWarning)
 
 # What is read of a message whose whole python-telegram-bot cannot read.
 MESSAGE_BASICS = ("message_id", "from", "sender_chat", "chat", "date", "text")
@@ -34,17 +38,22 @@ async def fetch_updates(
     bot: Bot, offset: int | None, timeout: int, kinds: list[str]
 ) -> list[dict[str, Any]]:
     """The next updates after `offset` (confirming those before it), as Telegram's JSON;
-    waits up to `timeout` seconds for one to come."""
+    waits up to `timeout` seconds for one to come. The whole answer must arrive within the
+    margin after that (the read timeout alone is per read: an answer dripping in a byte at a
+    time would hold polling for as long as it lasts). TimeoutError past it."""
     arguments = {"offset": offset, "timeout": timeout, "allowed_updates": kinds}
-    with warnings.catch_warnings():
-        # PTB suggests its get_updates, which is what reads a whole batch at once.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        try:
-            result = await bot.do_api_request(
-                "getUpdates", api_kwargs=arguments, read_timeout=timeout + READ_MARGIN_SECONDS
-            )
-        except EndPointNotFound:  # how PTB words Telegram's 401/404 once the bot has started
-            raise InvalidToken(TOKEN_REFUSED) from None
+    deadline = timeout + READ_MARGIN_SECONDS
+    async with asyncio.timeout(deadline):
+        return await _get_updates(bot, arguments, deadline)
+
+
+async def _get_updates(
+    bot: Bot, arguments: dict[str, Any], deadline: float
+) -> list[dict[str, Any]]:
+    try:
+        result = await bot.do_api_request("getUpdates", api_kwargs=arguments, read_timeout=deadline)
+    except EndPointNotFound:  # how PTB words Telegram's 401/404 once the bot has started
+        raise InvalidToken(TOKEN_REFUSED) from None
     if not isinstance(result, list):
         raise ValueError(f"getUpdates answered {type(result).__name__}, not a list")
     return [u for u in result if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
