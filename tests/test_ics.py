@@ -93,6 +93,28 @@ def test_cancelled_events_are_skipped():
     assert week == []
 
 
+def test_free_time_and_tentative_events_say_so(tmp_path: Path):
+    path = tmp_path / "marked.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        "BEGIN:VEVENT\nUID:wfh\nSUMMARY:Working from home\nDTSTART;VALUE=DATE:20261204\n"
+        "DTEND;VALUE=DATE:20261205\nTRANSP:TRANSPARENT\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:pto\nSUMMARY:Time off\nDTSTART;VALUE=DATE:20261204\n"
+        "DTEND;VALUE=DATE:20261205\nTRANSP:OPAQUE\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:drinks\nSUMMARY:Drinks?\nDTSTART:20261204T200000Z\n"
+        "DTEND:20261204T220000Z\nSTATUS:TENTATIVE\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    day = IcsCalendarSource("test", path=path).events(at(date(2026, 12, 4)), at(date(2026, 12, 5)))
+
+    marked = {event.title: (event.busy, event.tentative) for event in day}
+    assert marked == {
+        "Working from home": (False, False),
+        "Time off": (True, False),
+        "Drinks?": (True, True),
+    }
+
+
 def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
     (tmp_path / "mixed.ics").write_text(
         "BEGIN:VCALENDAR\nVERSION:2.0\n"
@@ -109,6 +131,34 @@ def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
 
     assert titles(events) == ["Brunch"]
     assert events.notes == ("2 events in the calendar 'mixed' could not be read.",)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ("END:VEVENT\nBEGIN:VEVENT\nUID:c", "BEGIN:VEVENT\nUID:c"),  # a line lost
+        ("SUMMARY:Dentist\nEND:VEVENT\nEND:VCALENDAR\n", "SUMMARY:Dentist\n"),  # cut off
+    ],
+    ids=["an event left open", "a file cut off"],
+)
+def test_one_damaged_event_costs_only_itself(tmp_path: Path, damage: tuple[str, str]):
+    whole = (
+        "BEGIN:VCALENDAR\nVERSION:2.0\n"
+        "BEGIN:VEVENT\nUID:a\nDTSTART:20260301T090000Z\nDTEND:20260301T100000Z\n"
+        "SUMMARY:Parkrun\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:b\nDTSTART:20260301T110000Z\nDTEND:20260301T120000Z\n"
+        "SUMMARY:Brunch\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:c\nDTSTART:20260301T160000Z\nSUMMARY:Dentist\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    (tmp_path / "damaged.ics").write_text(whole.replace(*damage))
+    calendar = IcsCalendarSource("home", path=tmp_path / "damaged.ics")
+
+    events = calendar.events(at(date(2026, 3, 1)), at(date(2026, 3, 2)))
+
+    # Before: "the file ... is not an iCalendar (.ics) file", and no event at all.
+    assert "Parkrun" in titles(events) and len(events) == 2
+    assert events.notes == ("1 event in the calendar 'home' could not be read.",)
 
 
 def test_unreadable_events_are_logged_by_number_not_by_content(tmp_path: Path, caplog):

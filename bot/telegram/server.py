@@ -71,6 +71,7 @@ from bot.telegram.receiving import (
     write_status,
 )
 from bot.telegram.turns import ChatTurns
+from bot.telegram.updates import fetch_updates, read_update
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,10 @@ async def answer_update(update: dict[str, Any]) -> None:
     running = _now_running()
     application = running.application
     if running.turns is None:  # the per-chat queue keeps the order
-        await application.process_update(Update.de_json(update, application.bot))
+        await application.process_update(read_update(update, application.bot))
         return
     async with running.turns.turn(chat_of(update), DBOS.workflow_id or ""):
-        await application.process_update(Update.de_json(update, application.bot))
+        await application.process_update(read_update(update, application.bot))
 
 
 @DBOS.workflow()
@@ -151,8 +152,7 @@ def run_id(bot_id: int, update: dict[str, Any]) -> str:
 
 
 def _message_identity(update: dict[str, Any]) -> Any:
-    """What tells one message from another: its kind, chat, id and date. (Telegram's JSON and
-    python-telegram-bot's `to_dict` agree on these, whichever way the update came.)"""
+    """What tells one message from another: its kind, chat, id and date."""
     for kind, value in update.items():
         if isinstance(value, dict) and "message_id" in value:
             chat = value.get("chat") or {}
@@ -418,21 +418,15 @@ async def poll(
         health.polled()  # a long poll under way is listening too
         updates = await retrying(
             "fetch updates from Telegram",
-            functools.partial(
-                bot.get_updates,
-                offset=offset,
-                timeout=POLL_SECONDS,
-                allowed_updates=[Update.MESSAGE],
-            ),
+            functools.partial(fetch_updates, bot, offset, POLL_SECONDS, [Update.MESSAGE]),
             health,
             backoff,
         )
         health.polled()
         if not updates:
             continue
-        batch = [update.to_dict() for update in updates]
-        await retrying("store updates", lambda: store(batch), health, backoff)  # noqa: B023
-        offset = updates[-1].update_id + 1  # asking from here confirms what came before
+        await retrying("store updates", lambda: store(updates), health, backoff)  # noqa: B023
+        offset = updates[-1]["update_id"] + 1  # asking from here confirms what came before
 
 
 async def _keep_status(folder: Path, health: Health) -> None:

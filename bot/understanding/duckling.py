@@ -9,10 +9,14 @@ database would add 14 MB and 0.2 s for zones it is never asked about.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import re
 import shutil
+import signal
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -24,6 +28,10 @@ LOCALES = {"AU", "BZ", "CA", "GB", "IE", "IN", "JM", "NZ", "PH", "TT", "US", "ZA
 _lock = threading.Lock()
 WINDOW, STRIDE = 8, 3  # words Duckling reads at once, and how far each window moves on
 MAX_WORDS = 48  # a time phrase further into a long message is not looked for
+# The signals whose handlers Haskell's runtime replaces when it starts, and room for one
+# `struct sigaction` (152 bytes on Linux, less on macOS), kept as it is and put back.
+RUNTIME_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE)
+SIGACTION_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -38,15 +46,40 @@ class Found:
 
 @cache
 def _loaded() -> tuple[Any, Any]:
-    import duckling
     import tzdata
 
-    duckling.init()
+    with _signal_handlers_kept():  # Haskell's runtime starts as the module is loaded
+        import duckling
+
+        duckling.init()
     with tempfile.TemporaryDirectory(prefix="tandem-zones-") as folder:
         # Duckling reads every zone file in a folder; it keeps what it read.
         shutil.copy(Path(tzdata.__file__).parent / "zoneinfo" / "UTC", folder)
         zones = duckling.load_time_zones(folder)
     return duckling, zones
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Put back the signal handlers that Haskell's runtime replaces as it starts: with its own,
+    Ctrl-C ended Tandem at once mid-answer ("interrupted", exit status 1), skipping Python's
+    clean-up and `tandem run`'s graceful stop. `sigaction` works from any thread, and Duckling
+    is loaded in whichever asks first."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:  # no C library to ask: nothing can be kept
+        yield
+        return
+    saved = {}
+    for signum in RUNTIME_SIGNALS:
+        handler = ctypes.create_string_buffer(SIGACTION_BYTES)
+        if libc.sigaction(signum, None, handler) == 0:
+            saved[signum] = handler
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            libc.sigaction(signum, handler, None)
 
 
 @cache  # one per country Duckling knows, and one for the rest
