@@ -2,6 +2,8 @@
 
 A table (tests/data/phrasings-*.yaml) names a calendar, the person, and a fixed clock; each row
 is a question, its family, and what the answer must and must not contain (case-insensitive).
+A row may end with a sentence saying why Tandem cannot answer it yet: such a row is expected to
+fail, and the suite says so when it starts passing.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Row:
     question: str
     must: list[str] = field(default_factory=list)
     must_not: list[str] = field(default_factory=list)
+    gap: str = ""  # why Tandem cannot answer this yet, if it cannot
 
     def problems(self, reply: str) -> list[str]:
         said = reply.lower()
@@ -51,7 +54,8 @@ def load_table(path: Path) -> tuple[dict[str, Any], list[Row]]:
             question, *checks = entry if isinstance(entry, list) else [entry]
             must = checks[0] if checks else []
             must_not = checks[1] if len(checks) > 1 else []
-            rows.append(Row(path.stem, family, question, _list(must), _list(must_not)))
+            gap = checks[2] if len(checks) > 2 else ""
+            rows.append(Row(path.stem, family, question, _list(must), _list(must_not), gap))
     return table, rows
 
 

@@ -44,7 +44,12 @@ def test_the_tables_cover_every_family_in_more_than_one_wording() -> None:
 
 
 @pytest.mark.parametrize(
-    "row", ROWS, ids=[f"{row.table[10:]}-{row.family}-{index}" for index, row in enumerate(ROWS)]
+    "row",
+    [
+        pytest.param(row, marks=pytest.mark.xfail(reason=row.gap, strict=True)) if row.gap else row
+        for row in ROWS
+    ],
+    ids=[f"{row.table[10:]}-{row.family}-{index}" for index, row in enumerate(ROWS)],
 )
 def test_the_reply_answers_the_question(row: Row, data_dir: Path) -> None:
     # A new chat for each row: no follow-up reads an earlier row's event.
