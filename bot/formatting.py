@@ -7,6 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from integrations.calendar import Event
 
+# A timed event that ends the next day within this is one evening out ("22:30-01:15").
+_ONE_NIGHT = timedelta(hours=12)
+
 
 def clock_time(moment: datetime, clock: str) -> str:
     if clock == "12h":
@@ -21,13 +24,28 @@ def day_name(day: date, today: date) -> str:
     return text if day.year == today.year else f"{text} {day.year}"
 
 
-def event_line(event: Event, clock: str) -> str:
+def event_line(event: Event, view: View) -> str:
+    """One line of a list: its times (with the day it ends, past one night), title, place."""
+    last_day = event.end.date() - timedelta(days=1)
     if event.all_day:
-        when = "all day"
+        when = "all day" if last_day <= event.start.date() else f"all day to {_day(last_day, view)}"
     else:
-        when = f"{clock_time(event.start, clock)}–{clock_time(event.end, clock)}"
+        start, end = clock_time(event.start, view.clock), clock_time(event.end, view.clock)
+        if event.end.date() != event.start.date() and event.end - event.start > _ONE_NIGHT:
+            when = f"{start} to {_day(event.end.date(), view)} {end}"
+        else:
+            when = f"{start}–{end}"
     where = f" — {event.location}" if event.location else ""
-    return f"• {when}  {event.title}{where}"
+    return f"• {when}  {titled(event)}{where}"
+
+
+def titled(event: Event) -> str:
+    """The title, and whether the event is still to be confirmed."""
+    return f"{event.title} (tentative)" if event.tentative else event.title
+
+
+def _day(day: date, view: View) -> str:
+    return day_name(day, view.today)
 
 
 @dataclass(frozen=True)
@@ -51,7 +69,7 @@ def events_by_day(events: list[Event], view: View, since: datetime) -> list[str]
         if day != current:
             lines.append(f"{day_name(day, view.today)}:")
             current = day
-        lines.append(event_line(event, view.clock))
+        lines.append(event_line(event, view))
     return lines
 
 
@@ -64,7 +82,7 @@ def when_text(event: Event, view: View) -> str:
             return f"{first}, all day"
         return f"{first} to {day_name(last_day, view.today)}"
     start, end = clock_time(event.start, view.clock), clock_time(event.end, view.clock)
-    if event.end.date() == event.start.date() or event.end - event.start <= timedelta(hours=12):
+    if event.end.date() == event.start.date() or event.end - event.start <= _ONE_NIGHT:
         return f"{first}, {start}–{end}"
     return f"{first} {start} to {day_name(event.end.date(), view.today)} {end}"
 
@@ -87,16 +105,16 @@ def duration_text(event: Event) -> str:
 
 def describe(event: Event, view: View, asks: str) -> str:
     """One event, answering what was asked about it."""
-    when = when_text(event, view)
+    when, title = when_text(event, view), titled(event)
     if asks == "where":
         if not event.location:
-            return f"{event.title} ({when}) has no place in your calendar."
-        return f"{event.title} is at {event.location} — {when}."
+            return f"{title} ({when}) has no place in your calendar."
+        return f"{title} is at {event.location} — {when}."
     if asks == "duration":
-        return f"{event.title} lasts {duration_text(event)}: {when}."
+        return f"{title} lasts {duration_text(event)}: {when}."
     if asks == "notes":
         if not event.description:
-            return f"{event.title} ({when}) has no notes in your calendar."
-        return f"{event.title} ({when}). Notes: {event.description.strip()}"
+            return f"{title} ({when}) has no notes in your calendar."
+        return f"{title} ({when}). Notes: {event.description.strip()}"
     where = f" — {event.location}" if event.location else ""
-    return f"{event.title}: {when}{where}."
+    return f"{title}: {when}{where}."

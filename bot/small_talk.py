@@ -17,7 +17,8 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
     "thanks": (
         "thanks", "thank", "thank you", "thank u", "thankyou", "thx", "ty", "cheers", "ta",
         "many thanks", "much appreciated", "appreciated", "appreciate it", "good bot",
-        "well done", "nice one", "love you", "you're great",
+        "well done", "nice one", "love you", "you're great", "you're a star", "star",
+        "you're a legend", "legend", "ta very much",
     ),
     "goodbye": (
         "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night", "gn",
@@ -35,7 +36,7 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
         "understood", "noted", "excellent", "lovely", "brilliant", "no problem", "np", "sure",
         "that's great", "that's good", "that's perfect", "that's helpful", "helpful", "yes",
         "no", "yep", "nope", "lol", "haha", "sorry", "please", "never mind", "nevermind", "nvm",
-        "bad bot",
+        "bad bot", "grand", "sound", "spot on", "lovely stuff",
     ),
 }  # fmt: skip
 # Words that may come with small talk without making it a question.

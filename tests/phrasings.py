@@ -2,8 +2,8 @@
 
 A table (tests/data/phrasings-*.yaml) names a calendar, the person, and a fixed clock; each row
 is a question, its family, and what the answer must and must not contain (case-insensitive).
-A row may end with a sentence saying why Tandem cannot answer it yet: such a row is expected to
-fail, and the suite says so when it starts passing.
+An item of "must" may itself be a list: any one of its texts will do ("1 h 30" or "90 min").
+A third item says why a row is a known gap: it is expected to fail until closed.
 """
 
 from __future__ import annotations
@@ -35,13 +35,17 @@ class Row:
     table: str
     family: str
     question: str
-    must: list[str] = field(default_factory=list)
+    must: list[str | list[str]] = field(default_factory=list)
     must_not: list[str] = field(default_factory=list)
-    gap: str = ""  # why Tandem cannot answer this yet, if it cannot
+    gap: str = ""  # a known gap, said why: the row is expected to fail until it is closed
 
     def problems(self, reply: str) -> list[str]:
         said = reply.lower()
-        missing = [f"missing {text!r}" for text in self.must if text.lower() not in said]
+        missing = [
+            f"missing {texts!r}"
+            for texts in self.must
+            if not any(text.lower() in said for text in _alternatives(texts))
+        ]
         wrong = [f"has {text!r}" for text in self.must_not if text.lower() in said]
         return missing + wrong
 
@@ -59,7 +63,11 @@ def load_table(path: Path) -> tuple[dict[str, Any], list[Row]]:
     return table, rows
 
 
-def _list(value: str | list[str] | None) -> list[str]:
+def _alternatives(texts: str | list[str]) -> list[str]:
+    return [texts] if isinstance(texts, str) else texts
+
+
+def _list(value: str | list[Any] | None) -> list[Any]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)

@@ -23,7 +23,12 @@ import pytest
 import vcr
 
 from integrations.calendar import CalendarAuthError, CalendarError, Event, google_auth
-from integrations.calendar.google import NOT_ANSWERING, CalendarInfo, GoogleCalendarSource
+from integrations.calendar.google import (
+    NOT_ANSWERING,
+    CalendarInfo,
+    GoogleCalendarSource,
+    _to_event,
+)
 from integrations.calendar.google_auth import SCOPES, load_credentials, sign_in
 from tests.fakes import silent_server
 from tests.record_google_cassettes import (
@@ -111,6 +116,23 @@ def test_all_day_event_lasts_exactly_its_days(recorded_week: list[Event]) -> Non
     assert trip.start == datetime(2025, 3, 28, tzinfo=LONDON)
     assert trip.end == datetime(2025, 3, 31, tzinfo=LONDON)
     assert (trip.end.date() - trip.start.date()).days == 3
+
+
+def test_an_event_shown_as_free_or_not_yet_confirmed_says_so() -> None:
+    # Fields as the Events resource documents them: "transparency" is "opaque" (the default,
+    # often left out) or "transparent"; "status" is "confirmed", "tentative" or "cancelled".
+    def item(**fields: str) -> dict[str, Any]:
+        return {"id": "x", "summary": "Bin day", "start": {"date": "2025-03-28"}, **fields}
+
+    def read(**fields: str) -> tuple[bool, bool]:
+        event = _to_event(item(**fields), "primary", LONDON, LONDON)
+        assert event is not None
+        return event.busy, event.tentative
+
+    assert read() == (True, False)
+    assert read(transparency="transparent") == (False, False)
+    assert read(transparency="opaque", status="tentative") == (True, True)
+    assert _to_event(item(status="cancelled"), "primary", LONDON, LONDON) is None
 
 
 def test_events_name_their_calendar(recorded_week: list[Event]) -> None:

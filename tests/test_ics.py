@@ -541,6 +541,31 @@ def test_sample_calendar_birthday_and_working_from_home_are_all_day(sample: IcsC
     fridays = [event for event in december if event.title == "Working from home"]
     assert len(fridays) == 5
     assert all(event.all_day and event.start.weekday() == 4 for event in fridays)
+    # Shown as free (TRANSP:TRANSPARENT): a day at home does not make anyone busy.
+    assert not any(event.busy for event in fridays)
+
+
+def test_an_event_says_whether_it_is_tentative_and_whether_it_makes_you_busy(tmp_path: Path):
+    (tmp_path / "status.ics").write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\n"
+        "BEGIN:VEVENT\nUID:a\nDTSTART:20260301T090000Z\nDTEND:20260301T100000Z\n"
+        "SUMMARY:Maybe climbing\nSTATUS:TENTATIVE\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:b\nDTSTART;VALUE=DATE:20260301\nDTEND;VALUE=DATE:20260302\n"
+        "SUMMARY:Bin day\nTRANSP:TRANSPARENT\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:c\nDTSTART:20260301T110000Z\nDTEND:20260301T120000Z\n"
+        "SUMMARY:Brunch\nSTATUS:CONFIRMED\nTRANSP:OPAQUE\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    events = IcsCalendarSource("s", path=tmp_path / "status.ics").events(
+        at(date(2026, 3, 1)), at(date(2026, 3, 2))
+    )
+
+    status = {event.title: (event.busy, event.tentative) for event in events}
+    assert status == {
+        "Bin day": (False, False),
+        "Maybe climbing": (True, True),
+        "Brunch": (True, False),
+    }
 
 
 def test_sample_calendar_results_are_sorted(sample: IcsCalendarSource):

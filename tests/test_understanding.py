@@ -66,6 +66,27 @@ NOW = at(2026, 11, 25, 10)  # a Wednesday
         ("in two days", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
         ("this month", NOW, at(2026, 12, 1), "this month"),
         ("next month", at(2026, 12, 1), at(2027, 1, 1), "next month"),
+        ("first thing tomorrow", at(2026, 11, 26), at(2026, 11, 26, 12), "tomorrow morning"),
+        ("what am I up to this evening?", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
+        (
+            "before 12 on Friday",
+            at(2026, 11, 27),
+            at(2026, 11, 27, 12),
+            "Friday 27 November morning",
+        ),
+        ("in a fortnight", at(2026, 12, 9), at(2026, 12, 10), "Wednesday 9 December"),
+        (
+            "the end of next month",
+            at(2026, 12, 25),
+            at(2027, 1, 1),
+            "Friday 25 December to Thursday 31 December",
+        ),
+        (
+            "am I free for lunch on Friday?",
+            at(2026, 11, 27, 12),
+            at(2026, 11, 27, 14),
+            "Friday 27 November 12:00–14:00",
+        ),
     ],
 )
 def test_time_windows(text: str, start: datetime, end: datetime, label: str) -> None:
@@ -163,6 +184,11 @@ def test_impossible_dates_are_explained_not_raised(text: str, problem: str) -> N
         ("when is Priya's birthday party?", "Priya's birthday party"),
         ("is the team standup on 3 December?", "team standup"),
         ("any yoga tomorrow morning?", "yoga"),
+        # A holiday before a noun names an event; a meal said as a time is no subject.
+        ("when's the Christmas party?", "Christmas party"),
+        ("what's on Christmas Day?", ""),
+        ("am I free for lunch tomorrow?", ""),
+        ("lunch with Omar tomorrow?", "Omar lunch"),
     ],
 )
 def test_subject(text: str, subject: str) -> None:
@@ -206,7 +232,25 @@ def test_next_only(text: str, next_only: bool) -> None:
         ("what is 2+2?", False),
         ("will it rain tomorrow?", False),
         ("what time is it?", False),
+        ("what've I got first thing tomorrow?", True),
+        ("wat's on wednesdy", True),
+        ("what's the craic on Saturday week?", True),
+        ("how do I make mulled wine?", False),
+        ("how do I cancel a direct debit?", False),
     ],
 )
 def test_asks_about_personal_event(text: str, expected: bool) -> None:
     assert (understand(text, NOW).kind == "calendar") is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("do I have anything at 8 tomorrow?", "busy"),
+        ("have I got anything at 9 on Monday?", "busy"),
+        ("can I do 7:30 tonight?", "free"),
+        ("what's on at 10 tomorrow?", "list"),
+    ],
+)
+def test_a_question_about_a_moment_asks_whether_it_is_free(text: str, asks: str) -> None:
+    assert understand(text, NOW).asks == asks

@@ -15,15 +15,18 @@ from bot.config import UserSettings
 from bot.formatting import View, clock_time, day_name, describe, event_line, events_by_day
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
+from bot.tools.journeys import DEPART, RETURN, TRIP, back_from, towards, trip
 from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
+    named_in_notes,
     owned_by_another,
     owners,
     score,
     significant,
 )
+from bot.understanding.words import VAGUE_WORDS
 from integrations.calendar import CalendarError, Event
 
 # How far back the user's events count for word significance and recognition.
@@ -33,7 +36,6 @@ RELATIVE_CUT = 0.75
 SINGLE_CUT = 0.95  # for one event ("when is ...?"): the best-named, the earliest of them
 # Under this a match rests on common words only ("day", "meeting" in most titles): no match.
 MINIMUM_SCORE = 1.0
-_RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class CalendarFindings:
     matched: bool = True  # False: the words matched nothing, these are the window's events
     elsewhere: Event | None = None  # then, what the words do name, outside the window
     notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
+    in_notes: bool = False  # the words name something in the first event's notes ("homework")
 
     @property
     def subject(self) -> str:
@@ -98,6 +101,9 @@ class CalendarFindings:
         ):
             when = f"{when}, {day}"
         subject = self.subject
+        # "Am I free for lunch on the 21st?": free or busy is over the window, whatever it holds.
+        if view.asks in ("free", "busy") and (self.matched or not subject or self.events):
+            return self._free(view, when, one_day)
         if subject and not self.matched:
             found = f"I found nothing matching “{subject}” {when}."
             if self.elsewhere:
@@ -105,8 +111,6 @@ class CalendarFindings:
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
-        if view.asks in ("free", "busy"):
-            return self._free(view, when, one_day)
         if view.asks == "count":
             count = len(self.events) + self.more
             what = f"“{subject}”" if subject else "event"
@@ -123,6 +127,8 @@ class CalendarFindings:
             return f"{first.title} is {away}: {describe(first, view, 'when')}"
         if view.asks == "last":
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
+        if self.in_notes and view.asks in ("list", "when"):
+            return describe(self.events[0], view, "notes")
         if view.asks in ("where", "duration", "notes"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
@@ -137,31 +143,40 @@ class CalendarFindings:
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
-        only what runs at it counts; an event later in that hour is said as what comes next."""
+        only what runs at it counts; an event later in that hour is said as what comes next.
+        Events shown as free ("Working remotely", a holiday) never make anyone busy."""
         no, yes = ("No", "Yes") if view.asks == "free" else ("Yes", "No")
         if view.moment:
             moment = self.start
             when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
             running = [event for event in self.events if event.start <= moment < event.end]
-            if running:
-                lines = [event_line(event, view.clock) for event in running]
+            if any(event.busy for event in running):
+                lines = [event_line(event, view) for event in running]
                 return "\n".join([f"{no}, {when} you have:", *lines])
-            later = [event for event in self.events if event.start > moment]
+            later = [event for event in self.events if event.start > moment and event.busy]
             after = ""
             if later:
                 after = f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}."
-            return f"{yes}, you're free {when}.{after}"
-        if not self.events:
-            return f"{yes}, you're free {when}: nothing is on your calendar then."
+            return f"{yes}, you're free {when}.{_shown_free(running)}{after}"
+        if not any(event.busy for event in self.events):
+            nothing = "nothing is on your calendar then" if not self.events else "nothing blocks it"
+            return f"{yes}, you're free {when}: {nothing}.{_shown_free(self.events)}"
         return self._listed(f"{no}, {when} you have:", one_day, view)
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
-            lines = [event_line(event, view.clock) for event in self.events]
+            lines = [event_line(event, view) for event in self.events]
         else:
             lines = events_by_day(self.events, view, self.start)
         more = [f"…and {self.more} more."] if self.more else []
         return "\n".join([heading, *lines, *more])
+
+
+def _shown_free(events: list[Event]) -> str:
+    """What is on the calendar but does not take up the time ("Bin day", "Working remotely")."""
+    if not events:
+        return ""
+    return f" ({', '.join(event.title for event in events)}: marked as free.)"
 
 
 def search_calendar(
@@ -190,7 +205,7 @@ def search_calendar(
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
-    matched, elsewhere = True, None
+    matched, elsewhere, in_notes = True, None, False
     if not significant(text):
         events = context.calendar.events(begin, finish)
         notes = tuple(getattr(events, "notes", ()))
@@ -207,6 +222,7 @@ def search_calendar(
             notes = tuple(dict.fromkeys((*notes, *getattr(events, "notes", ()))))
         ranked = _ranked(events, text, significance, context.user, single=limit == 1)
         matched = bool(ranked)
+        in_notes = matched and named_in_notes(ranked[0], significant(text))
         if not ranked and start is not None:
             elsewhere = _nearest(_ranked(known, text, significance, context.user), begin)
         # Words that match nothing leave a window's events to list, unless one event was
@@ -225,6 +241,7 @@ def search_calendar(
         matched=matched,
         elsewhere=elsewhere,
         notes=notes,
+        in_notes=in_notes,
     )
 
 
@@ -253,18 +270,40 @@ def _ranked(
     best = max(scores, default=0.0)
     if best < MINIMUM_SCORE:
         return []
-    cut = SINGLE_CUT if single else RELATIVE_CUT
-    found = [e for e, s in zip(events, scores, strict=True) if s >= best * cut]
-    if _RETURN.search(text.lower()) and len(found) > 1:
+    # "Stephen's Day": if no telling word matches, "day" alone (in "Bin day") is no match.
+    telling = [word for word in words if word not in VAGUE_WORDS]
+    top = events[scores.index(best)]
+    if telling and not score(top, telling, significance):
+        return []
+    found = [e for e, s in zip(events, scores, strict=True) if s >= best * RELATIVE_CUT]
+    if travelled := _travel(text.lower(), events, found, user):
+        return travelled
+    if single:
+        found = [e for e, s in zip(events, scores, strict=True) if s >= best * SINGLE_CUT]
+    if RETURN.search(text.lower()) and len(found) > 1:
         # "When do I fly back?": the flight home, not the first flight of the trip.
         home = set(significant(user.home.split(",")[0]))
         coming_back = [
             event
             for event in found[1:]
-            if _RETURN.search(event.title.lower()) or home & set(significant(event.title))
+            if RETURN.search(event.title.lower()) or home & set(significant(event.title))
         ]
         found = coming_back[:1] or found[1:]
     return found
+
+
+def _travel(asked: str, events: list[Event], found: list[Event], user: UserSettings) -> list[Event]:
+    """A question about a trip, coming back or setting off, answered from the journeys; none
+    when the calendar has no journey that answers it."""
+    home = user.home.split(",")[0]
+    if TRIP.search(asked):
+        return trip(events, found, home)
+    if RETURN.search(asked):
+        back = back_from(events, found, home)
+        return [back] if back else []
+    if DEPART.search(asked):
+        return towards(found, significant(asked))[:1]
+    return []
 
 
 def _known_range(context: ToolContext) -> tuple[datetime, datetime]:

@@ -82,14 +82,17 @@ _GENERAL = re.compile(
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
     r"what(?:'s| is) \d|what does .* mean\b)"
 )
+_HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
-    r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b|\bi(?:'m| am| have| had|'ve|"
-    r" meet| see| need to be)\b|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
+    r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b"
+    r"|\bi(?:'m| am| have| had|'ve| got| meet| see| need to be)\b"
+    r"|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
     r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|meetings?|events?|booked)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
+    r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown)\b"
 )
 _WEATHER = re.compile(
     r"\b(?:weather|forecast|temperature|rain|raining|rainy|snow|snowing|sunny|windy|umbrella)\b"
@@ -99,7 +102,10 @@ _UNTIL = re.compile(
     r"|\bdays (?:until|till|left)\b"
 )
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
-_WHERE = re.compile(r"\bwhere\b|\bwhich (?:place|venue|address)\b|\bwhat(?:'s| is) the address\b")
+_WHERE = re.compile(
+    r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
+    r"|hall|platform|floor)\b|\bwhat(?:'s| is) the address\b"
+)
 _DURATION = re.compile(
     r"\bhow long\b|\bwhat(?:'s| is) the duration\b|\bwhen does .* (?:end|finish)\b|\buntil when\b"
 )
@@ -107,6 +113,10 @@ _FREE = re.compile(
     r"\b(?:am|are|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
     r"|\b(?:free|busy|available) (?:at|on|then|tonight|tomorrow)\b|\bis .* free\b"
     r"|^(?:free|busy|available)\b"
+)
+_AT_A_MOMENT = re.compile(
+    r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
+    r"|\b(?:can|could) (?:i|we) do\b"
 )
 _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
@@ -183,11 +193,17 @@ class _Known:
         self._read: Significance | None = None
 
     def uses(self, word: str) -> bool:
-        if self._significance is None:
-            return False
-        if self._read is None:
+        read = self._words()
+        return read is not None and read.known(word)
+
+    def names_a_person(self, word: str) -> bool:
+        read = self._words()
+        return read is not None and read.is_person(word)
+
+    def _words(self) -> Significance | None:
+        if self._read is None and self._significance is not None:
             self._read = self._significance()
-        return self._read.known(word)
+        return self._read
 
 
 def _subject(
@@ -195,10 +211,11 @@ def _subject(
 ) -> list[str]:
     """The words naming an event: what the time phrase and the filler words leave; a vague
     word ("date", "night") only when the user's own events use it ("Date night")."""
-    rest = prepare(corrected, order)
+    rest = _REQUEST.sub(lambda m: " " * len(m[0]), prepare(corrected, order))
     if reading.span:
         rest = rest[: reading.span[0]] + " " + rest[reading.span[1] :]
     meals = re.findall(r"\b(?:breakfast|brunch|lunch|dinner|supper)\b", corrected)
+    meals = [meal for meal in meals if meal != reading.meal.removesuffix("time")]
     holiday = set(tokens(reading.holiday))
     words = [
         w
@@ -206,6 +223,8 @@ def _subject(
         if not w.isdigit() and w.removesuffix("'s") not in holiday
     ]
     words += [meal for meal in meals if meal not in words]
+    # "When am I off to Cork?": "off" says it is the journey there, not the stay.
+    words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
     kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
@@ -218,6 +237,12 @@ def _as_written(word: str, as_written: dict[str, str]) -> str:
     return as_written.get(base, base) + word[len(base) :]
 
 
+# "Can you check what I've got…": the asking, not what is asked about (same length, so the time
+# phrase's place in the text stays right).
+_REQUEST = re.compile(
+    r"\b(?:(?:can|could|would|will) (?:you|u) (?:please |pls )?|^(?:please |pls )?)"
+    r"(?:check|see|look up|look|find|tell me|show me|let me know)\b"
+)
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
 
@@ -233,7 +258,9 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
     if _GENERAL.match(corrected):
         return "other"
-    if _CALENDAR_CUES.search(corrected):
+    # "How do I make mulled wine?" asks how to do something: about the calendar only when what
+    # it names is in the user's events ("how do I get to the flat viewing?").
+    if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(corrected):
         return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
@@ -243,6 +270,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     unknown = [w.lower() for w in subject if w.lower() not in VAGUE_WORDS]
     if not unknown:
         return "calendar" if reading.window or reading.problem else "other"
+    if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
+        return "calendar"
     in_calendar = sum(known.uses(word) for word in unknown)
     return "calendar" if in_calendar * 2 >= len(unknown) else "other"
 
@@ -254,6 +283,9 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "count"
     if _FREE.search(corrected) or (reading.moment and re.search(r"\b(?:free|busy)\b", corrected)):
         return "busy" if re.search(r"\bbusy\b", corrected) else "free"
+    if reading.moment and _AT_A_MOMENT.search(corrected):
+        # "Do I have anything at 8?" is answered as "am I busy?"; "can I do 7:30?" as "free?".
+        return "busy" if re.search(r"\b(?:anything|something)\b", corrected) else "free"
     if _DURATION.search(corrected):
         return "duration"
     if _NOTES.search(corrected):

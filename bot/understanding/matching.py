@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import snowballstemmer
 from rapidfuzz import fuzz
 
 from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS
@@ -28,15 +30,24 @@ SYNONYMS = {
     "concert": "gig", "vets": "vet", "bday": "birthday", "b'day": "birthday",
     "birthdays": "birthday", "hair": "haircut", "dentist's": "dentist", "mom": "mum",
     "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
-    "takeoff": "flight", "airport": "flight",
+    "takeoff": "flight", "airport": "flight", "summit": "conference", "congress": "conference",
+    "symposium": "conference", "convention": "conference", "conferences": "conference",
+    "movie": "film", "movies": "film", "films": "film",
 }  # fmt: skip
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, as people type: "Wühlischstraße" is "wuhlischstrasse"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def tokens(text: str, joined: bool = True, possessive: bool = False) -> list[str]:
     """Lower-case words, possessives dropped ("Sam's" → "sam") unless `possessive`, synonyms
     mapped; with `joined`, "stand-up" is also "standup", as people type it."""
-    lowered = text.lower().replace("’", "'")
-    found = re.findall(r"[a-z0-9]+(?:'[a-z]+|:\d+)?", lowered)  # "1:1" is a word too
+    lowered = _folded(text).replace("’", "'")
+    # Letters of any alphabet ("Neukölln" is one word); "1:1" is a word too.
+    found = re.findall(r"[^\W_]+(?:'[^\W_]+|:\d+)?", lowered)
     if joined:
         found += [a + b for a, b in re.findall(r"\b([a-z]+)-([a-z]+)\b", lowered)]
     words = [SYNONYMS.get(word, word) for word in found]
@@ -45,6 +56,10 @@ def tokens(text: str, joined: bool = True, possessive: bool = False) -> list[str
 
 # A flight number ("BA117", "UA 1234") makes an event a flight, whatever its title says.
 _FLIGHT_NUMBER = re.compile(r"\b(?:[a-z]{2}|[a-z]\d|\d[a-z]) ?\d{2,4}\b")
+# A name in a title: after "with" ("Dinner with Aoife"), or owning something ("Katrin's").
+_PEOPLE = re.compile(
+    r"\bwith (?:(?:Prof|Dr|Mr|Mrs|Ms|Miss)\.? )?([A-Z][^\W\d_]+)|\b([A-Z][^\W\d_]+)(?:'s|')(?!\w)"
+)
 VAGUE_SHARE = 0.3  # what a vague word counts for, next to a telling one
 LAST_WORD = 1.25  # the last telling word usually names the event ("take to soccer")
 
@@ -63,6 +78,15 @@ def event_words(text: str) -> list[str]:
     return words
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=4096)
+def _stem(word: str) -> str:
+    """ "fasting" → "fast", "collection" and "collecting" → "collect" (Snowball's English)."""
+    return str(_STEMMER.stemWord(word))
+
+
 @lru_cache(maxsize=4096)
 def similar(asked: str, word: str) -> float:
     """1.0 for the same word, less for a plural or a misspelling, 0 for another word."""
@@ -70,7 +94,8 @@ def similar(asked: str, word: str) -> float:
         return 1.0
     if len(asked) < 4 or len(word) < 4 or asked[0] != word[0]:
         return 0.0  # a typo rarely changes the first letter: "cooking" is not "booking"
-    stem = 0.9 if asked.rstrip("s") == word.rstrip("s") else 0.0
+    same_stem = asked.rstrip("s") == word.rstrip("s") or _stem(asked) == _stem(word)
+    stem = 0.9 if same_stem else 0.0
     ratio = fuzz.ratio(asked, word)
     return max(stem, 0.8 if ratio >= 85 else 0.0)
 
@@ -81,16 +106,23 @@ class Significance:
 
     weights: dict[str, float]
     default: float
+    people: frozenset[str] = frozenset()  # who the titles name: "Katrin's leaving do", "with Aoife"
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Significance:
         series = {(event.title, event.location): event for event in events}
         counts: Counter[str] = Counter()
+        people: set[str] = set()
         for event in series.values():
             counts.update(set(event_words(f"{event.title} {event.location}")))
+            named = (a or b for a, b in _PEOPLE.findall(event.title.replace("’", "'")))
+            people.update(_folded(word) for word in named if word.lower() not in VAGUE_WORDS)
         total = len(series) + 1
         weights = {word: math.log(total / count) + 0.1 for word, count in counts.items()}
-        return cls(weights, math.log(total) + 0.1)
+        return cls(weights, math.log(total) + 0.1, frozenset(people))
+
+    def is_person(self, word: str) -> bool:
+        return word.removesuffix("'s") in self.people
 
     def weight(self, word: str) -> float:
         return self.weights.get(word, self.default)
@@ -112,6 +144,20 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
         weight = significance.weight(word) * (VAGUE_SHARE if word in VAGUE_WORDS else 1.0)
         total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
     return total
+
+
+def named_in_notes(event: Event, asked: Sequence[str]) -> bool:
+    """Whether a telling word of the question is in the event's notes and not its title or place
+    ("the homework for German", "which seat on the train"): the notes hold the answer."""
+
+    def has(field: str, word: str) -> bool:
+        return any(similar(word, other) for other in event_words(getattr(event, field)))
+
+    return any(
+        has("description", word) and not (has("title", word) or has("location", word))
+        for word in asked
+        if word not in VAGUE_WORDS
+    )
 
 
 def owners(text: str, user: str) -> dict[str, str]:

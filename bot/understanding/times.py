@@ -34,7 +34,7 @@ from functools import cache
 from typing import Any, Literal
 
 from bot.understanding.duckling import Found, find_times
-from bot.understanding.words import MONTHS, WEEKDAYS
+from bot.understanding.words import FUNCTION_WORDS, MONTHS, VAGUE_WORDS, WEEKDAYS
 
 log = logging.getLogger(__name__)
 DateOrder = Literal["day-first", "month-first"]
@@ -42,7 +42,22 @@ YEARS = range(1900, 2200)  # explicit years outside these are refused, not looke
 MOMENT = timedelta(hours=1)
 # Countries that write the month first in numeric dates (12/14 is 14 December).
 MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
+# Usual hours of a meal, when a question uses one as a time ("am I free for lunch?").
+MEAL_HOURS = {"breakfast": (7, 10), "brunch": (10, 14), "lunch": (12, 14), "dinner": (18, 22),
+              "supper": (18, 22)}  # fmt: skip
+_MEAL_TIME = re.compile(
+    r"\b(?:for|at|over|around|during) (breakfast|brunch|lunch|lunchtime|dinner|supper)\b(?! with\b)"
+)
 _MEALS = re.compile(r"\b(?:breakfast|brunch|lunch|lunchtime|dinner|supper|tea)\b")
+_BARE_TWELVE = re.compile(r"\b12(?::00)?\b(?!\s*(?:a\.?m|midnight|at night))")
+_UP_TO = re.compile(r"\b((?:am i|are (?:you|we|they)|i'm|we're|is \w+) )(up to)\b")
+_FIRST_THING = re.compile(
+    r"\bfirst thing (?:in the morning )?(?:on )?(today|tomorrow|monday|tuesday|wednesday|thursday"
+    r"|friday|saturday|sunday)\b"
+)
+_NOT_A_NAME = (
+    FUNCTION_WORDS | VAGUE_WORDS | {"eve", "period", "holidays", "hols", "break", "season"}
+)
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
 _UNTIL = re.compile(r"\b(?:until|till|til|thru|through)\b")
 _PAST = re.compile(r"\b(?:did|was|were|had|went|happened|last)\b")
@@ -69,6 +84,7 @@ class TimeReading:
     span: tuple[int, int] | None = None  # where the phrase is in the corrected text
     problem: str | None = None  # a kind sentence for an impossible date
     holiday: str = ""  # the holiday named ("Christmas"), not a subject
+    meal: str = ""  # a meal said as a time ("free for lunch"), not a subject
 
 
 class NoSuchDate(ValueError):
@@ -181,6 +197,8 @@ _RULES: list[tuple[str, Any]] = [
         rf"|\b({_WEEKDAY}|today|tomorrow) (?:week|fortnight)\b",
         lambda m, n: _a_week_on(m, n),
     ),
+    (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
+    (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
     (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
 ]
@@ -201,6 +219,18 @@ def _a_week_on(match: re.Match[str], now: datetime) -> TimeWindow:
     if named in WEEKDAYS and day == today:
         day += timedelta(days=7)
     return whole_day(day + timedelta(days=7 * weeks), now)
+
+
+def _month_end(now: datetime, months_on: int) -> TimeWindow:
+    """ "The end of the month": its last seven days (Duckling's reading, the last eleven, lists
+    too much to reach the end itself)."""
+    first = now.date().replace(day=1)
+    for _ in range(months_on + 1):
+        first = (first + timedelta(days=32)).replace(day=1)
+    last = first - timedelta(days=1)
+    start = max(now, at(first - timedelta(days=7), 0, now.tzinfo))
+    label = f"{day_label(start.date(), now.date())} to {day_label(last, now.date())}"
+    return TimeWindow(start, at(first, 0, now.tzinfo), label)
 
 
 def _next_public_holiday(now: datetime) -> TimeWindow:
@@ -268,9 +298,16 @@ def _month_number(name: str) -> int:
 
 
 def prepare(corrected: str, order: DateOrder) -> str:
-    """The text Duckling reads: numeric dates spelt out, meal words blanked (same length)."""
-    text = _MEALS.sub(lambda m: " " * len(m[0]), corrected)
+    """The text Duckling reads: numeric dates spelt out, meal words and the "up to" of "what am
+    I up to" blanked, "first thing tomorrow" as "tomorrow morning" (same length)."""
+    text = _MEALS.sub(_blank, corrected)
+    text = _UP_TO.sub(lambda m: m[1] + _blank(m[2]), text)
+    text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
     return _rewrite_numeric_dates(text, order)
+
+
+def _blank(match: re.Match[str] | str) -> str:
+    return " " * len(match if isinstance(match, str) else match[0])
 
 
 def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h") -> TimeReading:
@@ -284,10 +321,12 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
                     return TimeReading(found.window, found.moment, match.span())
                 return TimeReading(found, span=match.span())
         text = prepare(corrected, order)
-        found = _best(_duckling(text, now))
-        if found is None:
-            return TimeReading(None)
-        reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+        found = _best(_duckling(text, now), text)
+        reading = TimeReading(None)
+        if found is not None:
+            reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+        if meal := _MEAL_TIME.search(corrected):
+            reading = _at_meal(reading, meal[1], now, clock)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -295,6 +334,18 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
+    """ "Free for lunch on the 21st": the meal's hours of the day named (if none, the next)."""
+    window = reading.window
+    if reading.moment or (window and window.end - window.start > timedelta(days=1)):
+        return reading
+    first, last = MEAL_HOURS[meal.removesuffix("time")]
+    day = window.start.date() if window else now.date() + timedelta(days=now.hour >= last)
+    start, end = at(day, first, now.tzinfo), at(day, last, now.tzinfo)
+    meal_window = TimeWindow(start, end, window_label(start, end, now, clock))
+    return TimeReading(meal_window, span=reading.span, holiday=reading.holiday, meal=meal)
 
 
 def _duckling(text: str, now: datetime) -> list[Found]:
@@ -312,15 +363,24 @@ def _zone_name(now: datetime) -> str:
     return getattr(now.tzinfo, "key", None) or "UTC"
 
 
-def _best(found: list[Found]) -> Found | None:
-    """The longest phrase. "1:1" (as in "my 1:1 with Priya") is a name, not a clock time."""
+def _best(found: list[Found], text: str) -> Found | None:
+    """The longest phrase. "1:1" (as in "my 1:1 with Priya") is a name, not a clock time, and
+    a holiday before a noun ("the Christmas party", "Easter egg hunt") names an event."""
     found = [
         item
         for item in found
         if item.value.get("type") in ("value", "interval")
         and not re.fullmatch(r"\d{1,2}:\d", item.body)
+        and not (item.value.get("holidayBeta") and _names_a_thing(text[item.end :]))
     ]
     return max(found, key=lambda item: item.end - item.start, default=None)
+
+
+def _names_a_thing(after_holiday: str) -> bool:
+    """Whether the word after a holiday makes it part of a name: "party", "market", not "day",
+    "eve", "plans" or "this"."""
+    following = re.match(r"(?:'s)?\s+([a-z]+)", after_holiday)
+    return bool(following) and following[1] not in _NOT_A_NAME
 
 
 def _moment(value: dict[str, Any], zone: Any) -> datetime:
@@ -328,9 +388,14 @@ def _moment(value: dict[str, Any], zone: Any) -> datetime:
     return datetime.fromisoformat(value["value"]).replace(tzinfo=zone)
 
 
-def _afternoon(moment: datetime, body: str) -> datetime:
-    """A bare "2" or "at 4" means the afternoon; "2am", "02:00", "morning" do not."""
+def _afternoon(moment: datetime, body: str, grain: str | None = "hour") -> datetime:
+    """A bare "2" or "at 4" means the afternoon; "2am", "02:00", "morning" do not. A bare "12"
+    ("before 12 on Monday") is noon, which Duckling reads as midnight."""
+    if grain not in ("hour", "minute"):
+        return moment
     if 1 <= moment.hour <= 7 and not re.search(r"\b0\d|a\.?m\b|morning|o'?clock\b", body):
+        return moment + timedelta(hours=12)
+    if (moment.hour, moment.minute) == (0, 0) and _BARE_TWELVE.search(body):
         return moment + timedelta(hours=12)
     return moment
 
@@ -340,8 +405,16 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
     holiday = value.get("holidayBeta", "")
     span = (found.start, found.end)
     if value["type"] == "interval":
-        start = _afternoon(_moment(value["from"], zone), body) if "from" in value else None
-        end = _afternoon(_moment(value["to"], zone), body) if "to" in value else None
+        start = (
+            _afternoon(_moment(value["from"], zone), body, value["from"].get("grain"))
+            if "from" in value
+            else None
+        )
+        end = (
+            _afternoon(_moment(value["to"], zone), body, value["to"].get("grain"))
+            if "to" in value
+            else None
+        )
         if end is not None and value["to"].get("grain") == "hour" and _BETWEEN.search(body):
             end -= timedelta(hours=1)  # Duckling's "between 2 and 4" runs to the end of 4:00
         if end is not None and value["to"].get("grain") == "day" and _UNTIL.search(body):
@@ -360,7 +433,9 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
         return TimeReading(TimeWindow(start, end, label), span=span)
     moment, grain = _moment(value, zone), value.get("grain", "day")
     if grain in ("hour", "minute", "second"):
-        if re.fullmatch(r"in (?:\w+ )*(?:days?|weeks?|months?)", body):
+        if re.fullmatch(
+            r"(?:on )?in (?:\w+ )*(?:days?|weeks?|fortnights?|months?)(?:'s? time)?", body
+        ):
             return TimeReading(whole_day(moment.date(), now), span=span)
         moment = _afternoon(moment, body)
         window = TimeWindow(moment, moment + MOMENT, moment_label(moment, now, clock))

@@ -26,7 +26,9 @@ ALIASES = {
     "2night": "tonight", "tonite": "tonight", "weds": "wednesday", "wed": "wednesday",
     "tues": "tuesday", "tue": "tuesday", "thur": "thursday", "thu": "thursday",
     "thurs": "thursday", "wknd": "weekend", "wkend": "weekend", "xmas": "christmas",
-    "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday",
+    "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday", "wat": "what",
+    "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
+    "wks": "weeks", "mnth": "month", "hrs": "hours",
 }  # fmt: skip
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
@@ -52,7 +54,9 @@ FUNCTION_WORDS = frozenset(
     there's these they this those through till to too under until up upon us very was we
     well were what what's whats when when's where where's whether which while who who's whom
     whose why will with would yet you your yours hows what're ok okay um uh hey like look
-    looking looks whens wheres whos
+    looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
+    pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
+    interesting towards toward roughly chance craic lowdown
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -67,7 +71,7 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings
+    count total meeting meetings story deal
     """.split()  # noqa: SIM905
 )
 

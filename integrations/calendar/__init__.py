@@ -20,6 +20,9 @@ class Event:
 
     `start` and `end` are timezone-aware. An all-day event runs from local midnight of its first
     day to local midnight after its last day (the end is exclusive, as in iCalendar and Google).
+    `busy` is False for an event shown as free ("Working from home", a holiday: iCalendar's
+    TRANSP:TRANSPARENT, Google's "transparency": "transparent"); `tentative` when not yet
+    confirmed (STATUS:TENTATIVE).
     """
 
     title: str
@@ -30,6 +33,8 @@ class Event:
     description: str = ""
     calendar: str = ""
     uid: str = ""
+    busy: bool = True
+    tentative: bool = False
 
 
 class Events(list[Event]):

@@ -201,6 +201,8 @@ def _event(
         description=item.get("description", ""),
         calendar=calendar,
         uid=item.get("id", ""),
+        busy=item.get("transparency") != "transparent",
+        tentative=item.get("status") == "tentative",
     )
 
 

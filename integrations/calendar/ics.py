@@ -334,6 +334,8 @@ class IcsCalendarSource:
             description=str(component.get("DESCRIPTION", "")),
             calendar=self.name,
             uid=str(component.get("UID", "")),
+            busy=str(component.get("TRANSP", "")).upper() != "TRANSPARENT",
+            tentative=str(component.get("STATUS", "")).upper() == "TENTATIVE",
         )
 
     def _checked_url(self) -> str:

@@ -1,0 +1,80 @@
+"""Journeys and trips in a calendar: which events are travel, where they go, and a trip's span.
+
+A journey is an event whose title names a way to travel ("Flight TP 537 Berlin → Lisbon",
+"Train to Porto", "BA117"). Where it goes is what its title names after the last arrow or
+"to". Questions about going ("when do I leave for Cork?"), coming back ("when am I back from
+Lisbon?") and a whole trip ("what does my Lisbon trip look like?") are answered from these.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.understanding.matching import event_words, significant
+from integrations.calendar import Event
+
+TRANSPORT = frozenset({"flight", "train", "bus", "coach", "ferry", "eurostar", "rail", "boat"})
+RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
+# Words of setting off, as they stay in a question's subject ("when do I leave for Cork?").
+DEPART = re.compile(
+    r"\b(?:leave|leaving|head|heading|travel|travelling|traveling|depart|departing|departure|"
+    r"off)\b"
+)
+TRIP = re.compile(r"\btrip\b")
+_TOWARDS = re.compile(r"→|->|–>|\bto\b")
+
+
+def is_journey(event: Event) -> bool:
+    return bool(TRANSPORT & set(event_words(event.title)))
+
+
+def destination(event: Event) -> set[str]:
+    """The words of where a journey goes: after its last arrow or "to", else its whole title."""
+    parts = _TOWARDS.split(event.title.lower())
+    return set(significant(parts[-1]))
+
+
+def goes_home(event: Event, home: str) -> bool:
+    return is_journey(event) and bool(
+        set(significant(home)) & destination(event) or RETURN.search(event.title.lower())
+    )
+
+
+def away(events: list[Event], found: list[Event], home: str) -> Event | None:
+    """The first event the words name that is away from home: a journey away, or an event at a
+    place a journey away goes to ("the conference" in Lisbon; never "the gym" at home)."""
+    going = [(j, destination(j)) for j in events if is_journey(j) and not goes_home(j, home)]
+    for event in found:
+        if is_journey(event) and not goes_home(event, home):
+            return event
+        words = set(significant(f"{event.title} {event.location}"))
+        if any(journey.start < event.end and place & words for journey, place in going):
+            return event
+    return None
+
+
+def homeward(events: list[Event], since: Event, home: str) -> Event | None:
+    """The first journey home from `since` on."""
+    return next((e for e in events if e.start >= since.start and goes_home(e, home)), None)
+
+
+def towards(found: list[Event], words: list[str]) -> list[Event]:
+    """The journeys among `found`, those going where the words name first."""
+    journeys = [event for event in found if is_journey(event)]
+    going = [event for event in journeys if destination(event) & set(words)]
+    return going + [event for event in journeys if event not in going]
+
+
+def back_from(events: list[Event], found: list[Event], home: str) -> Event | None:
+    """The journey home from where the words name ("back from Lisbon"), if that is away."""
+    anchor = away(events, found, home)
+    return homeward(events, anchor, home) if anchor else None
+
+
+def trip(events: list[Event], found: list[Event], home: str) -> list[Event]:
+    """Everything from the first event away that the words name until the journey home."""
+    anchor = away(events, found, home)
+    back = homeward(events, anchor, home) if anchor else None
+    if not (anchor and back):
+        return []
+    return [event for event in events if event.start < back.end and event.end > anchor.start]
