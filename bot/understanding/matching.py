@@ -32,7 +32,7 @@ SYNONYMS = {
     "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
     "takeoff": "flight", "airport": "flight", "summit": "conference", "congress": "conference",
     "symposium": "conference", "convention": "conference", "conferences": "conference",
-    "movie": "film", "movies": "film", "films": "film",
+    "movie": "film", "movies": "film", "films": "film", "hols": "holidays", "hol": "holiday",
 }  # fmt: skip
 
 

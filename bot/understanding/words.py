@@ -28,8 +28,15 @@ ALIASES = {
     "thurs": "thursday", "wknd": "weekend", "wkend": "weekend", "xmas": "christmas",
     "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday", "wat": "what",
     "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
-    "wks": "weeks", "mnth": "month", "hrs": "hours",
+    "wks": "weeks", "mnth": "month", "hrs": "hours", "fri": "friday", "arvo": "afternoon",
+    "arvos": "afternoons", "avvo": "afternoon", "ive": "i've",
 }  # fmt: skip
+# Short weekday names that are also words ("the sun", "sat down", "c'mon"): a weekday only
+# before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
+_SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
+_SHORT_WEEKDAY = re.compile(
+    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
+)
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
     *WEEKDAYS, "january", "february", "august", "september", "october", "november", "december",
@@ -94,4 +101,5 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
         best = extractOne(word, choices, scorer=OSA.distance, score_cutoff=allowed)
         return best[0] if best and not protected(word) else word
 
+    text = _SHORT_WEEKDAY.sub(lambda m: _SHORT_WEEKDAYS[m[1]], text)
     return re.sub(r"[a-z0-9]+", fix, text)
