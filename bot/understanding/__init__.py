@@ -72,7 +72,8 @@ _WRITE_ANYWHERE = re.compile(
     r"set (?:a|an|up a) (?:reminder|alarm|timer|meeting)|put (?:it|this|that) in|"
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
-    r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b)\b"
+    r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
+    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b)\b"
 )
 # Questions about the world, not the user's plans, even when they name a time.
 _GENERAL = re.compile(
@@ -92,7 +93,7 @@ _CALENDAR_CUES = re.compile(
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
-    r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown)\b"
+    r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown|go)\b|\bgoing down\b"
 )
 _WEATHER = re.compile(
     r"\b(?:weather|forecast|temperature|rain|raining|rainy|snow|snowing|sunny|windy|umbrella)\b"
@@ -122,7 +123,8 @@ _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
     r"dial[- ]in|description|what do i need|anything i need|"
-    r"what (?:should|do|must) i (?:ask|know|say))\b"
+    r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) \w+ need|need (?:for|to bring)|"
+    r"(?:to )?remember (?:for|about|to bring))\b"
 )
 _LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
 _NEXT = re.compile(
@@ -242,6 +244,8 @@ def _as_written(word: str, as_written: dict[str, str]) -> str:
 _REQUEST = re.compile(
     r"\b(?:(?:can|could|would|will) (?:you|u) (?:please |pls )?|^(?:please |pls )?)"
     r"(?:check|see|look up|look|find|tell me|show me|let me know)\b"
+    # Idioms that ask "what is happening": "what's going down", "what's the go with Sunday".
+    r"|\bgoing down\b|\bthe go (?:with|for|on)\b|\btell me about\b|\bany chance\b"
 )
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 

@@ -96,7 +96,8 @@ def similar(asked: str, word: str) -> float:
         return 0.0  # a typo rarely changes the first letter: "cooking" is not "booking"
     same_stem = asked.rstrip("s") == word.rstrip("s") or _stem(asked) == _stem(word)
     stem = 0.9 if same_stem else 0.0
-    ratio = fuzz.ratio(asked, word)
+    # A misspelling of a short word is often another word ("black" is not "back").
+    ratio = fuzz.ratio(asked, word) if min(len(asked), len(word)) >= 6 else 0.0
     return max(stem, 0.8 if ratio >= 85 else 0.0)
 
 

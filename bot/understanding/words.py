@@ -63,7 +63,8 @@ FUNCTION_WORDS = frozenset(
     whose why will with would yet you your yours hows what're ok okay um uh hey like look
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
-    interesting towards toward roughly chance craic lowdown
+    interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
+    checking wondering
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
