@@ -15,11 +15,21 @@ from bot.config import UserSettings
 from bot.formatting import View, clock_time, day_name, describe, event_line, events_by_day
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
-from bot.tools.journeys import DEPART, RETURN, TRIP, back_from, towards, trip
+from bot.tools.journeys import (
+    DEPART,
+    RETURN,
+    TRANSPORT,
+    TRIP,
+    back_from,
+    coming_back,
+    towards,
+    trip,
+)
 from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
+    named_in,
     named_in_notes,
     owned_by_another,
     owners,
@@ -261,6 +271,9 @@ def _ranked(
     """The events the words name best, in time order; none if only common words match.
     For a `single` answer ("when is ...?") only the best-named events are kept."""
     words = significant(text)
+    if coming_back(text.lower()) and not _places(text.lower()):
+        back = back_from(events, [], user.home.split(",")[0], anywhere=True)
+        return [back] if back else []
     owned = owners(text, user.name)
     scores = []
     for event in events:
@@ -280,15 +293,15 @@ def _ranked(
         return travelled
     if single:
         found = [e for e, s in zip(events, scores, strict=True) if s >= best * SINGLE_CUT]
-    if RETURN.search(text.lower()) and len(found) > 1:
+    if coming_back(text.lower()) and len(found) > 1:
         # "When do I fly back?": the flight home, not the first flight of the trip.
         home = set(significant(user.home.split(",")[0]))
-        coming_back = [
+        homeward = [
             event
             for event in found[1:]
             if RETURN.search(event.title.lower()) or home & set(significant(event.title))
         ]
-        found = coming_back[:1] or found[1:]
+        found = homeward[:1] or found[1:]
     return found
 
 
@@ -297,13 +310,22 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     when the calendar has no journey that answers it."""
     home = user.home.split(",")[0]
     if TRIP.search(asked):
-        return trip(events, found, home)
-    if RETURN.search(asked):
-        back = back_from(events, found, home)
+        # "The Byron trip": the words besides "trip" say which ("Holiday - Byron Bay").
+        named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]
+        found = [e for e in found if named_in(e, named)] if named else found
+        return trip(events, found, home) or found
+    if coming_back(asked):
+        back = back_from(events, found, home, anywhere=not _places(asked))
         return [back] if back else []
     if DEPART.search(asked):
         return towards(found, significant(asked))[:1]
     return []
+
+
+def _places(asked: str) -> list[str]:
+    """What a question about coming back names besides going ("melbourne" in "fly back from
+    Melbourne"); none in "when do I fly back?", where "back" is no event's word ("lower back")."""
+    return [w for w in significant(RETURN.sub(" ", asked)) if w not in TRANSPORT | VAGUE_WORDS]
 
 
 def _known_range(context: ToolContext) -> tuple[datetime, datetime]:

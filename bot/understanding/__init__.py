@@ -123,8 +123,8 @@ _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
     r"dial[- ]in|description|what do i need|anything i need|"
-    r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) \w+ need|need (?:for|to bring)|"
-    r"(?:to )?remember (?:for|about|to bring))\b"
+    r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) \w+ need|"
+    r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring))\b"
 )
 _LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
 _NEXT = re.compile(
@@ -229,7 +229,7 @@ def _subject(
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
-    kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
+    kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
 

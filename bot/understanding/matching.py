@@ -95,6 +95,10 @@ def similar(asked: str, word: str) -> float:
     if len(asked) < 4 or len(word) < 4 or asked[0] != word[0]:
         return 0.0  # a typo rarely changes the first letter: "cooking" is not "booking"
     same_stem = asked.rstrip("s") == word.rstrip("s") or _stem(asked) == _stem(word)
+    # A place or name cut short, as people write them ("melbs", "brissie" aside): "Melb".
+    cut = asked.rstrip("s")
+    if not same_stem and len(cut) >= 4 and len(word) >= len(cut) + 3 and word.startswith(cut):
+        return 0.7
     stem = 0.9 if same_stem else 0.0
     # A misspelling of a short word is often another word ("black" is not "back").
     ratio = fuzz.ratio(asked, word) if min(len(asked), len(word)) >= 6 else 0.0
@@ -145,6 +149,12 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
         weight = significance.weight(word) * (VAGUE_SHARE if word in VAGUE_WORDS else 1.0)
         total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
     return total
+
+
+def named_in(event: Event, asked: Sequence[str]) -> bool:
+    """Whether any of the words is in the event's title or place."""
+    words = event_words(f"{event.title} {event.location}")
+    return any(similar(word, other) for word in asked for other in words)
 
 
 def named_in_notes(event: Event, asked: Sequence[str]) -> bool:
