@@ -79,7 +79,7 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings story deal
+    count total meeting meetings story deal sleeps
     """.split()  # noqa: SIM905
 )
 
