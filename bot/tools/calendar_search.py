@@ -59,6 +59,7 @@ class CalendarFindings:
     elsewhere: Event | None = None  # then, what the words do name, outside the window
     notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
     in_notes: bool = False  # the words name something in the first event's notes ("homework")
+    cancelled: tuple[Event, ...] = ()  # called-off events the words name best, said as such
 
     @property
     def subject(self) -> str:
@@ -90,6 +91,8 @@ class CalendarFindings:
             payload["what_the_words_name_elsewhere"] = _plain(self.elsewhere)
         if self.more:
             payload["more_not_shown"] = self.more
+        if self.cancelled:
+            payload["cancelled_events"] = [_plain(event) for event in self.cancelled]
         if self.notes:
             payload["reading_notes"] = list(self.notes)
         return data_block("calendar_data", payload, "the user's calendar content")
@@ -97,8 +100,15 @@ class CalendarFindings:
     def for_person(self, view: View) -> str:
         """A plain answer shaped by what was asked, with any reading notes; it says so when
         nothing was found."""
+        today = view.today
+        called_off = [
+            f"“{event.title}” on {day_name(event.start.date(), today)} is cancelled."
+            for event in self.cancelled
+        ]
+        if called_off and not self.events:
+            return "\n".join([*called_off, *(f"({note})" for note in self.notes)])
         listing = self._listing(view)
-        return "\n".join([listing, *(f"({note})" for note in self.notes)])
+        return "\n".join([listing, *called_off, *(f"({note})" for note in self.notes)])
 
     def _listing(self, view: View) -> str:
         when = view.window_label or f"in the next {(self.end - self.start).days} days"
@@ -220,7 +230,7 @@ def search_calendar(
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
-    matched, elsewhere, in_notes = True, None, False
+    matched, elsewhere, in_notes, cancelled = True, None, False, ()
     if not significant(text):
         events = context.calendar.events(begin, finish)
         notes = tuple(getattr(events, "notes", ()))
@@ -235,7 +245,12 @@ def search_calendar(
         else:
             events = context.calendar.events(begin, finish)
             notes = tuple(dict.fromkeys((*notes, *getattr(events, "notes", ()))))
-        ranked = _ranked(events, text, significance, context.user, single=limit == 1)
+        # Called-off events are ranked with the others: "the Christmas party" that was
+        # cancelled is said to be, not answered with "Christmas lunch".
+        called_off = [e for e in _cancelled(known, events) if e.start < finish and e.end >= begin]
+        ranked = _ranked(events + called_off, text, significance, context.user, limit == 1)
+        cancelled = tuple(event for event in ranked if event.cancelled)
+        ranked = [event for event in ranked if not event.cancelled]
         matched = bool(ranked)
         in_notes = matched and named_in_notes(ranked[0], significant(text))
         if not ranked and start is not None:
@@ -257,7 +272,14 @@ def search_calendar(
         elsewhere=elsewhere,
         notes=notes,
         in_notes=in_notes,
+        cancelled=cancelled,
     )
+
+
+def _cancelled(*found: list[Event]) -> list[Event]:
+    """The called-off events a calendar read set apart, each once."""
+    both = (event for events in found for event in getattr(events, "cancelled", ()))
+    return sorted(set(both), key=lambda event: event.start)
 
 
 def _nearest(found: list[Event], moment: datetime) -> Event | None:
@@ -345,7 +367,7 @@ def significance_of(context: ToolContext) -> Significance:
         events = context.calendar.events(*_known_range(context))
     except CalendarError:  # the search says what is wrong with the calendar
         events = []
-    return Significance.of(events)
+    return Significance.of([*events, *_cancelled(events)])
 
 
 def understand_for(context: ToolContext, text: str) -> Question:

@@ -92,7 +92,7 @@ _CALENDAR_CUES = re.compile(
     r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|meetings?|events?|booked)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
-    r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
+    r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
     r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown|go)\b|\bgoing down\b"
 )
 _WEATHER = re.compile(
