@@ -123,7 +123,7 @@ _NOTES = re.compile(
     r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
     r"dial[- ]in|description|what do i need|anything i need|"
-    r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) \w+ need|"
+    r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
     r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring))\b"
 )
 _LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
