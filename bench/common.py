@@ -208,9 +208,11 @@ def write_config(
     rules: Sequence[dict[str, Any]] = (),
     telegram: str | None = None,
     users: Sequence[int] = (),
+    runs_at_once: int | None = None,
 ) -> Path:
     """The example config, with its upstreams at the fakes, no per-person caps, and its data in
-    `folder`. `rules` come first; `telegram` is the fake Bot API's base URL."""
+    `folder`. `rules` come first; `telegram` is the fake Bot API's base URL; `runs_at_once`, if
+    given, is `durable.runs_per_worker` (also the threads blocking steps share)."""
     folder.mkdir(parents=True, exist_ok=True)
     settings = yaml.safe_load(EXAMPLE.read_text())
     settings["mode"] = mode
@@ -231,6 +233,8 @@ def write_config(
         messages_per_minute=1_000_000, daily_tokens=10**12, daily_cost_usd=1_000_000.0
     )
     settings["memory"]["data_dir"] = str(folder / "data")
+    if runs_at_once is not None:
+        settings["durable"]["runs_per_worker"] = runs_at_once
     settings["rules"] = [*rules, *settings["rules"]]
     if telegram is not None:
         settings["telegram"].update(

@@ -80,7 +80,8 @@ async def timed(core: Assistant, chat: int) -> float:
 async def in_process() -> Burst:
     burst = Burst("in-process")
     with scratch() as folder, upstreams(LATENCY) as ups:
-        core = make_assistant(write_config(folder, ups), ups)
+        # The core alone takes on every chat at once (`tandem run` takes runs_per_worker).
+        core = make_assistant(write_config(folder, ups, runs_at_once=CHATS), ups)
         await timed(core, 1)  # warm up
         burst.single = statistics.median([await timed(core, 2 + n) for n in range(SINGLES)])
         cpu = time.process_time()

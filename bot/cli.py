@@ -44,6 +44,7 @@ class ExitStatus(IntEnum):
     OUT_OF_SCOPE = 3
     NO_MODEL = 4
     REFUSED = 5
+    INCOMPLETE = 6
     INTERRUPTED = 130
 
 
@@ -56,10 +57,13 @@ EXIT_STATUSES = {
     "calendar (Tandem only reads it)",
     ExitStatus.NO_MODEL: "not answered: agent mode needs ANTHROPIC_API_KEY and none is set",
     ExitStatus.REFUSED: "not answered: a limit was reached (the reply says when it resets)",
+    ExitStatus.INCOMPLETE: "answered in part: a service it needed (a calendar, the weather, "
+    "Claude in agent mode) failed, or the agent stopped short; the reply says what is missing",
     ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 OUTCOME_STATUS: dict[Outcome, ExitStatus] = {
     "answered": ExitStatus.ANSWERED,
+    "incomplete": ExitStatus.INCOMPLETE,
     "failed": ExitStatus.FAILED,
     "out of scope": ExitStatus.OUT_OF_SCOPE,
     "no model": ExitStatus.NO_MODEL,
@@ -297,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
     install_redaction(known_secrets(secrets, config))
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # It logs a body it cannot parse with a traceback; the error it then raises is logged anyway.
+    logging.getLogger("telegram.request").setLevel(logging.CRITICAL)
     if not config.settings.telegram.allowed_user_ids:
         log.warning(
             "telegram.allowed_user_ids is empty, so Tandem will refuse everyone. To allow "

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.engine.journal import RUNS_AT_ONCE
 from integrations.calendar import DOWNLOAD_SECONDS, MAX_DOWNLOAD_MB, MAX_OCCURRENCES_PER_EVENT
 from integrations.llm import Effort, StepEffort
 
@@ -246,8 +247,9 @@ class DurableSettings(Strict):
     shutdown_grace_seconds: float = Field(default=10, ge=0)  # let running answers finish
     # A worker silent this long is taken for dead: the others take over its unfinished runs.
     takeover_seconds: float = Field(default=60, ge=1)
-    # Runs one worker takes on at once; the rest wait for it or go to other workers.
-    runs_per_worker: int = Field(default=20, ge=1)
+    # Runs one worker takes on at once; the rest wait for it or go to other workers. Also the
+    # threads its blocking steps (calendar, weather, the stores) share.
+    runs_per_worker: int = Field(default=RUNS_AT_ONCE, ge=1)
 
 
 class TelemetrySettings(Strict):

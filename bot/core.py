@@ -232,11 +232,17 @@ class Assistant:
         reply: Reply,
         record: RunRecord | None,
     ) -> None:
-        """Remember an answered message: its turns, its event, its trace and what it cost."""
+        """Remember an answered message: its turns, its event, its trace and what it cost.
+
+        A store that cannot be written (a data folder turned read-only, a full disk) is logged
+        and the answer still goes out: it is what the person is waiting for."""
         now = context.now()
-        await self.journal.step(
-            "remember", self.stores.remember, conversation, user_id, now, turns, reply, record
-        )
+        try:
+            await self.journal.step(
+                "remember", self.stores.remember, conversation, user_id, now, turns, reply, record
+            )
+        except Exception as exc:
+            log.error("Could not save the chat (%s: %s); answering anyway", type(exc).__name__, exc)
 
     def mode(self, conversation: Conversation) -> Mode:
         chosen = self.memory.setting(conversation, "mode")

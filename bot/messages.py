@@ -16,9 +16,10 @@ SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 
 # What became of a message, for a front end that reports more than text (`tandem ask`'s exit
-# status): answered; out of scope (no rule covers it); no model (agent mode without a key);
-# refused (a limit was reached); failed (something broke and the reply apologises).
-Outcome = Literal["answered", "out of scope", "no model", "refused", "failed"]
+# status): answered; incomplete (a service it needed failed or the agent stopped short: the
+# reply says what is missing); out of scope (no rule covers it); no model (agent mode without a
+# key); refused (a limit was reached); failed (something broke and the reply apologises).
+Outcome = Literal["answered", "incomplete", "out of scope", "no model", "refused", "failed"]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 REDACTED = "[redacted]"
 # Shorter configured values are ignored: replacing "abc" everywhere would garble ordinary text.
 MIN_SECRET_LENGTH = 8
+# A logged message is cut here (its traceback at four times this): an error that quotes what a
+# server sent (a 50 MB error page) must not fill the log.
+MAX_LOGGED_CHARS = 4000
 
 SECRET_SHAPES = re.compile(
     r"(?<![0-9])\d{6,}:[A-Za-z0-9_-]{30,}"  # a Telegram bot token, also in .../bot<token>/getMe
@@ -69,7 +72,8 @@ class Redactor:
 
 
 class RedactSecrets(logging.Filter):
-    """A handler filter that redacts a record's message, its arguments and its traceback.
+    """A handler filter that redacts a record's message, its arguments and its traceback, and
+    cuts them to a bounded length.
 
     The record is rewritten in place: `msg` becomes the redacted, fully formatted message and
     `args` is emptied; a traceback is formatted once, redacted into `exc_text`, and `exc_info`
@@ -86,15 +90,21 @@ class RedactSecrets(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string: keep what there is, still redacted
             message = f"{record.msg} {record.args}"
-        record.msg, record.args = self.redactor.text(message), None
+        record.msg, record.args = _cut(self.redactor.text(message)), None
         if record.exc_info and record.exc_info[0] is not None:
             record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
         record.exc_info = None
         if record.exc_text:
-            record.exc_text = self.redactor.text(record.exc_text)
+            record.exc_text = _cut(self.redactor.text(record.exc_text), MAX_LOGGED_CHARS * 4)
         if record.stack_info:
             record.stack_info = self.redactor.text(record.stack_info)
         return True
+
+
+def _cut(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
+    return (
+        text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+    )
 
 
 _active = Redactor()

@@ -17,7 +17,7 @@ from bot.calendars import MergedCalendar, open_calendars
 from bot.commands import COMMANDS
 from bot.config import ConfigError, LlmSettings, LoadedConfig
 from bot.core import Assistant
-from bot.engine.journal import Immediate, Journal
+from bot.engine.journal import Immediate, Journal, step_threads
 from bot.engine.modes import Engine
 from bot.hearing import open_listener
 from bot.store import Stores, open_stores, shared_database
@@ -132,6 +132,7 @@ def build(
     settings = config.settings
     telemetry.setup_tracing(settings.telemetry)
     journal = journal or Immediate()
+    step_threads(settings.durable.runs_per_worker)
     shared = None if data_dir else shared_database(config, database)
     stores: Stores = open_stores(data_dir or config.data_dir, settings, shared)
     owner = ToolContext(

@@ -8,14 +8,16 @@ A leaf: it knows Open-Meteo's two endpoints and nothing about Telegram or the bo
     days = weather.daily(place, first_day, last_day)
 
 Free use is capped (600 calls a minute, 10 000 a day), so answers are kept in memory for
-`cache_minutes`. The base URLs are arguments because Open-Meteo can be self-hosted. Requests
-time out, and 429/5xx answers are retried with backoff, jitter and Retry-After as
+`cache_minutes`. The base URLs are arguments because Open-Meteo can be self-hosted. An answer
+is read whole within twice the timeout and up to 2 MB (a server that drips bytes or never stops
+sending is given up on), and 429/5xx answers are retried with backoff, jitter and Retry-After as
 integrations/http.py sets out; a failure is a WeatherError whose message says the weather is
 unavailable right now and why.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -29,7 +31,7 @@ import requests
 
 # RETRY is imported by name elsewhere (bot/eval.py builds its own session with it).
 from integrations.http import RETRY as RETRY
-from integrations.http import retrying_session
+from integrations.http import TooLarge, TooSlow, download, retrying_session
 
 FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
 GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search"
@@ -39,6 +41,8 @@ UNAVAILABLE = "Weather unavailable right now"
 NOT_ANSWERING = f"{UNAVAILABLE}: the weather service isn't answering."
 BUSY = f"{UNAVAILABLE}: the weather service is busy. Try again in a minute."
 UNREADABLE = f"{UNAVAILABLE}: the weather service sent an answer I couldn't read."
+# A 16-day hourly forecast is about 60 kB: anything far larger is not an answer.
+MAX_ANSWER_BYTES = 2_000_000
 TOO_FAR = "That's more than 16 days ahead: too far for a forecast."
 PASSED = "That day has already passed."
 
@@ -419,14 +423,20 @@ class OpenMeteo:
         if cached is not None:
             return cached
         try:
-            response = self._session.get(full_url, timeout=self._timeout)
-        except requests.RequestException as exc:
+            # Whole within a deadline and a size: a server dripping bytes, or sending without
+            # end, must not hold the reply or fill the memory.
+            response, body = download(
+                self._session, full_url, seconds=2 * self._timeout, max_bytes=MAX_ANSWER_BYTES
+            )
+        except (requests.RequestException, TooSlow) as exc:
             # Timeouts, refused connections and retries used up on a connection error.
             raise WeatherError(NOT_ANSWERING) from exc
+        except TooLarge as exc:
+            raise WeatherError(UNREADABLE) from exc
         if response.status_code != 200:
-            raise _error_for(response)
+            raise _error_for(response, body)
         try:
-            answer = response.json()
+            answer = json.loads(body)
         except ValueError as exc:
             raise WeatherError(UNREADABLE) from exc
         if not isinstance(answer, dict):
@@ -435,14 +445,14 @@ class OpenMeteo:
         return answer
 
 
-def _error_for(response: requests.Response) -> WeatherError:
+def _error_for(response: requests.Response, body: bytes) -> WeatherError:
     status = response.status_code
     if status == 429:
         return WeatherError(BUSY)
     if status >= 500:
         return WeatherError(NOT_ANSWERING)
     try:
-        reason = response.json().get("reason")
+        reason = json.loads(body).get("reason")
     except (ValueError, AttributeError):
         reason = None
     if status == 400 and reason:

@@ -214,3 +214,62 @@ def test_the_readme_lists_the_exit_statuses_tandem_ask_uses():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     rows = {f"| {int(status)} | {meaning} |" for status, meaning in EXIT_STATUSES.items()}
     assert rows <= set(readme.splitlines())
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: connecting is refused at once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_ask_with_the_weather_service_unreachable_exits_6_saying_what_is_missing(tmp_path):
+    nowhere = f"http://127.0.0.1:{closed_port()}"
+    config = tmp_path / "tandem.yaml"
+    config.write_text(
+        EXAMPLE.read_text()
+        .replace("https://api.open-meteo.com", nowhere)
+        .replace("https://geocoding-api.open-meteo.com", nowhere)
+        .replace("path: sample-calendar.ics", f"path: {EXAMPLE.parent / 'sample-calendar.ics'}")
+    )
+    result = tandem(
+        "ask", "--config", str(config), "will it rain at my tennis match?", cwd=tmp_path
+    )
+
+    assert result.returncode == 6, result  # before: 0, as if the rain had been answered
+    assert "Tennis match with Sam" in result.stdout
+    assert "Weather unavailable right now: the weather service isn't answering." in result.stdout
+
+
+def test_ask_in_agent_mode_with_claude_overloaded_exits_6_with_what_it_found(tmp_path):
+    from tests.fakes import control, untouched_environment
+
+    with running("tests.fakes.anthropic_server") as claude:
+        overloaded = {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"},
+        }
+        control(
+            claude,
+            "fault",
+            {"path": "/v1/messages", "status": 529, "body": overloaded, "times": -1},
+        )
+        environment = untouched_environment() | {
+            "ANTHROPIC_API_KEY": "sk-ant-test-0000000000",
+            "ANTHROPIC_BASE_URL": claude,
+            "TANDEM_DATA_DIR": str(tmp_path / "data"),
+        }
+        result = subprocess.run(
+            [TANDEM or "tandem", "ask", "--mode", "agent", "what's on tomorrow?"],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=PROCESS_SECONDS,
+        )
+
+    assert result.returncode == 6, result  # before: 0, the apology counted as an answer
+    assert result.stdout.startswith("I can't think right now (Claude is overloaded right now)")
+    assert "Traceback" not in result.stderr and "sk-ant-test" not in result.stdout + result.stderr

@@ -45,6 +45,7 @@ TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent))
 TOKEN = "123:TEST"
 OWNER, FRIEND, PARTNER = 111, 112, 113  # the allowed users, each in their private chat
 STRANGER, BARRIER = 999, 998  # not allowed
+GROUP = -500  # a group Tandem may answer in
 SCHEDULE_CHAT = 555  # scheduled rules (the morning briefing) send here, away from every test
 # Waits only bound a hang (see HANG_SECONDS): a busy machine makes them slower, never failed.
 WAIT_SECONDS = STOP_SECONDS = HANG_SECONDS
@@ -159,6 +160,7 @@ def write_config(path: Path, fake: FakeTelegram) -> Path:
     settings = yaml.safe_load(EXAMPLE.read_text())
     settings["telegram"].update(
         allowed_user_ids=[OWNER, FRIEND, PARTNER],
+        allowed_group_ids=[GROUP],
         base_url=f"{fake.base}/bot",
         base_file_url=f"{fake.base}/file/bot",
     )
@@ -366,3 +368,99 @@ def test_the_fake_bot_api_checks_reply_parameters_as_telegram_does(telegram):
     status, answer = send("{not json")
     assert status == 400 and "can't parse reply_parameters JSON object" in answer["description"]
     assert send({"chat_id": OWNER})[0] == 400
+
+
+def test_a_message_python_telegram_bot_cannot_read_does_not_stop_the_others(telegram, bot):
+    # A photo in a shape this python-telegram-bot does not know (as a newer Bot API may send):
+    # reading it fails. Before, the whole batch failed with it, for ever, and no one was answered.
+    telegram.message(OWNER, message={"photo": [{"file_id": "AgAD", "shape": "new"}]})
+    assert replies(telegram, OWNER, bot) == [NOT_TEXT]
+
+    telegram.message(FRIEND, "what's on tomorrow?")
+    [answer] = replies(telegram, FRIEND, bot)
+    assert is_tomorrows_listing(answer, datetime.now(LONDON)), answer + bot.explain()
+    assert "AgAD" not in bot.log()  # what people send stays out of the log
+
+
+def telegram_error(code: int, description: str, **parameters: Any) -> dict[str, Any]:
+    """A Bot API error answer, as Telegram words it."""
+    body = {"ok": False, "error_code": code, "description": description}
+    return {"status": code, "body": {**body, **({"parameters": parameters} if parameters else {})}}
+
+
+def fail_next_sends(telegram: FakeTelegram, fault: dict[str, Any], times: int = 1) -> None:
+    control(telegram.base, "fault", {"path": "sendMessage", "times": times, **fault})
+
+
+def faults_served(telegram: FakeTelegram) -> int:
+    return int(control(telegram.base, "fault")["served"])
+
+
+def test_a_chat_that_blocked_tandem_ends_its_run_in_one_line_of_log(telegram, bot):
+    fail_next_sends(telegram, telegram_error(403, "Forbidden: bot was blocked by the user"))
+    telegram.message(OWNER, "what's on tomorrow?")
+    wait_until(lambda: faults_served(telegram) == 1, "the refused answer", bot)
+
+    barrier(telegram, bot)  # still listening, and nothing more was tried in the blocked chat
+    assert faults_served(telegram) == 1 and texts(telegram.sent(OWNER)) == [], bot.explain()
+    assert "the chat refuses Tandem (Forbidden: bot was blocked by the user)" in bot.log()
+    # (the fixture checks that the log holds no traceback)
+
+
+def test_a_group_that_became_a_supergroup_gets_its_answer_there(telegram, bot):
+    supergroup = -1000000000500
+    moved = telegram_error(
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        migrate_to_chat_id=supergroup,
+    )
+    fail_next_sends(telegram, moved)
+    telegram.message(OWNER, "/help", chat_id=GROUP)
+
+    [answer] = replies(telegram, supergroup, bot)
+    assert answer.startswith("I answer questions about your own calendar"), bot.explain()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        telegram_error(500, "Internal Server Error"),
+        {"kind": "html", "status": 502},
+        {"kind": "close"},
+    ],
+    ids=["500", "502 page", "dropped"],
+)
+def test_an_answer_telegram_failed_to_take_is_sent_again(telegram, bot, fault):
+    fail_next_sends(telegram, fault)
+    telegram.message(OWNER, "what's on tomorrow?")
+
+    [answer] = replies(telegram, OWNER, bot)
+    assert is_tomorrows_listing(answer, datetime.now(LONDON)), answer + bot.explain()
+    assert faults_served(telegram) == 1
+
+
+def test_in_a_group_commands_for_other_bots_and_service_messages_get_no_reply(telegram, bot):
+    telegram.message(OWNER, "/help@other_bot", chat_id=GROUP)
+    telegram.message(
+        OWNER,
+        message={
+            "pinned_message": {"message_id": 1, "date": 0, "chat": {"id": OWNER, "type": "private"}}
+        },
+    )
+    telegram.message(OWNER, "/help@tandem_fake_bot", chat_id=GROUP)
+
+    [answer] = replies(telegram, GROUP, bot)
+    assert answer.startswith("I answer questions about your own calendar"), bot.explain()
+    barrier(telegram, bot)
+    assert texts(telegram.sent(GROUP)) == [answer], bot.explain()
+    assert texts(telegram.sent(OWNER)) == [], bot.explain()
+
+
+def test_a_token_revoked_while_running_is_said_plainly_and_polling_goes_on(telegram, bot):
+    unauthorized = telegram_error(401, "Unauthorized")
+    control(telegram.base, "fault", {"path": "getUpdates", "times": 1, **unauthorized})
+    telegram.message(OWNER, "/help")  # ends the long poll under way; the next one is refused
+
+    [answer] = replies(telegram, OWNER, bot)
+    assert answer.startswith("I answer questions about your own calendar"), bot.explain()
+    assert "Telegram refuses the bot token: was it revoked in @BotFather?" in bot.log()

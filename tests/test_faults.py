@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,9 +37,16 @@ from integrations.calendar.ics import IcsCalendarSource
 from integrations.http import MAX_RETRY_AFTER_SECONDS
 from integrations.llm import Claude
 from integrations.speech import SpeechError, VoiceNote
-from integrations.weather import BUSY, NOT_ANSWERING, OpenMeteo, Place, WeatherError
+from integrations.weather import (
+    BUSY,
+    NOT_ANSWERING,
+    UNREADABLE,
+    OpenMeteo,
+    Place,
+    WeatherError,
+)
 from tests.conftest import HANG_SECONDS, NOW, CountingCalendar, at, event
-from tests.fakes import SilentServer, silent_server
+from tests.fakes import SilentServer, control, running, silent_server
 from tests.record_google_cassettes import TOKEN_URI, make_credentials
 from tests.test_telegram import OWNER, FakeBotApi, FakeCore, running_bot, text_update
 
@@ -70,9 +79,19 @@ GOOGLE_ANY_DAY = vcr.VCR(
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """What urllib3's Retry and googleapiclient would have slept, without the wait."""
+    """What urllib3's Retry and googleapiclient would have slept, without the wait. Others
+    (the speech engine warming up in a thread of its own) sleep as they would."""
     slept: list[float] = []
-    monkeypatch.setattr(time, "sleep", slept.append)
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith(("urllib3", "googleapiclient")):
+            slept.append(seconds)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
     return slept
 
 
@@ -163,6 +182,57 @@ async def test_weather_timeout_is_the_kind_message_within_the_timeout(
     assert reply.text.endswith(NOT_ANSWERING)
     assert time.monotonic() - began >= 0.5
     assert silent.connections() == 1  # one wait: a silent server isn't asked again
+
+
+@pytest.fixture
+def faulty_open_meteo() -> Iterator[tuple[str, OpenMeteo]]:
+    """The fake Open-Meteo, whose faults a test queues, and a client of it (0.5 s timeout)."""
+    with running("tests.fakes.open_meteo_server", "--today", NOW.date().isoformat()) as base:
+        weather = open_meteo(
+            forecast_url=f"{base}/v1/forecast", geocoding_url=f"{base}/v1/search", timeout=0.5
+        )
+        yield base, weather
+
+
+def test_open_meteo_dripping_bytes_is_given_up_at_the_deadline(
+    faulty_open_meteo: tuple[str, OpenMeteo],
+) -> None:
+    base, weather = faulty_open_meteo
+    # Each byte well within the read timeout; all 2,000 would take 100 s.
+    control(base, "fault", {"kind": "drip", "size": 2000, "seconds": 0.05})
+
+    with pytest.raises(WeatherError, match=f"^{NOT_ANSWERING}$"):
+        weather.find_place("London")
+
+
+def test_open_meteo_sending_without_end_is_cut_at_the_size_cap(
+    faulty_open_meteo: tuple[str, OpenMeteo],
+) -> None:
+    base, weather = faulty_open_meteo
+    control(base, "fault", {"kind": "huge", "size": 50_000_000})
+
+    with pytest.raises(WeatherError, match=f"^{UNREADABLE}$"):
+        weather.find_place("London")
+
+    assert weather.find_place("London") is not None  # the next answer is read as ever
+
+
+async def test_a_data_folder_turned_read_only_still_lets_the_answer_out(
+    make_assistant: Callable[..., Assistant],
+    tennis: CountingCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assistant = make_assistant(tennis)
+
+    def read_only(*_: Any) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(assistant.stores.memory, "remember", read_only)
+    reply = await ask(assistant, "What's on tomorrow?")
+
+    assert reply.text == TEMPLATE_TOMORROW  # before: "Sorry, something went wrong on my side."
+    assert "Could not save the chat (OperationalError: attempt to write a readonly" in caplog.text
 
 
 # --- calendar at an https address (ICS) ---------------------------------------------------------

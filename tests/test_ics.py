@@ -111,6 +111,34 @@ def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
     assert events.notes == ("2 events in the calendar 'mixed' could not be read.",)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ("END:VEVENT\nBEGIN:VEVENT\nUID:c", "BEGIN:VEVENT\nUID:c"),  # a line lost
+        ("SUMMARY:Dentist\nEND:VEVENT\nEND:VCALENDAR\n", "SUMMARY:Dentist\n"),  # cut off
+    ],
+    ids=["an event left open", "a file cut off"],
+)
+def test_one_damaged_event_costs_only_itself(tmp_path: Path, damage: tuple[str, str]):
+    whole = (
+        "BEGIN:VCALENDAR\nVERSION:2.0\n"
+        "BEGIN:VEVENT\nUID:a\nDTSTART:20260301T090000Z\nDTEND:20260301T100000Z\n"
+        "SUMMARY:Parkrun\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:b\nDTSTART:20260301T110000Z\nDTEND:20260301T120000Z\n"
+        "SUMMARY:Brunch\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:c\nDTSTART:20260301T160000Z\nSUMMARY:Dentist\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    (tmp_path / "damaged.ics").write_text(whole.replace(*damage))
+    calendar = IcsCalendarSource("home", path=tmp_path / "damaged.ics")
+
+    events = calendar.events(at(date(2026, 3, 1)), at(date(2026, 3, 2)))
+
+    # Before: "the file ... is not an iCalendar (.ics) file", and no event at all.
+    assert "Parkrun" in titles(events) and len(events) == 2
+    assert events.notes == ("1 event in the calendar 'home' could not be read.",)
+
+
 def test_unreadable_events_are_logged_by_number_not_by_content(tmp_path: Path, caplog):
     (tmp_path / "broken.ics").write_text(
         "BEGIN:VCALENDAR\nVERSION:2.0\n"

@@ -32,8 +32,10 @@ from typing import Any
 import pytest
 from telegram.error import NetworkError
 
+from bot.telegram import updates
 from bot.telegram.receiving import Backoff, Health
 from bot.telegram.server import poll, webhook_secret
+from tests.conftest import HANG_SECONDS
 from tests.fakes import running
 from tests.test_durability import (
     LOCAL,
@@ -310,7 +312,8 @@ class FlakyBot:
             raise NetworkError("Bad Gateway")
         return True
 
-    async def get_updates(self, **options: Any) -> list[Any]:
+    async def do_api_request(self, endpoint: str, **options: Any) -> list[Any]:
+        assert endpoint == "getUpdates"
         self.polling.set()
         await asyncio.Event().wait()  # a long poll with nothing new
         return []
@@ -335,3 +338,21 @@ async def test_a_failing_delete_webhook_is_logged_and_retried_until_it_works(cap
     failures = [r.getMessage() for r in caplog.records if "delete the webhook" in r.getMessage()]
     assert len(failures) == 2 and "Bad Gateway" in failures[0], failures
     assert health.listening and not health.failing
+
+
+class DrippingBot:
+    """A Bot API whose getUpdates answer never ends arriving (a byte now and then)."""
+
+    async def do_api_request(self, endpoint: str, **options: Any) -> list[Any]:
+        await asyncio.Event().wait()
+        return []
+
+
+async def test_a_poll_whose_answer_never_ends_arriving_is_given_up(monkeypatch):
+    monkeypatch.setattr(updates, "READ_MARGIN_SECONDS", 0.1)
+    polling = asyncio.create_task(updates.fetch_updates(DrippingBot(), None, 0, ["message"]))  # type: ignore[arg-type]
+
+    await asyncio.wait([polling], timeout=HANG_SECONDS)
+
+    # Before, only each read had a timeout: the poll waited as long as the answer dripped.
+    assert polling.done() and isinstance(polling.exception(), TimeoutError)

@@ -71,6 +71,18 @@ def test_a_bot_token_in_a_url_logged_by_httpx_is_redacted(log_output: io.StringI
     assert "INFO httpx: HTTP Request: POST" in written
 
 
+def test_an_error_quoting_a_huge_answer_is_logged_cut_and_still_redacted(
+    log_output: io.StringIO,
+) -> None:
+    page = f"<html>{TELEGRAM_TOKEN} " + "x" * 5_000_000 + "</html>"  # a proxy's error page
+    logging.getLogger("bot.telegram.outbox").warning("Could not send to Telegram (%s)", page)
+
+    written = log_output.getvalue()
+    assert leaked(written) == []
+    assert len(written) < 5_000
+    assert "more characters)" in written
+
+
 def test_a_key_in_an_exception_message_and_its_cause_is_redacted(
     log_output: io.StringIO,
 ) -> None:

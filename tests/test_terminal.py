@@ -71,3 +71,29 @@ def test_a_long_paste_is_read_whole_and_its_length_told_right(terminal):
 def test_the_owner_is_not_held_to_the_per_minute_limit_in_their_own_terminal(terminal):
     replies = [terminal.keys("hi") for _ in range(12)]  # the limit is 10 a minute
     assert all(reply.startswith("Hello! Ask me about your calendar") for reply in replies)
+
+
+def interrupted(chat: Terminal) -> tuple[int | None, str]:
+    """Ctrl-C at the prompt: how Tandem ended, and what it printed."""
+    chat.child.sendintr()
+    chat.child.expect(pexpect.EOF)  # before: the prompt's thread held it until the next Enter
+    chat.child.close()
+    return chat.child.exitstatus, chat.child.before or ""
+
+
+def test_ctrl_c_at_the_prompt_leaves_at_once_as_interrupted(tmp_path):
+    status, said = interrupted(Terminal(tmp_path))
+    assert status == 130, said
+    assert "Traceback" not in said
+
+
+def test_ctrl_c_after_a_question_leaves_as_interrupted_and_forgets_the_refused_paste(tmp_path):
+    chat = Terminal(tmp_path)
+    assert chat.keys("what's on tomorrow?").startswith("Tomorrow, ")  # time phrases read
+    chat.keys(f"{PASTE_START}{'x' * 5000}{PASTE_END}")
+    status, said = interrupted(chat)
+    # Before, the time-phrase reader's runtime had taken Ctrl-C: "interrupted", status 1.
+    assert status == 130, said
+    assert "interrupted" not in said
+    history = (tmp_path / "data" / "terminal-history").read_text()
+    assert "what's on tomorrow?" in history and "x" * 5000 not in history

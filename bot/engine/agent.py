@@ -109,6 +109,7 @@ class Agent:
             else f"{why}, and I hadn't found anything yet."
         )
         run.trace.append(TraceStep("stopped", why))
+        run.shortfalls.append(why)
         return run.reply(text)
 
 

@@ -24,16 +24,32 @@ class Journal(Protocol):
         ...
 
 
-# Blocking tools (calendar, weather) mostly wait on the network: with asyncio's default pool
-# (cores + 4 threads) a hundred chats at once queued behind six of them.
-_WAITING = ThreadPoolExecutor(max_workers=64, thread_name_prefix="tandem-step")
+# Runs one process takes on at once, unless the config says otherwise (`durable.runs_per_worker`).
+RUNS_AT_ONCE = 20
+_steps: tuple[int, ThreadPoolExecutor] | None = None  # the pool blocking steps run on, and its size
+
+
+def step_threads(threads: int) -> ThreadPoolExecutor:
+    """The pool blocking steps (calendar, weather, the stores) run on: `threads` threads, the
+    runs taken on at once, since a run waits on one blocking step at a time but for the few
+    it runs side by side. A burst of messages then queues runs, not threads. A new size
+    replaces the pool; steps already on the old one finish there."""
+    global _steps
+    if _steps is not None and _steps[0] == threads:
+        return _steps[1]
+    if _steps is not None:
+        _steps[1].shutdown(wait=False)
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="tandem-step")
+    _steps = (threads, pool)
+    return pool
 
 
 async def run_action(action: Callable[..., Awaitable[T] | T], *args: Any) -> T:
     if inspect.iscoroutinefunction(action):
         return await action(*args)
     call = functools.partial(action, *args)
-    return await asyncio.get_running_loop().run_in_executor(_WAITING, call)  # type: ignore[arg-type]
+    pool = _steps[1] if _steps is not None else step_threads(RUNS_AT_ONCE)
+    return await asyncio.get_running_loop().run_in_executor(pool, call)  # type: ignore[arg-type]
 
 
 class Immediate:

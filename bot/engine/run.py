@@ -20,11 +20,11 @@ from typing import Any, Literal
 from bot import telemetry
 from bot.engine.journal import Journal
 from bot.engine.usage import RunLimits, Usage
-from bot.messages import Reply, TraceStep
+from bot.messages import Outcome, Reply, TraceStep
 from bot.store.memory import Conversation, Turn
 from bot.tools import ToolInputError, ToolRegistry
 from bot.tools.context import ToolContext
-from bot.tools.registry import Focused, Spoken, ToolResult
+from bot.tools.registry import Focused, Partial, Spoken, ToolResult
 from integrations.calendar import CalendarError, Event
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,9 @@ class Run:
     trace: list[TraceStep] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
     spoken: str = ""  # what a tool asked to read aloud
+    # What the answer lacks because a service failed or the agent stopped short, in words for
+    # a person: a reply with any is "incomplete", not "answered".
+    shortfalls: list[str] = field(default_factory=list)
 
     @property
     def usage(self) -> Usage:
@@ -84,7 +87,11 @@ class Run:
     def reply(self, text: str, speak: bool = False) -> Reply:
         """The reply to the message, with the run's path, usage, focus and speech."""
         spoken = self.spoken
-        return Reply(text, tuple(self.trace), self.usage, self.focus, speak or bool(spoken), spoken)
+        outcome: Outcome = "incomplete" if self.shortfalls else "answered"
+        speaks = speak or bool(spoken)
+        return Reply(
+            text, tuple(self.trace), self.usage, self.focus, speaks, spoken, outcome=outcome
+        )
 
     async def call_tools(self, calls: Sequence[ToolCall]) -> list[ToolOutcome]:
         """Make the calls at once (they need nothing from each other); record them in order."""
@@ -92,8 +99,12 @@ class Run:
         outcomes = await asyncio.gather(*(self._call(call) for call in calls))
         for outcome in outcomes:
             self.trace.append(outcome.step)
+            if outcome.error is not None and outcome.error.kind in ("unavailable", "bug"):
+                self.shortfalls.append(outcome.error.message)
             if (result := outcome.result) is None:
                 continue
+            if isinstance(result, Partial) and result.missing:
+                self.shortfalls.append(result.missing)
             self.results.append(result)
             self.focus = outcome.focus or self.focus
             if isinstance(result, Spoken) and result.spoken:

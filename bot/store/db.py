@@ -81,7 +81,16 @@ def open_database(location: Path | str) -> Database:
 
 def _sqlite(path: Path) -> Engine:
     private_database(path)  # chats are private: SQLite would make the file 644
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": SQLITE_WAIT_SECONDS})
+    # One connection: every transaction takes SQLite's one write lock (BEGIN IMMEDIATE), so more
+    # would only take turns at it, each with its own page cache (up to 2 MB); threads queue
+    # for this one in the pool instead.
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": SQLITE_WAIT_SECONDS},
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=SQLITE_WAIT_SECONDS,
+    )
 
     @event.listens_for(engine, "connect")
     def _connected(connection: sqlite3.Connection, _: object) -> None:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from telegram import Bot, BotCommand, Message, Update, User
 from telegram.constants import ChatAction, ChatType
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -78,11 +78,13 @@ class Core(Protocol):
 
 
 def _addressed(message: Message, bot: Bot) -> bool:
-    """In a group: a command, a mention of Tandem, or a reply to one of its messages."""
+    """In a group: a command (not one for another bot: /help@other_bot), a mention of Tandem,
+    or a reply to one of its messages."""
     text = message.text or ""
     replied = message.reply_to_message
+    _, at, addressee = text.split(maxsplit=1)[0].partition("@") if text else ("", "", "")
     return (
-        text.startswith("/")
+        (text.startswith("/") and (not at or addressee.lower() == (bot.username or "").lower()))
         or f"@{bot.username}".lower() in text.lower()
         or (
             replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
@@ -195,7 +197,14 @@ class _Handlers:
         """Log the failure (without the message's content) and apologise in the chat, if any,
         unless a reply already went out for this update."""
         update_id = update.update_id if isinstance(update, Update) else None
-        logger.error("Handling Telegram update %s failed", update_id, exc_info=context.error)
+        error = context.error
+        if isinstance(error, Forbidden):  # blocked, or removed from the group: nothing to add
+            logger.warning("Telegram update %s: the chat refuses Tandem (%s)", update_id, error)
+            return
+        if isinstance(error, TelegramError):  # Telegram's own answer says it all: no traceback
+            logger.error("Handling Telegram update %s failed: %s", update_id, error)
+        else:
+            logger.error("Handling Telegram update %s failed", update_id, exc_info=error)
         if replied.get():
             return
         if isinstance(update, Update) and update.effective_chat is not None:
@@ -240,7 +249,10 @@ def build_application(
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.TEXT, handlers.text))
     application.add_handler(MessageHandler(NEW_MESSAGE & RECORDING, handlers.recording))
-    application.add_handler(MessageHandler(NEW_MESSAGE, handlers.not_text))
+    # Service messages (a pinned message, a member joining) are not said to Tandem.
+    application.add_handler(
+        MessageHandler(NEW_MESSAGE & ~filters.StatusUpdate.ALL, handlers.not_text)
+    )
     application.add_error_handler(handlers.on_error)
     return application
 

@@ -16,7 +16,13 @@ from typing import Any
 
 from telegram import Bot, InputFile, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.engine.journal import Journal
@@ -26,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 TELEGRAM_MESSAGE_LIMIT = 4096
 ACTION_RENEW_SECONDS = 4.0  # Telegram shows "typing..." for about 5 s per chat action.
-FLOOD_RETRIES = 3
+# Tries after the first: flood control's waits, a move to a supergroup, failures on the way.
+SEND_RETRIES = 3
+SEND_BACKOFF_SECONDS = 1.0  # then 2 and 4 s
 
 # Whether a reply went out for the update being handled (reset for each by the handlers' guard).
 # When something fails after that — a full disk that lets a message go but not its journal entry
@@ -166,18 +174,36 @@ class Outbox:
 
 
 async def _obeying_flood_control(
-    send: Callable[..., Awaitable[object]], *args: Any, **kw: Any
+    send: Callable[..., Awaitable[object]], chat_id: int, *args: Any, **kw: Any
 ) -> None:
-    """Send, waiting as long as Telegram's flood control asks (RetryAfter), up to three times."""
-    for _ in range(FLOOD_RETRIES):
+    """Send to `chat_id` as Telegram allows: waiting as long as its flood control asks
+    (RetryAfter), after a group became a supergroup to its new id (ChatMigrated), and again
+    after a failure on the way (a 5xx, a timeout, a dropped connection), waiting longer each
+    time. What Telegram refuses outright (a chat that blocked Tandem, a bad request) is raised
+    at once; so is the last failure once the tries are used up."""
+    failures = 0
+    while True:
         try:
-            await send(*args, **kw)
+            await send(chat_id, *args, **kw)
             return
         except RetryAfter as exc:
+            failures += 1
             seconds = retry_seconds(exc)
             logger.warning("Telegram flood control: waiting %.0f s before sending again", seconds)
-            await asyncio.sleep(seconds)
-    await send(*args, **kw)
+        except ChatMigrated as exc:
+            failures += 1
+            logger.info("Chat %s is now supergroup %s: sending there", chat_id, exc.new_chat_id)
+            chat_id, seconds = int(exc.new_chat_id), 0.0
+        except BadRequest:
+            raise
+        except NetworkError as exc:
+            failures += 1
+            seconds = SEND_BACKOFF_SECONDS * 2 ** (failures - 1)
+            logger.warning("Could not send to Telegram (%s); trying again in %.0f s", exc, seconds)
+        if failures > SEND_RETRIES:
+            await send(chat_id, *args, **kw)
+            return
+        await asyncio.sleep(seconds)
 
 
 def retry_seconds(exc: RetryAfter) -> float:

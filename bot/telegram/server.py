@@ -37,9 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from aiohttp import web
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, StepOptions
 from telegram import Bot, Update
 from telegram.ext import Application
@@ -62,6 +60,7 @@ from bot.telegram.receiving import (
     retrying,
     write_status,
 )
+from bot.telegram.updates import fetch_updates, read_update
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ def _now_running() -> Running:
 async def answer_update(update: dict[str, Any]) -> None:
     """One Telegram update, answered through the bot's handlers."""
     application = _now_running().application
-    await application.process_update(Update.de_json(update, application.bot))
+    await application.process_update(read_update(update, application.bot))
 
 
 @DBOS.workflow()
@@ -129,8 +128,7 @@ def run_id(bot_id: int, update: dict[str, Any]) -> str:
 
 
 def _message_identity(update: dict[str, Any]) -> Any:
-    """What tells one message from another: its kind, chat, id and date. (Telegram's JSON and
-    python-telegram-bot's `to_dict` agree on these, whichever way the update came.)"""
+    """What tells one message from another: its kind, chat, id and date."""
     for kind, value in update.items():
         if isinstance(value, dict) and "message_id" in value:
             chat = value.get("chat") or {}
@@ -299,7 +297,9 @@ async def serve(
         if webhook is None:
             tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
         else:
-            tasks.append(asyncio.create_task(_listen(application.bot, inbox, webhook)))
+            from bot.telegram.webhook import listen  # aiohttp (9 MB) only for a webhook
+
+            tasks.append(asyncio.create_task(listen(application.bot, inbox, webhook)))
     if works and (llm := assistant.engine.llm) is not None:
         # Claude's SDK loads while Tandem already listens, not before.
         threading.Thread(target=llm.warm_up, name="tandem-warm-up", daemon=True).start()
@@ -361,83 +361,15 @@ async def poll(
         health.polled()  # a long poll under way is listening too
         updates = await retrying(
             "fetch updates from Telegram",
-            functools.partial(
-                bot.get_updates,
-                offset=offset,
-                timeout=POLL_SECONDS,
-                allowed_updates=[Update.MESSAGE],
-            ),
+            functools.partial(fetch_updates, bot, offset, POLL_SECONDS, [Update.MESSAGE]),
             health,
             backoff,
         )
         health.polled()
         if not updates:
             continue
-        batch = [update.to_dict() for update in updates]
-        await retrying("store updates", lambda: store(batch), health, backoff)  # noqa: B023
-        offset = updates[-1].update_id + 1  # asking from here confirms what came before
-
-
-@dataclass
-class _Listener:
-    inbox: Inbox
-    webhook: Webhook
-    health: Health = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.health = self.inbox.health
-
-    async def receive(self, request: web.Request) -> web.Response:
-        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != self.webhook.secret:
-            return web.Response(status=403)
-        try:
-            update = await request.json()
-            update = {**update, "update_id": int(update["update_id"])}
-        except (ValueError, KeyError, TypeError):
-            return web.Response(status=400)
-        try:
-            await self.inbox.accept(update)
-        except Exception as exc:  # not stored: Telegram sends it again after a 5xx
-            self.health.failed("store updates", exc)
-            log.error("Could not store an update (%s: %s); answered 503", type(exc).__name__, exc)
-            return web.Response(status=503)
-        self.health.recovered("store updates")
-        self.health.stored_updates(1)
-        return web.Response(status=200)
-
-    async def healthz(self, request: web.Request) -> web.Response:
-        report = self.health.report()
-        report.pop("failing")  # error texts stay in the log and `tandem status`
-        stored = await waiting_runs()
-        report["waiting_runs"] = len(stored)
-        report["oldest_waiting_seconds"] = time.time() - min(stored) if stored else 0
-        return web.json_response(report, status=200 if report["receiving"] else 503)
-
-
-async def _listen(bot: Bot, inbox: Inbox, webhook: Webhook) -> None:
-    listener = _Listener(inbox, webhook)
-    server = web.Application()
-    # Behind a proxy the path is the one in the public address: /telegram in ".../telegram".
-    server.router.add_post(urlsplit(webhook.url).path or "/", listener.receive)
-    server.router.add_get("/healthz", listener.healthz)
-    runner = web.AppRunner(server, access_log=None)
-    health, backoff = inbox.health, PATIENT
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, webhook.listen, webhook.port)
-        await retrying(f"listen on port {webhook.port}", site.start, health, backoff)
-        await retrying(
-            "set the webhook",
-            lambda: bot.set_webhook(
-                webhook.url, secret_token=webhook.secret, allowed_updates=[Update.MESSAGE]
-            ),
-            health,
-            backoff,
-        )
-        health.listening = True
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+        await retrying("store updates", lambda: store(updates), health, backoff)  # noqa: B023
+        offset = updates[-1]["update_id"] + 1  # asking from here confirms what came before
 
 
 async def _keep_status(folder: Path, health: Health) -> None:

@@ -126,6 +126,15 @@ class Focused(ToolResult, Protocol):
 
 
 @runtime_checkable
+class Partial(ToolResult, Protocol):
+    """A result with a part missing because the service behind it failed (the weather service
+    down): `missing` says so, in words for a person; empty when nothing is missing."""
+
+    @property
+    def missing(self) -> str: ...
+
+
+@runtime_checkable
 class Spoken(ToolResult, Protocol):
     """A result that asks for a voice note: `spoken` is what to read aloud."""
 

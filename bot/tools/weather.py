@@ -17,6 +17,7 @@ from bot.tools.context import ToolContext
 from bot.tools.untrusted import data_block
 from integrations.weather import (
     DailyWeather,
+    ForecastOutOfRange,
     HourlyWeather,
     OpenMeteo,
     Place,
@@ -38,6 +39,7 @@ class WeatherReport:
     hours: list[HourlyWeather] = field(default_factory=list)
     days: list[DailyWeather] = field(default_factory=list)
     units: tuple[str, str, str] = ("°C", "km/h", "mm")
+    missing: str = ""  # the service failed: why there is no forecast (also in `note`)
 
     def for_model(self) -> str:
         temperature, wind, rain = self.units
@@ -130,9 +132,10 @@ def weather_forecast(
             last_day = max(last_day, now.astimezone(found.zone).date())
         days = weather.daily(found, begin.date(), last_day)
         return WeatherReport(asked, found, note, days=days, units=units)
-    except WeatherError as exc:
-        # Out of range, or the service is down: the rest of the answer still stands.
+    except ForecastOutOfRange as exc:  # an honest answer: there is no forecast for then
         return WeatherReport(asked, note=str(exc), units=units)
+    except WeatherError as exc:  # the service failed: the rest of the answer still stands
+        return WeatherReport(asked, note=str(exc), units=units, missing=str(exc))
 
 
 def _locate(weather: OpenMeteo, asked: str, home: str) -> tuple[Place | None, str]:

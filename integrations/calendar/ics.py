@@ -80,6 +80,36 @@ class _LazyRule:
                 yield moment
 
 
+def _without_unclosed_events(data: bytes) -> tuple[bytes, int]:
+    """The calendar's text without the events that are never closed (the next event, or the
+    calendar's end, comes before their END:VEVENT), and closed if it was cut off; with how many
+    events were taken out."""
+    kept: list[bytes] = []
+    event: list[bytes] | None = None  # the lines of the event being read
+    dropped = 0
+    for line in data.splitlines(keepends=True):
+        word = line.strip().upper()
+        if event is None:
+            if word == b"BEGIN:VEVENT":
+                event = [line]
+            else:
+                kept.append(line)
+        elif word in (b"BEGIN:VEVENT", b"END:VCALENDAR"):  # the open event never ended
+            dropped += 1
+            event = [line] if word == b"BEGIN:VEVENT" else None
+            if event is None:
+                kept.append(line)
+        else:
+            event.append(line)
+            if word == b"END:VEVENT":
+                kept += event
+                event = None
+    if event is not None:  # cut off inside an event
+        dropped += 1
+        kept.append(b"END:VCALENDAR\r\n")
+    return b"".join(kept), dropped
+
+
 @dataclass(frozen=True)
 class _Parsed:
     """One parse of a calendar's text: the query, the series' titles, what could not be read."""
@@ -284,10 +314,15 @@ class IcsCalendarSource:
 
     def _parse(self, data: bytes) -> _Parsed:
         source = f"the file {self._path}" if self._path else "the address"
+        unclosed = 0
         try:
             calendar = icalendar.Calendar.from_ical(data)
-        except ValueError:
-            calendar = None
+        except ValueError:  # an event left open (a line lost, a file cut off) spoils the whole
+            data, unclosed = _without_unclosed_events(data)
+            try:
+                calendar = icalendar.Calendar.from_ical(data) if unclosed else None
+            except ValueError:
+                calendar = None
         if not isinstance(calendar, icalendar.Calendar):
             sent = "is not" if self._path else "did not send"
             raise self._error(f"{source} {sent} an iCalendar (.ics) file.")
@@ -315,7 +350,7 @@ class IcsCalendarSource:
         events = calendar.walk("VEVENT")
         read = {str(series.uid) for series in query.series}
         broken = {str(event.get("UID")) for event in events} - read  # series it had to skip
-        unreadable = no_start + len(broken)
+        unreadable = unclosed + no_start + len(broken)
         if unreadable:
             # Counts only: the events' text is the user's and may be private.
             log.warning("calendar %r: %d events could not be read", self.name, unreadable)

@@ -65,6 +65,9 @@ the `question` (the latest user message with plain text), `turn` (how many assis
 request already holds: 0 for a conversation's first call), `at`, `answered` (true once the
 whole answer was written back to a caller still connected) and the `request` itself.
 
+Any request can be made to fail as the real service fails (an error status, an HTML page, a
+body cut off, dripping or without end, silence): `POST /_test/fault`, see tests/fakes/faults.py.
+
 Run: python -m tests.fakes.anthropic_server [--port 0] [--delay 0.5]
 It prints "PORT <n>" once listening.
 """
@@ -85,6 +88,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fakes.anthropic_rules import ApiError, invalid, rejection
+from tests.fakes.faults import Faults, intercept
 
 # --- the workflow's answer step: no tools --------------------------------------------------------
 
@@ -616,6 +620,8 @@ def thinking_rejection(
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
+# The faults a test queued (POST /_test/fault; see tests/fakes/faults.py).
+FAULTS = Faults()
 SERVER_ERRORS = {
     500: ApiError(500, "api_error", "Internal server error"),
     529: ApiError(529, "overloaded_error", "Overloaded"),
@@ -626,6 +632,8 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
 
     def do_POST(self) -> None:
+        if intercept(self, FAULTS):
+            return
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         path = self.path.split("?")[0]
         if path == "/_test/script":
@@ -672,6 +680,8 @@ class Handler(BaseHTTPRequestHandler):
             return True
 
     def do_GET(self) -> None:
+        if intercept(self, FAULTS):
+            return
         path = self.path.split("?")[0]
         with self.server.lock:
             logs = {"/_test/calls": self.server.calls, "/_test/rejections": self.server.rejections}

@@ -10,7 +10,10 @@ It speaks:
 - GET  /calendar/v3/users/me/calendarList           calendarList.list.
 - POST /token                                        refresh_token and authorization_code grants.
 
-Run: python tests/fakes/google_calendar_server.py [--port 0]. It prints "PORT <n>" once listening.
+Any request can be made to fail as the real service fails (an error status, an HTML page, a
+body cut off, dripping or without end, silence): `POST /_test/fault`, see tests/fakes/faults.py.
+
+Run: python -m tests.fakes.google_calendar_server [--port 0]. It prints "PORT <n>" once listening.
 Standard library only, so it runs in any interpreter.
 """
 
@@ -26,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
+
+from tests.fakes.faults import Faults, intercept
 
 SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
 # Google pages well below maxResults whenever it likes; a small page makes paging show up.
@@ -345,10 +350,16 @@ _UNAUTHENTICATED = (
 )
 
 
+# The faults a test queued (POST /_test/fault; see tests/fakes/faults.py).
+FAULTS = Faults()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        if intercept(self, FAULTS):
+            return
         parts = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         if not self.headers.get("Authorization", "").startswith("Bearer ya29."):
@@ -364,6 +375,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(*_error(404, "Not Found", reason="notFound"))
 
     def do_POST(self) -> None:
+        if intercept(self, FAULTS):
+            return
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length).decode()
         if urlsplit(self.path).path != "/token":

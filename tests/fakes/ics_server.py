@@ -9,6 +9,9 @@ It speaks:
                    byte every S seconds (a server that never times out a per-read timeout).
 - GET /_test/calls {"count": n}: how many times the file was fetched.
 
+Any request can be made to fail as the real service fails (an error status, an HTML page, a
+body cut off, dripping or without end, silence): `POST /_test/fault`, see tests/fakes/faults.py.
+
 Run: python -m tests.fakes.ics_server [--port 0] [--file config/sample-calendar.ics] [--delay 0.2]
      [--drip 5]
 It prints "PORT <n>" once listening. Standard library only.
@@ -24,13 +27,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.faults import Faults, intercept
+
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "sample-calendar.ics"
+
+
+# The faults a test queued (POST /_test/fault; see tests/fakes/faults.py).
+FAULTS = Faults()
 
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
 
+    def do_POST(self) -> None:  # the control API's only
+        if not intercept(self, FAULTS):
+            self.send_error(405)
+
     def do_GET(self) -> None:
+        if intercept(self, FAULTS):
+            return
         if self.path == "/_test/calls":
             self._send("application/json", json.dumps({"count": self.server.fetched}).encode())
             return

@@ -17,6 +17,9 @@ Daily values are computed from the same hours, as Open-Meteo aggregates them.
 For durability tests: `--delay SECONDS` holds every answer that long, and `GET /_test/calls`
 lists the requests so far, `{"count": n, "calls": [{"seq", "path", "at", "answered"}]}`.
 
+Any request can be made to fail as the real service fails (an error status, an HTML page, a
+body cut off, dripping or without end, silence): `POST /_test/fault`, see tests/fakes/faults.py.
+
 Run: python -m tests.fakes.open_meteo_server [--port 0] [--today 2026-11-25] [--delay 0.3]
 It prints "PORT <n>" once listening. Standard library only.
 """
@@ -34,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tests.fakes.faults import Faults, intercept
 
 # Entries as Open-Meteo's geocoding returns them (GeoNames data).
 PLACES: list[dict[str, Any]] = [
@@ -306,12 +311,22 @@ def severity(code: int) -> tuple[int, int]:
     return (code in WET, code)
 
 
+# The faults a test queued (POST /_test/fault; see tests/fakes/faults.py).
+FAULTS = Faults()
+
+
 def make_handler(today: date, delay: float = 0.0) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()
     calls: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # the control API's only
+            if not intercept(self, FAULTS):
+                self.send_error(405)
+
         def do_GET(self) -> None:
+            if intercept(self, FAULTS):
+                return
             url = urlsplit(self.path)
             query = {key: values[-1] for key, values in parse_qs(url.query).items()}
             if url.path == "/_test/calls":

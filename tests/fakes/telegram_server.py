@@ -67,6 +67,9 @@ The control API for tests, under /_test/:
 - POST /_test/reset      forget updates, sent messages, webhook and commands (ids keep
                          increasing, so a bot that stays up is not confused).
 
+Any request can be made to fail as the real service fails (an error status, an HTML page, a
+body cut off, dripping or without end, silence): `POST /_test/fault`, see tests/fakes/faults.py.
+
 Run: python -m tests.fakes.telegram_server [--port 0] [--token 123:TEST] [--flood-once]
 It prints "PORT <n>" once listening. `--flood-once` makes the first sendMessage answer 429
 "Too Many Requests: retry after 1" with parameters.retry_after = 1. Standard library only.
@@ -93,6 +96,8 @@ from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.fakes.faults import Faults, intercept
 
 Params = dict[str, Any]
 
@@ -817,6 +822,10 @@ TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
+# The faults a test queued (POST /_test/fault; see tests/fakes/faults.py).
+FAULTS = Faults()
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as python-telegram-bot's httpx client expects
     server: Server
@@ -828,6 +837,8 @@ class Handler(BaseHTTPRequestHandler):
         self.route()
 
     def route(self) -> None:
+        if intercept(self, FAULTS):
+            return
         url = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         parts = unquote(url.path).strip("/").split("/")  # httpx sends the token's ":" as %3A
