@@ -137,8 +137,11 @@ class CalendarFindings:
             plural = "" if count == 1 or subject else "s"
             return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
         if view.asks == "until" and not subject and view.window_label:
-            # "How many sleeps till Christmas?" asks about the day, not what is on before it.
-            day = (self.end - timedelta(microseconds=1)).date()
+            # "How many sleeps till Christmas?" asks about the day, not what is on before it:
+            # the first day of a window named ("the weekend"), the last of one from now on.
+            day = self.start.date()
+            if day <= view.today:
+                day = (self.end - timedelta(microseconds=1)).date()
             days = (day - view.today).days
             return f"{day_name(day, view.today)} is in {days} day{'s' * (days != 1)}."
         if not self.events:
