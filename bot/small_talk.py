@@ -18,7 +18,8 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
         "thanks", "thank", "thank you", "thank u", "thankyou", "thx", "ty", "cheers", "ta",
         "many thanks", "much appreciated", "appreciated", "appreciate it", "good bot",
         "well done", "nice one", "love you", "you're great", "you're a star", "star",
-        "you're a legend", "legend", "ta very much",
+        "you're a legend", "legend", "ta very much", "you're the best", "you rock",
+        "you're awesome", "you're amazing", "lifesaver",
     ),
     "goodbye": (
         "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night", "gn",

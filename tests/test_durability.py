@@ -116,6 +116,18 @@ class Fakes:
     def model_calls(self) -> list[dict[str, Any]]:
         return list(get_json(f"{self.claude}/_test/calls")["calls"])
 
+    def hold_model_call(self, number: int) -> None:
+        """The `number`th model call from now (0: the next) is held until its caller is killed:
+        a kill "while a call is on its way" then lands there on a machine of any load."""
+        changes = [{}] * number + [{"hold": True}]
+        request = urllib.request.Request(
+            f"{self.claude}/_test/script",
+            data=json.dumps({"next": changes}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with LOCAL.open(request, timeout=5) as response:
+            response.read()
+
     def weather_calls(self) -> list[dict[str, Any]]:
         return list(get_json(f"{self.meteo}/_test/calls")["calls"])
 
@@ -263,15 +275,16 @@ class Round:
 
 # Where each round kills the bot: a call held by a fake, or a step already in the journal, never
 # the race between a step's effect and its journal entry (see the module docstring).
-KILL_POINTS: list[tuple[str, Callable[[Round], bool]]] = [
-    ("run stored, nothing done", lambda r: r.journal.status(r.update_id) is not None),
-    ("model call 1 on its way", lambda r: r.in_flight(0)),
-    ("calendar searched", lambda r: r.journaled("tool search_calendar")),
-    ("model call 2 on its way", lambda r: r.in_flight(1)),
-    ("weather tool on its way", lambda r: r.weather_in_flight()),
-    ("model call 3 on its way", lambda r: r.in_flight(2)),
-    ("reply sent and journaled", lambda r: r.journaled("send message")),
-    ("run finished", lambda r: r.journal.status(r.update_id) == "SUCCESS"),
+KILL_POINTS: list[tuple[str, Callable[[Round], bool], int | None]] = [
+    # (where, how the test knows it is there, which model call of the round the fake holds back)
+    ("run stored, nothing done", lambda r: r.journal.status(r.update_id) is not None, None),
+    ("model call 1 on its way", lambda r: r.in_flight(0), 0),
+    ("calendar searched", lambda r: r.journaled("tool search_calendar"), None),
+    ("model call 2 on its way", lambda r: r.in_flight(1), 1),
+    ("weather tool on its way", lambda r: r.weather_in_flight(), None),
+    ("model call 3 on its way", lambda r: r.in_flight(2), 2),
+    ("reply sent and journaled", lambda r: r.journaled("send message"), None),
+    ("run finished", lambda r: r.journal.status(r.update_id) == "SUCCESS", None),
 ]
 FIRST_CHAT = 201
 
@@ -295,9 +308,11 @@ def test_kill_9_at_any_point_of_an_answer_loses_nothing_and_repeats_nothing(tmp_
     rounds: list[Round] = []
     bots = [start_polling(tmp_path, config, fakes)]
     try:
-        for (point, killed_at), chat in zip(KILL_POINTS, chats, strict=True):
+        for (point, killed_at, held), chat in zip(KILL_POINTS, chats, strict=True):
             # Its own chat and wording, so each round's model calls and replies are told apart.
             round_ = Round(fakes, journal, chat, f"{QUESTION} (round {len(rounds) + 1})")
+            if held is not None:
+                fakes.hold_model_call(held)
             round_.update_id = fakes.telegram.message(chat, round_.question)
             rounds.append(round_)
             wait_for(lambda: killed_at(round_), f"{point!r} in chat {chat}", bots[-1])  # noqa: B023
@@ -328,7 +343,7 @@ def test_kill_9_at_any_point_of_an_answer_loses_nothing_and_repeats_nothing(tmp_
         f"model calls made / distinct |\n"
         f"| {len(rounds)} | {delivered} | {duplicates} | {repeated} | {len(calls)} / {distinct} |"
     )
-    for (point, _), round_ in zip(KILL_POINTS, rounds, strict=True):
+    for (point, _, _), round_ in zip(KILL_POINTS, rounds, strict=True):
         made = len(round_.model_calls())
         print(f"  {point:<26} answers {len(answers[round_.chat])}, model calls {made}")
 
@@ -361,6 +376,7 @@ def test_an_update_telegram_sends_again_after_a_crash_is_answered_once(tmp_path,
     bots = [start_polling(tmp_path, config, fakes)]
     try:
         round_ = Round(fakes, journal, chat, QUESTION)
+        fakes.hold_model_call(1)
         round_.update_id = update_id = telegram.message(chat, QUESTION)
         wait_for(lambda: round_.in_flight(1), "the second model call", bots[-1])
         bots[-1].kill()
@@ -533,6 +549,7 @@ def test_a_scheduled_slot_is_sent_once_across_kills_and_restarts(tmp_path, fakes
     journal = Journal(tmp_path)
     telegram = fakes.telegram
 
+    fakes.hold_model_call(0)
     bots = [start_polling(tmp_path, config, fakes)]
     try:
         # Killed while its answer step's model call is on its way, then again once it is done.

@@ -109,6 +109,25 @@ def test_cancelled_occurrence_is_left_out(recorded_week: list[Event]) -> None:
     assert not [event for event in recorded_week if event.start.date() == april_first]
 
 
+def test_free_time_and_tentative_events_say_so() -> None:
+    day = {"date": "2026-12-04"}, {"date": "2026-12-05"}
+    items = [
+        {"id": "a", "summary": "Working from home", "transparency": "transparent"},
+        {"id": "b", "summary": "Time off"},
+        {"id": "c", "summary": "Drinks?", "status": "tentative"},
+    ]
+    events = [
+        _to_event({**item, "start": day[0], "end": day[1]}, "primary", LONDON, LONDON)
+        for item in items
+    ]
+
+    assert [(event.busy, event.tentative) for event in events if event] == [
+        (False, False),
+        (True, False),
+        (True, True),
+    ]
+
+
 def test_all_day_event_lasts_exactly_its_days(recorded_week: list[Event]) -> None:
     (trip,) = [event for event in recorded_week if event.title == "Lisbon trip"]
     assert trip.all_day

@@ -96,6 +96,28 @@ def test_cancelled_events_are_skipped():
     assert len({event.title for event in week.cancelled}) == 2
 
 
+def test_free_time_and_tentative_events_say_so(tmp_path: Path):
+    path = tmp_path / "marked.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        "BEGIN:VEVENT\nUID:wfh\nSUMMARY:Working from home\nDTSTART;VALUE=DATE:20261204\n"
+        "DTEND;VALUE=DATE:20261205\nTRANSP:TRANSPARENT\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:pto\nSUMMARY:Time off\nDTSTART;VALUE=DATE:20261204\n"
+        "DTEND;VALUE=DATE:20261205\nTRANSP:OPAQUE\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:drinks\nSUMMARY:Drinks?\nDTSTART:20261204T200000Z\n"
+        "DTEND:20261204T220000Z\nSTATUS:TENTATIVE\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    day = IcsCalendarSource("test", path=path).events(at(date(2026, 12, 4)), at(date(2026, 12, 5)))
+
+    marked = {event.title: (event.busy, event.tentative) for event in day}
+    assert marked == {
+        "Working from home": (False, False),
+        "Time off": (True, False),
+        "Drinks?": (True, True),
+    }
+
+
 def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
     (tmp_path / "mixed.ics").write_text(
         "BEGIN:VCALENDAR\nVERSION:2.0\n"

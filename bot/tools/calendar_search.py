@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import UserSettings
-from bot.formatting import View, clock_time, day_name, describe, event_line, events_by_day
+from bot.formatting import (
+    View,
+    clock_time,
+    day_name,
+    describe,
+    event_line,
+    events_by_day,
+    titled,
+)
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.journeys import (
@@ -29,6 +37,7 @@ from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
+    coverage,
     named_in,
     named_in_notes,
     owned_by_another,
@@ -46,6 +55,9 @@ RELATIVE_CUT = 0.75
 SINGLE_CUT = 0.95  # for one event ("when is ...?"): the best-named, the earliest of them
 # Under this a match rests on common words only ("day", "meeting" in most titles): no match.
 MINIMUM_SCORE = 1.0
+# An event must have at least this share of the asked words the user's events use.
+HALF = 0.5
+_JOURNEYS = {"flight", "train", "bus", "coach", "ferry"}
 
 
 @dataclass(frozen=True)
@@ -137,22 +149,13 @@ class CalendarFindings:
             plural = "" if count == 1 or subject else "s"
             return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
         if view.asks == "until" and not subject and view.window_label:
-            # "How many sleeps till Christmas?" asks about the day, not what is on before it:
-            # the first day of a window named ("the weekend"), the last of one from now on.
-            day = self.start.date()
-            if day <= view.today:
-                day = (self.end - timedelta(microseconds=1)).date()
-            days = (day - view.today).days
-            return f"{day_name(day, view.today)} is in {days} day{'s' * (days != 1)}."
+            return self._until(view)
         if not self.events:
             if subject:
                 return f"I found nothing matching “{subject}” {when}."
             return f"You have nothing on your calendar {when}."
         if view.asks == "until":
-            first = self.events[0]
-            days = (first.start.date() - view.today).days
-            away = {0: "today", 1: "tomorrow"}.get(days, f"in {days} days")
-            return f"{first.title} is {away}: {describe(first, view, 'when')}"
+            return self._until(view)
         if view.asks == "last":
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when"):
@@ -168,6 +171,19 @@ class CalendarFindings:
         else:
             heading = f"{when[:1].upper()}{when[1:]}:"
         return self._listed(heading, one_day, view)
+
+    def _until(self, view: View) -> str:
+        """How long until the event asked about, or, with no event named ("how many days till
+        Thanksgiving?"), until the day named: the first of a window named ("the weekend"), the
+        last of one from now on ("till Christmas")."""
+        if self.subject or not view.window_label:
+            first = self.events[0]
+            days = (first.start.date() - view.today).days
+            return f"{titled(first)} is {_away(days)}: {describe(first, view, 'when')}"
+        day = self.start.date()
+        if day <= view.today:
+            day = (self.end - timedelta(microseconds=1)).date()
+        return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
@@ -205,6 +221,10 @@ def _shown_free(events: list[Event]) -> str:
     if not events:
         return ""
     return f" ({', '.join(event.title for event in events)}: marked as free.)"
+
+
+def _away(days: int) -> str:
+    return {0: "today", 1: "tomorrow"}.get(days, f"in {days} days")
 
 
 def search_calendar(
@@ -304,6 +324,9 @@ def _ranked(
     if coming_back(text.lower()) and not _places(text.lower()):
         back = back_from(events, [], user.home.split(",")[0], anywhere=True)
         return [back] if back else []
+    if RETURN.search(text.lower()) and set(words) & _JOURNEYS:
+        # "our flight home": "home" says which flight, it names no event ("Working from home").
+        words = [word for word in words if word != "home"]
     owned = owners(text, user.name)
     scores = []
     for event in events:
@@ -318,11 +341,22 @@ def _ranked(
     top = events[scores.index(best)]
     if telling and not score(top, telling, significance):
         return []
+    # An event must have half the asked words the calendar knows: "Lily's piano" is not
+    # "Sophie's party (Lily)".
     found = [e for e, s in zip(events, scores, strict=True) if s >= best * RELATIVE_CUT]
-    if travelled := _travel(text.lower(), events, found, user):
+    # "Home for Christmas" names an event: its "home" is not the journey back.
+    asked_back = {m[0] for m in RETURN.finditer(text.lower())}
+    named_back = bool(asked_back & {m[0] for m in RETURN.finditer(top.title.lower())})
+    if not named_back and (travelled := _travel(text.lower(), events, found, user)):
         return travelled
+    covered = [coverage(event, words, significance) >= HALF for event in events]
+    found = [e for e, c in zip(events, covered, strict=True) if c and e in found]
     if single:
-        found = [e for e, s in zip(events, scores, strict=True) if s >= best * SINGLE_CUT]
+        found = [
+            e
+            for e, s, c in zip(events, scores, covered, strict=True)
+            if c and s >= best * SINGLE_CUT
+        ]
     if coming_back(text.lower()) and len(found) > 1:
         # "When do I fly back?": the flight home, not the first flight of the trip.
         home = set(significant(user.home.split(",")[0]))

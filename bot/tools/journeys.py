@@ -19,9 +19,6 @@ RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
 RETURNING_A_THING = re.compile(r"\b(?:drop|bring|take|give|hand|pay|send|put)\b.*\bback\b")
 
 
-def coming_back(asked: str) -> bool:
-    """Whether a question (lower case) asks about the user coming back or going home."""
-    return bool(RETURN.search(asked)) and not RETURNING_A_THING.search(asked)
 # Words of setting off, as they stay in a question's subject ("when do I leave for Cork?").
 DEPART = re.compile(
     r"\b(?:leave|leaving|head|heading|travel|travelling|traveling|depart|departing|departure|"
@@ -29,6 +26,11 @@ DEPART = re.compile(
 )
 TRIP = re.compile(r"\btrip\b")
 _TOWARDS = re.compile(r"→|->|–>|\bto\b")
+
+
+def coming_back(asked: str) -> bool:
+    """Whether a question (lower case) asks about the user coming back or going home."""
+    return bool(RETURN.search(asked)) and not RETURNING_A_THING.search(asked)
 
 
 def is_journey(event: Event) -> bool:

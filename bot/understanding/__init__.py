@@ -50,8 +50,8 @@ class Question:
 
 
 _POLITE = (
-    r"^(?:(?:can|could|would|will) you |please |pls |i (?:want|need|would like|'d like) to |"
-    r"help me |let's |go ahead and |just |ok |okay )*"
+    r"^(?:(?:can|could|would|will) (?:you|u) |please |pls |plz |"
+    r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay )*"
 )
 # Verbs that always ask for a change; verbs that do when an object follows ("move date night
 # to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book
@@ -59,8 +59,8 @@ _POLITE = (
 _WRITE = re.compile(
     _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
-    r"notify|e-?mail|text|message|whatsapp)\b"
-    r"|(?:add|create|put|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
+    r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
+    r"|(?:create|put|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
     r"bring forward|send|forward|edit|buy|pay)\s+(?:(?:a|an|the|my|me|it|this|that|him|her|"
     r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
     r"forward|an?|the|that|i'm|i'll|i am)\b)"
@@ -70,6 +70,8 @@ _WRITE = re.compile(
 _WRITE_ANYWHERE = re.compile(
     r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
     r"set (?:a|an|up a) (?:reminder|alarm|timer|meeting)|put (?:it|this|that) in|"
+    r"(?:put|add|pop|stick|write|pencil) .+ (?:in|on|into|to) (?:my|the) (?:calendar|diary|"
+    r"schedule|agenda)|"
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
     r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
@@ -89,12 +91,16 @@ _CALENDAR_CUES = re.compile(
     r"|\b(?:do|did|am|have|had|was|will|should|must|shall|can) i\b"
     r"|\bi(?:'m| am| have| had|'ve| got| meet| see| need to be)\b"
     r"|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
-    r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|meetings?|events?|booked)\b"
+    r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|appts?|meetings?|mtgs?|events?|"
+    r"booked)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
     r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown|go)\b|\bgoing down\b"
 )
+# Cues that a how-to or trivia question shares ("how do I convert…", "how many ounces…"): they
+# make a question the calendar's only with a time or the user's own event words.
+_WEAK_CUES = re.compile(r"\bhow many\b|\bhow (?:do|can|should|would) (?:i|you|we)\b")
 _WEATHER = re.compile(
     r"\b(?:weather|forecast|temperature|rain|raining|rainy|snow|snowing|sunny|windy|umbrella)\b"
 )
@@ -111,16 +117,22 @@ _DURATION = re.compile(
     r"\bhow long\b|\bwhat(?:'s| is) the duration\b|\bwhen does .* (?:end|finish)\b|\buntil when\b"
 )
 _FREE = re.compile(
-    r"\b(?:am|are|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
+    r"\b(?:am|are|r|will) (?:i|we) (?:be )?(?:free|busy|available)\b"
     r"|\b(?:free|busy|available) (?:at|on|then|tonight|tomorrow)\b|\bis .* free\b"
     r"|^(?:free|busy|available)\b"
+)
+# Asking whether something fits at a time is asking whether they are free then.
+_FITS = re.compile(
+    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
+    r"|\b(?:does|would|will) .+ work(?: for\b|$)"
 )
 _AT_A_MOMENT = re.compile(
     r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
     r"|\b(?:can|could) (?:i|we) do\b"
 )
 _NOTES = re.compile(
-    r"\b(?:bring|take|pack|wear|prepare|notes?|details?|link|url|meet link|agenda for|"
+    r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
+    r"agenda for|gift|present|reading|need to be (?:at|there)|arrive|get there|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
     r"dial[- ]in|description|what do i need|anything i need|"
     r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
@@ -156,6 +168,10 @@ def understand(
     # An impossible date is explained before anything is looked up.
     # Small talk, a write request and an impossible date need no subject: the calendar is not read.
     plain = _plain_kind(lowered, corrected)
+    # Nor does a question about the weather need it to tell a time from an event's name.
+    named_by_time = reading.span and not (plain or _WEATHER.search(corrected))
+    if named_by_time and (kept := _title_kept(corrected, reading, order, calendar)) != corrected:
+        reading = read_time(kept, now, order, clock)
     subject_words = []
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
@@ -167,6 +183,9 @@ def understand(
     window = reading.window
     if asks == "last" and window is None:
         window = past_year(now)
+    if asks in ("free", "busy") and window:
+        # "Am I free for a coffee at 10?": what they would do is no event to look for.
+        subject_words = []
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
     subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
@@ -206,6 +225,41 @@ class _Known:
         if self._read is None and self._significance is not None:
             self._read = self._significance()
         return self._read
+
+    def together(self, words: list[str]) -> bool:
+        """Whether a title of the user's has these words one after another ("Date night")."""
+        read = self._words()
+        return len(words) > 1 and read is not None and read.together(words)
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _title_kept(corrected: str, reading: TimeReading, order: DateOrder, known: _Known) -> str:
+    """The text with time words blanked where, with the word beside the time phrase, they name
+    one of the user's events: the whole phrase in "the New Year's Eve party", its last word in
+    "the next day shift" or "tomorrow night shift"."""
+    assert reading.span is not None
+    text = prepare(corrected, order)
+    start, end = reading.span
+    inside = [m for m in _WORD.finditer(text, start, end) if significant(m[0])]
+    after = significant(text[end:], joined=False)[:1]
+    before = significant(text[:start], joined=False)[-1:]
+    # A vague neighbour ("free at 3pm", "plans for friday") names nothing: the calendar is not read.
+    after, before = (
+        [w for w in after if w not in VAGUE_WORDS],
+        [w for w in before if w not in VAGUE_WORDS],
+    )
+    if not inside or not (after or before):
+        return corrected
+    for blanked in (inside, inside[-1:] if after else inside[:1]):
+        named = [significant(m[0], joined=False)[0] for m in blanked]
+        if known.together(named + after if after else before + named):
+            # Blanked in place: the text keeps its length, the subject keeps the words.
+            for match in blanked:
+                text = text[: match.start()] + "x" * len(match[0]) + text[match.end() :]
+            return text
+    return corrected
 
 
 def _subject(
@@ -264,16 +318,21 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "other"
     # "How do I make mulled wine?" asks how to do something: about the calendar only when what
     # it names is in the user's events ("how do I get to the flat viewing?").
-    if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(corrected):
+    if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
+        return "calendar"
+    if reading.window and _FITS.search(corrected.rstrip("?!. ")):
         return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
     # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
     # picnic?". The question is about the calendar if most of them are in the user's events
     # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
-    unknown = [w.lower() for w in subject if w.lower() not in VAGUE_WORDS]
+    unknown = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
     if not unknown:
-        return "calendar" if reading.window or reading.problem else "other"
+        # Vague words stay in a subject only when the user's events use them: two of them
+        # name an event ("date night").
+        named = len(subject) >= 2
+        return "calendar" if reading.window or reading.problem or named else "other"
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
     in_calendar = sum(known.uses(word) for word in unknown)
@@ -285,6 +344,8 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "until"
     if _COUNT.search(corrected):
         return "count"
+    if reading.window and _FITS.search(corrected.rstrip("?!. ")):
+        return "free"
     if _FREE.search(corrected) or (reading.moment and re.search(r"\b(?:free|busy)\b", corrected)):
         return "busy" if re.search(r"\bbusy\b", corrected) else "free"
     if reading.moment and _AT_A_MOMENT.search(corrected):

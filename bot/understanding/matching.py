@@ -16,11 +16,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import snowballstemmer
 from rapidfuzz import fuzz
 
-from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS
+from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS, expand_shorthand
 from integrations.calendar import Event
 
 FIELD_WEIGHTS = (("title", 3.0), ("location", 1.5), ("description", 1.0))
@@ -32,7 +33,9 @@ SYNONYMS = {
     "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
     "takeoff": "flight", "airport": "flight", "summit": "conference", "congress": "conference",
     "symposium": "conference", "convention": "conference", "conferences": "conference",
-    "movie": "film", "movies": "film", "films": "film", "hols": "holidays", "hol": "holiday",
+    "movie": "film", "movies": "film", "films": "film", "work": "shift", "shifts": "shift",
+    "appt": "appointment", "appts": "appointment", "mtg": "meeting", "mtgs": "meeting",
+    "hols": "holidays", "hol": "holiday",
 }  # fmt: skip
 
 
@@ -72,7 +75,8 @@ def significant(text: str, joined: bool = True, possessive: bool = False) -> lis
 
 def event_words(text: str) -> list[str]:
     """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight)."""
-    words = significant(text)
+    # The question's shorthand was expanded ("nye" is "new year's eve"): so is the title's.
+    words = significant(expand_shorthand(_folded(text)))
     if _FLIGHT_NUMBER.search(text.lower()) and "flight" not in words:
         words.append("flight")
     return words
@@ -100,31 +104,35 @@ def similar(asked: str, word: str) -> float:
     if not same_stem and len(cut) >= 4 and len(word) >= len(cut) + 3 and word.startswith(cut):
         return 0.7
     stem = 0.9 if same_stem else 0.0
-    # A misspelling of a short word is often another word ("black" is not "back").
-    ratio = fuzz.ratio(asked, word) if min(len(asked), len(word)) >= 6 else 0.0
+    # Four letters and one changed are often another word ("back", "black"): a typo counts
+    # from five.
+    ratio = fuzz.ratio(asked, word) if min(len(asked), len(word)) >= 5 else 0.0
     return max(stem, 0.8 if ratio >= 85 else 0.0)
 
 
 @dataclass(frozen=True)
 class Significance:
-    """Word weights over a set of events."""
+    """Word weights over a set of events, and their titles' words in order: words that stand
+    together in a title ("date night", "day shift", "New Year's Eve party") name an event."""
 
     weights: dict[str, float]
     default: float
     people: frozenset[str] = frozenset()  # who the titles name: "Katrin's leaving do", "with Aoife"
+    titles: frozenset[tuple[str, ...]] = frozenset()
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Significance:
         series = {(event.title, event.location): event for event in events}
         counts: Counter[str] = Counter()
         people: set[str] = set()
+        titles = frozenset(tuple(significant(title, joined=False)) for title, _ in series)
         for event in series.values():
             counts.update(set(event_words(f"{event.title} {event.location}")))
             named = (a or b for a, b in _PEOPLE.findall(event.title.replace("’", "'")))
             people.update(_folded(word) for word in named if word.lower() not in VAGUE_WORDS)
         total = len(series) + 1
         weights = {word: math.log(total / count) + 0.1 for word, count in counts.items()}
-        return cls(weights, math.log(total) + 0.1, frozenset(people))
+        return cls(weights, math.log(total) + 0.1, frozenset(people), titles)
 
     def is_person(self, word: str) -> bool:
         return word.removesuffix("'s") in self.people
@@ -135,20 +143,60 @@ class Significance:
     def known(self, word: str) -> bool:
         return any(similar(word, known) for known in self.weights)
 
+    def together(self, words: Sequence[str]) -> bool:
+        """Whether a title has these words one after another."""
+        size = len(words)
+        return any(
+            tuple(words) == title[at : at + size]
+            for title in self.titles
+            for at in range(len(title) - size + 1)
+        )
+
 
 def score(event: Event, asked: Sequence[str], significance: Significance) -> float:
-    """How strongly the asked words name this event: weighted, title first."""
+    """How strongly the asked words name this event: weighted, title first. Two asked words
+    side by side in the title ("night shift") count in full, vague or not: "night shifts" is
+    not every shift. An event with none of the telling words asked for is no match."""
     telling = [word for word in asked if word not in VAGUE_WORDS]
-    total = 0.0
+    title_words = significant(event.title, joined=False)
+    in_pair = {
+        word for pair in pairwise(asked) if _side_by_side(pair, title_words) for word in pair
+    }
+    total, told = 0.0, False
     for word in asked:
         best = 0.0
         for name, field_weight in FIELD_WEIGHTS:
             field_words = event_words(getattr(event, name))
             match = max((similar(word, other) for other in field_words), default=0.0)
             best = max(best, match * field_weight)
-        weight = significance.weight(word) * (VAGUE_SHARE if word in VAGUE_WORDS else 1.0)
+        vague = word in VAGUE_WORDS and word not in in_pair
+        told = told or (best > 0 and not vague)
+        weight = significance.weight(word) * (VAGUE_SHARE if vague else 1.0)
         total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
-    return total
+    # Asked for something ("turkey day"), an event that has only the vague word is not it.
+    return total if told or not telling else 0.0
+
+
+def coverage(event: Event, asked: Sequence[str], significance: Significance) -> float:
+    """The share, by weight, of the asked words the user's events use that this event has:
+    "Lily's piano" is not "Sophie's party (Lily)", which has only the commoner of its words.
+    Words no event uses ("confirmed", "leave") are not counted: they never empty a search."""
+    known = [word for word in asked if significance.known(word)]
+    if not known:
+        return 1.0
+    fields = [word for name, _ in FIELD_WEIGHTS for word in event_words(getattr(event, name))]
+
+    def weight(word: str) -> float:
+        return significance.weight(word) * (VAGUE_SHARE if word in VAGUE_WORDS else 1.0)
+
+    had = sum(weight(word) for word in known if any(similar(word, other) for other in fields))
+    return had / sum(weight(word) for word in known)
+
+
+def _side_by_side(pair: tuple[str, str], words: Sequence[str]) -> bool:
+    return any(
+        similar(pair[0], first) and similar(pair[1], second) for first, second in pairwise(words)
+    )
 
 
 def named_in(event: Event, asked: Sequence[str]) -> bool:
@@ -183,5 +231,9 @@ def owners(text: str, user: str) -> dict[str, str]:
 def owned_by_another(event: Event, word: str, owner: str) -> bool:
     """Whether the event's title gives the word to someone else: "Sam's birthday" is not
     "my birthday" nor "Priya's birthday"."""
-    title = event.title.lower().replace("’", "'")
-    return any(holder != owner for holder in re.findall(rf"\b(\w+)'s {re.escape(word)}", title))
+    words = tokens(event.title, joined=False, possessive=True)
+    wanted = tokens(word)[:1]
+    return any(
+        holder.endswith("'s") and holder.removesuffix("'s") != owner and [after] == wanted
+        for holder, after in pairwise(words)
+    )

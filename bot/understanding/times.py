@@ -213,6 +213,11 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
     (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
+    (
+        r"\b(?:(today|tomorrow) )?(?:before |by |until |till |til )?(?:the )?"
+        r"(?:eod|end of (?:the )?day|cob|close of business)(?: (today|tomorrow))?\b",
+        lambda m, n: _to_end_of_day(m, n),
+    ),
 ]
 _OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULES]
 
@@ -220,6 +225,13 @@ _OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULE
 def _right_now(now: datetime) -> TimeReading:
     """ "What's on right now?": the moment, and what runs in the coming hour."""
     return TimeReading(TimeWindow(now, now + MOMENT, "now"), moment=now)
+
+
+def _to_end_of_day(match: re.Match[str], now: datetime) -> TimeWindow:
+    """ "before EOD tomorrow": from now to the end of that day."""
+    days = 1 if "tomorrow" in (match[1], match[2]) else 0
+    end = at(now.date() + timedelta(days=days + 1), 0, now.tzinfo)
+    return TimeWindow(now, end, "from now to the end of tomorrow" if days else "today")
 
 
 def _a_week_on(match: re.Match[str], now: datetime) -> TimeWindow:

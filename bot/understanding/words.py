@@ -37,6 +37,12 @@ _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
 _SHORT_WEEKDAY = re.compile(
     r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
 )
+# Chat phrases Duckling does not read, as it reads them.
+PHRASES = {
+    r"\bin the a\.?m\b\.?": "in the morning",
+    r"\bin the p\.?m\b\.?": "in the afternoon",
+    r"\bturkey day\b": "thanksgiving",  # American
+}
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
     *WEEKDAYS, "january", "february", "august", "september", "october", "november", "december",
@@ -79,9 +85,15 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings story deal sleeps
+    count total meeting meetings story deal plate lined sleeps
+    lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )
+
+
+def expand_shorthand(text: str) -> str:
+    """Chat shorthand in an event's own text read as in a question ("NYE fireworks")."""
+    return re.sub(r"[a-z0-9]+", lambda m: ALIASES.get(m[0], m[0]), text)
 
 
 def correct(text: str, protected: Callable[[str], bool] = lambda word: False) -> str:
@@ -90,6 +102,9 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
     A correction keeps the first letter (typos rarely change it: "Dorking" is not "morning")
     and is never made to a word `protected` says the user's calendar uses.
     """
+
+    for phrase, meaning in PHRASES.items():
+        text = re.sub(phrase, meaning, text)
 
     def fix(match: re.Match[str]) -> str:
         word = match[0]

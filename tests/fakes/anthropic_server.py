@@ -60,7 +60,8 @@ tests/record_eval_conversations.py.
 
 For durability tests (tests/test_durability.py): `--delay SECONDS` holds every answer that
 long (a slow model, so a test can kill the bot while a call is in flight), and
-`GET /_test/calls` lists the calls so far, `{"count": n, "calls": [...]}`, each with its `seq`,
+a scripted `{"hold": true}` holds that one answer until its caller goes away (killed mid-call),
+and `GET /_test/calls` lists the calls so far, `{"count": n, "calls": [...]}`, each with its `seq`,
 the `question` (the latest user message with plain text), `turn` (how many assistant turns the
 request already holds: 0 for a conversation's first call), `at`, `answered` (true once the
 whole answer was written back to a caller still connected) and the `request` itself.
@@ -89,6 +90,8 @@ from typing import Any
 
 from tests.fakes.anthropic_rules import ApiError, invalid, rejection
 from tests.fakes.faults import Faults, intercept
+
+HOLD_SECONDS = 300  # a held answer goes out after this anyway, so a test that forgot it ends
 
 # --- the workflow's answer step: no tools --------------------------------------------------------
 
@@ -543,7 +546,8 @@ def scripted(answer: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     (no content),
     `empty_text` (an empty text block, as the API sends at times), `stop_reason` (`max_tokens` and
     `model_context_window_exceeded` cut the reply in half; `refusal` drops the text and gives
-    `stop_details`, with `explanation` if set; `pause_turn` leaves only a server tool call)."""
+    `stop_details`, with `explanation` if set; `pause_turn` leaves only a server tool call).
+    `hold` changes not the answer but when it is sent (see `Handler._hold_while_caller_waits`)."""
     content = list(answer["content"])
     if "json" in change or "text" in change:
         said = change["text"] if "text" in change else json.dumps(change["json"])
@@ -661,7 +665,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(error.status, error.body("req_fake"))
             return
         answer = self.server.remember(scripted(message_for(body), change))
-        clock.sleep(self.server.delay)
+        if change.get("hold"):
+            self._hold_while_caller_waits()
+        else:
+            clock.sleep(self.server.delay)
         if self._caller_gone():
             return  # killed while waiting: nobody will read the answer, so it is not logged as one
         try:
@@ -670,6 +677,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             call["answered"] = True
+
+    def _hold_while_caller_waits(self) -> None:
+        """A scripted `hold`: keep the answer back until the caller goes away (a test kills it
+        mid-call), so no busy machine can let the answer slip out before the kill."""
+        for _ in range(int(HOLD_SECONDS / 0.01)):
+            if self._caller_gone():
+                return
+            clock.sleep(0.01)
 
     def _caller_gone(self) -> bool:
         """Whether the client closed the connection (it sends nothing more while it waits)."""
