@@ -35,6 +35,8 @@ async def accept(inbox: server.Inbox, update: dict[str, Any]) -> None:
 class NoDbos:
     """Stands in for the DBOS class where `serve` configures, launches and destroys it."""
 
+    application_version = ""
+
     def __init__(self, config: object) -> None:
         pass
 
@@ -45,6 +47,10 @@ class NoDbos:
     @staticmethod
     async def register_queue_async(name: str, **options: Any) -> None:
         return None  # updates never reach a queue: `accept` answers them
+
+    @staticmethod
+    async def list_workflows_async(**filters: Any) -> list[Any]:
+        return []  # nothing is stored, so nothing is left unfinished
 
     @staticmethod
     def destroy(workflow_completion_timeout_sec: int) -> None:

@@ -59,14 +59,14 @@ def _worker_line(worker: dict[str, Any], now: float) -> str:
 def _runs_line(database: str, now: float) -> str:
     from dbos import DBOSClient
 
-    from bot.telegram.server import CHAT_QUEUE, WAITING
+    from bot.telegram.server import RUN_PREFIX, WAITING
 
     if database.startswith("sqlite:///") and not Path(database[10:]).exists():
         return "Runs waiting or running: none (no journal yet)."
     client = DBOSClient(system_database_url=database)
     try:
         runs = client.list_workflows(
-            status=WAITING, queue_name=CHAT_QUEUE, load_input=False, load_output=False
+            status=WAITING, workflow_id_prefix=RUN_PREFIX, load_input=False, load_output=False
         )
     finally:
         client.destroy()

@@ -11,7 +11,10 @@ seen twice — resent by Telegram, or delivered to two workers — runs once, wh
 update id (a new bot or Bot API server on the same data folder; Telegram picks ids at random
 after a week without updates) carrying another message is a new run. Runs wait in a DBOS
 queue partitioned by chat, one run at a time per chat: each chat is answered in the order it
-wrote, different chats at once, on one worker or on several sharing PostgreSQL. After a crash
+wrote, different chats at once, on one worker or on several sharing PostgreSQL. A worker that
+receives and answers on its own journal (SQLite) starts each run at once instead, keeping each
+chat's order itself (bot/telegram/turns.py): the queue's polling and extra journal writes were
+about half of what the journal cost a message. After a crash
 DBOS resumes each unfinished run after its last finished step (every tool, model call and
 message sent is a journaled step, see bot/engine/journal.py). Scheduled slots are workflows too.
 
@@ -38,13 +41,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, StepOptions
+from dbos import (
+    DBOS,
+    DBOSConfig,
+    Queue,
+    SetEnqueueOptions,
+    SetWorkflowID,
+    StepOptions,
+    WorkflowHandleAsync,
+)
 from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.config import LoadedConfig, Rule
 from bot.core import Assistant
-from bot.engine.journal import run_action
 from bot.schedule import Scheduler
 from bot.startup import connect
 from bot.store.private import private_database, private_folder
@@ -60,17 +70,23 @@ from bot.telegram.receiving import (
     retrying,
     write_status,
 )
+from bot.telegram.turns import ChatTurns
 from bot.telegram.updates import fetch_updates, read_update
 
 log = logging.getLogger(__name__)
 
 # DBOS runs each journal read and write in a thread of its own pool, unbounded unless capped.
+# A blocking step runs there too, with its checkpoints: one thread for each run taken on at
+# once (`durable.runs_per_worker`), and these for the journal's other reads and writes.
 JOURNAL_THREADS = 8
 CHAT_QUEUE = "telegram-chats"
 # How often the queue looks for runs to start: the most a message waits before its run starts,
 # against a few small queries a second on an idle bot.
 QUEUE_POLL_SECONDS = 0.1
+# A worker running every chat itself polls the queue only for runs stored on it before.
+LEFTOVER_POLL_SECONDS = 10.0
 WAITING = ["ENQUEUED", "PENDING"]
+RUN_PREFIX = "telegram-"
 # A worker beats this many times within the takeover time: a beat or two lost to a busy
 # machine does not make it look dead.
 BEATS_PER_TAKEOVER = 6
@@ -81,7 +97,9 @@ class DbosJournal:
     """Each step a DBOS step: checkpointed, and replayed instead of redone after a crash."""
 
     async def step(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
-        return await DBOS.run_step_async(StepOptions(name=name), run_action, action, *args)
+        # A blocking action goes to a DBOS thread once, for its checkpoint check, itself and its
+        # record (three trips between threads when it ran in a pool of its own).
+        return await DBOS.run_step_async(StepOptions(name=name), action, *args)
 
 
 @dataclass
@@ -90,6 +108,7 @@ class Running:
     application: Application
     outbox: Outbox
     chat_id: int | None
+    turns: ChatTurns | None = None  # when this worker keeps each chat's order itself
 
 
 # DBOS finds a workflow to resume by its function's name, so workflows reach the bot through here.
@@ -105,8 +124,13 @@ def _now_running() -> Running:
 @DBOS.workflow()
 async def answer_update(update: dict[str, Any]) -> None:
     """One Telegram update, answered through the bot's handlers."""
-    application = _now_running().application
-    await application.process_update(read_update(update, application.bot))
+    running = _now_running()
+    application = running.application
+    if running.turns is None:  # the per-chat queue keeps the order
+        await application.process_update(read_update(update, application.bot))
+        return
+    async with running.turns.turn(chat_of(update), DBOS.workflow_id or ""):
+        await application.process_update(read_update(update, application.bot))
 
 
 @DBOS.workflow()
@@ -124,7 +148,7 @@ def run_id(bot_id: int, update: dict[str, Any]) -> str:
     chat stored in the same millisecond are still taken in order."""
     identity = json.dumps(_message_identity(update), sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return f"telegram-{bot_id}-{int(update['update_id']):020d}-{digest}"
+    return f"{RUN_PREFIX}{bot_id}-{int(update['update_id']):020d}-{digest}"
 
 
 def _message_identity(update: dict[str, Any]) -> Any:
@@ -146,21 +170,29 @@ def chat_of(update: dict[str, Any]) -> str:
 
 @dataclass
 class Inbox:
-    """Stores updates as runs on the per-chat queue."""
+    """Stores updates as runs: on the per-chat queue, or started at once in their chat's turn."""
 
     bot_id: int
     queue: Queue
     health: Health
     arrivals: Arrivals = field(default_factory=Arrivals)
+    turns: ChatTurns | None = None
 
     async def accept(self, update: dict[str, Any]) -> None:
-        """Store one update as a run (once, whoever receives it); the queue starts it."""
+        """Store one update as a run (once, whoever receives it) and see that it starts."""
         self.arrivals.note(update)
-        with (
-            SetWorkflowID(run_id(self.bot_id, update)),
-            SetEnqueueOptions(queue_partition_key=chat_of(update)),
-        ):
-            await self.queue.enqueue_async(answer_update, update)
+        run, chat, turns = run_id(self.bot_id, update), chat_of(update), self.turns
+        if turns is None:
+            with SetWorkflowID(run), SetEnqueueOptions(queue_partition_key=chat):
+                await self.queue.enqueue_async(answer_update, update)
+            return
+        with SetWorkflowID(run):
+            handle = await DBOS.start_workflow_async(answer_update, update)
+        task = _task_here(handle)
+        if task is not None:  # not an update seen before, whose run exists already
+            turns.announce(chat, run)
+            # However the run ends, even before its turn came, the chat's next run goes on.
+            task.add_done_callback(lambda _: turns.finished(chat, run))
 
     async def store(self, updates: list[dict[str, Any]]) -> None:
         """Store a batch: each chat's updates one after another, in order; chats at once, so
@@ -181,12 +213,32 @@ class Inbox:
         self.health.stored_updates(len(updates))
 
 
+def _task_here(handle: WorkflowHandleAsync[Any]) -> asyncio.Future[Any] | None:
+    """The run's task, if starting it began it in this process. DBOS hands back a handle on
+    the running task then, and one that polls the journal when the run already existed."""
+    return getattr(handle, "task", None)
+
+
 async def waiting_runs() -> list[float]:
     """When each update run not finished yet was stored (epoch seconds)."""
     runs = await DBOS.list_workflows_async(
-        status=WAITING, queue_name=CHAT_QUEUE, load_input=False, load_output=False
+        status=WAITING, workflow_id_prefix=RUN_PREFIX, load_input=False, load_output=False
     )
     return [(run.created_at or 0) / 1000 for run in runs]
+
+
+async def announce_unfinished(turns: ChatTurns) -> None:
+    """Announce the update runs a stop left unfinished, oldest first, then let runs start."""
+    runs = await DBOS.list_workflows_async(
+        status=WAITING,
+        workflow_id_prefix=RUN_PREFIX,
+        app_version=DBOS.application_version,  # DBOS resumes no other version's runs
+        load_output=False,
+    )
+    for run in sorted(runs, key=lambda run: (run.created_at or 0, run.workflow_id)):
+        arguments = run.input["args"] if run.input else ()
+        turns.announce(chat_of(arguments[0] if arguments else {}), run.workflow_id)
+    turns.ready()
 
 
 def database_url(config: LoadedConfig, shared: str | None) -> str:
@@ -207,13 +259,13 @@ class _WalConnection(sqlite3.Connection):
         self.execute("PRAGMA synchronous=NORMAL")
 
 
-def journal_config(url: str, worker: str) -> DBOSConfig:
+def journal_config(url: str, worker: str, runs_at_once: int) -> DBOSConfig:
     config = DBOSConfig(
         name="tandem",
         system_database_url=url,
         executor_id=worker,
         log_level="WARNING",
-        max_executor_threads=JOURNAL_THREADS,
+        max_executor_threads=runs_at_once + JOURNAL_THREADS,
     )
     if url.startswith("sqlite"):
         # SQLite takes one writer at a time: more connections only take turns at its lock,
@@ -261,11 +313,14 @@ async def serve(
     if receives:
         await publish_commands(application.bot)
     owner = settings.scheduler.chat_id or next(iter(settings.telegram.allowed_user_ids), None)
-    _running = Running(assistant, application, Outbox(application.bot, assistant.journal), owner)
     url = database_url(config, database)
+    # Alone on its own journal, this worker runs every chat: it keeps their order itself.
+    turns = ChatTurns(durable.runs_per_worker) if role == "all" and database is None else None
+    outbox = Outbox(application.bot, assistant.journal)
+    _running = Running(assistant, application, outbox, owner, turns)
     if url.startswith("sqlite:///"):
         private_database(Path(url.removeprefix("sqlite:///")))  # the journal holds messages
-    DBOS(config=journal_config(url, worker))
+    DBOS(config=journal_config(url, worker, durable.runs_per_worker))
     if works:
         # Alive before any run starts here, so that none is left unowned if this worker dies.
         await asyncio.to_thread(assistant.stores.heartbeats.beat, worker, time.time())
@@ -278,9 +333,11 @@ async def serve(
         CHAT_QUEUE,
         partition_concurrency=1,
         worker_concurrency=durable.runs_per_worker,
-        polling_interval_sec=QUEUE_POLL_SECONDS,
+        polling_interval_sec=QUEUE_POLL_SECONDS if turns is None else LEFTOVER_POLL_SECONDS,
         on_conflict="always_update",
     )
+    if turns is not None:
+        await announce_unfinished(turns)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -292,7 +349,7 @@ async def serve(
         tasks.append(asyncio.create_task(keep_alive(heartbeats, worker, durable.takeover_seconds)))
     if receives:
         health = Health(worker, "polling" if webhook is None else "webhook")
-        inbox = Inbox(application.bot.id, queue, health, arrivals)
+        inbox = Inbox(application.bot.id, queue, health, arrivals, turns)
         tasks.append(asyncio.create_task(_keep_status(config.data_dir, health)))
         if webhook is None:
             tasks.append(asyncio.create_task(poll(application.bot, inbox.store, health)))
