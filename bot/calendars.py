@@ -25,7 +25,9 @@ class MergedCalendar:
             (event for events in each for event in events),
             key=lambda event: (event.start, not event.all_day, event.title),
         )
-        return Events(found, (note for events in each for note in getattr(events, "notes", ())))
+        notes = (note for events in each for note in getattr(events, "notes", ()))
+        cancelled = (event for events in each for event in getattr(events, "cancelled", ()))
+        return Events(found, notes, cancelled)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,9 @@ def test_cancelled_events_are_skipped():
     week = source("london-weekly.ics").events(at(date(2026, 4, 27)), at(date(2026, 5, 4)))
 
     assert week == []
+    # Kept apart, so a question naming one can be told it is cancelled.
+    assert week.cancelled and all(event.cancelled for event in week.cancelled)
+    assert len({event.title for event in week.cancelled}) == 2
 
 
 def test_free_time_and_tentative_events_say_so(tmp_path: Path):

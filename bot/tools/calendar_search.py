@@ -23,12 +23,22 @@ from bot.formatting import (
 )
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
-from bot.tools.journeys import DEPART, RETURN, TRIP, back_from, towards, trip
+from bot.tools.journeys import (
+    DEPART,
+    RETURN,
+    TRANSPORT,
+    TRIP,
+    back_from,
+    coming_back,
+    towards,
+    trip,
+)
 from bot.tools.untrusted import data_block
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
     coverage,
+    named_in,
     named_in_notes,
     owned_by_another,
     owners,
@@ -61,6 +71,7 @@ class CalendarFindings:
     elsewhere: Event | None = None  # then, what the words do name, outside the window
     notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
     in_notes: bool = False  # the words name something in the first event's notes ("homework")
+    cancelled: tuple[Event, ...] = ()  # called-off events the words name best, said as such
 
     @property
     def subject(self) -> str:
@@ -92,6 +103,8 @@ class CalendarFindings:
             payload["what_the_words_name_elsewhere"] = _plain(self.elsewhere)
         if self.more:
             payload["more_not_shown"] = self.more
+        if self.cancelled:
+            payload["cancelled_events"] = [_plain(event) for event in self.cancelled]
         if self.notes:
             payload["reading_notes"] = list(self.notes)
         return data_block("calendar_data", payload, "the user's calendar content")
@@ -99,8 +112,15 @@ class CalendarFindings:
     def for_person(self, view: View) -> str:
         """A plain answer shaped by what was asked, with any reading notes; it says so when
         nothing was found."""
+        today = view.today
+        called_off = [
+            f"“{event.title}” on {day_name(event.start.date(), today)} is cancelled."
+            for event in self.cancelled
+        ]
+        if called_off and not self.events:
+            return "\n".join([*called_off, *(f"({note})" for note in self.notes)])
         listing = self._listing(view)
-        return "\n".join([listing, *(f"({note})" for note in self.notes)])
+        return "\n".join([listing, *called_off, *(f"({note})" for note in self.notes)])
 
     def _listing(self, view: View) -> str:
         when = view.window_label or f"in the next {(self.end - self.start).days} days"
@@ -154,12 +174,15 @@ class CalendarFindings:
 
     def _until(self, view: View) -> str:
         """How long until the event asked about, or, with no event named ("how many days till
-        Thanksgiving?"), until the day the window ends on."""
+        Thanksgiving?"), until the day named: the first of a window named ("the weekend"), the
+        last of one from now on ("till Christmas")."""
         if self.subject or not view.window_label:
             first = self.events[0]
             days = (first.start.date() - view.today).days
             return f"{titled(first)} is {_away(days)}: {describe(first, view, 'when')}"
-        day = (self.end - timedelta(microseconds=1)).date()
+        day = self.start.date()
+        if day <= view.today:
+            day = (self.end - timedelta(microseconds=1)).date()
         return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
@@ -230,7 +253,7 @@ def search_calendar(
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
-    matched, elsewhere, in_notes = True, None, False
+    matched, elsewhere, in_notes, cancelled = True, None, False, ()
     if not significant(text):
         events = context.calendar.events(begin, finish)
         notes = tuple(getattr(events, "notes", ()))
@@ -245,7 +268,12 @@ def search_calendar(
         else:
             events = context.calendar.events(begin, finish)
             notes = tuple(dict.fromkeys((*notes, *getattr(events, "notes", ()))))
-        ranked = _ranked(events, text, significance, context.user, single=limit == 1)
+        # Called-off events are ranked with the others: "the Christmas party" that was
+        # cancelled is said to be, not answered with "Christmas lunch".
+        called_off = [e for e in _cancelled(known, events) if e.start < finish and e.end >= begin]
+        ranked = _ranked(events + called_off, text, significance, context.user, limit == 1)
+        cancelled = tuple(event for event in ranked if event.cancelled)
+        ranked = [event for event in ranked if not event.cancelled]
         matched = bool(ranked)
         in_notes = matched and named_in_notes(ranked[0], significant(text))
         if not ranked and start is not None:
@@ -267,7 +295,14 @@ def search_calendar(
         elsewhere=elsewhere,
         notes=notes,
         in_notes=in_notes,
+        cancelled=cancelled,
     )
+
+
+def _cancelled(*found: list[Event]) -> list[Event]:
+    """The called-off events a calendar read set apart, each once."""
+    both = (event for events in found for event in getattr(events, "cancelled", ()))
+    return sorted(set(both), key=lambda event: event.start)
 
 
 def _nearest(found: list[Event], moment: datetime) -> Event | None:
@@ -286,6 +321,9 @@ def _ranked(
     """The events the words name best, in time order; none if only common words match.
     For a `single` answer ("when is ...?") only the best-named events are kept."""
     words = significant(text)
+    if coming_back(text.lower()) and not _places(text.lower()):
+        back = back_from(events, [], user.home.split(",")[0], anywhere=True)
+        return [back] if back else []
     if RETURN.search(text.lower()) and set(words) & _JOURNEYS:
         # "our flight home": "home" says which flight, it names no event ("Working from home").
         words = [word for word in words if word != "home"]
@@ -319,15 +357,15 @@ def _ranked(
             for e, s, c in zip(events, scores, covered, strict=True)
             if c and s >= best * SINGLE_CUT
         ]
-    if RETURN.search(text.lower()) and len(found) > 1:
+    if coming_back(text.lower()) and len(found) > 1:
         # "When do I fly back?": the flight home, not the first flight of the trip.
         home = set(significant(user.home.split(",")[0]))
-        coming_back = [
+        homeward = [
             event
             for event in found[1:]
             if RETURN.search(event.title.lower()) or home & set(significant(event.title))
         ]
-        found = coming_back[:1] or found[1:]
+        found = homeward[:1] or found[1:]
     return found
 
 
@@ -336,13 +374,22 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     when the calendar has no journey that answers it."""
     home = user.home.split(",")[0]
     if TRIP.search(asked):
-        return trip(events, found, home)
-    if RETURN.search(asked):
-        back = back_from(events, found, home)
+        # "The Byron trip": the words besides "trip" say which ("Holiday - Byron Bay").
+        named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]
+        found = [e for e in found if named_in(e, named)] if named else found
+        return trip(events, found, home) or found
+    if coming_back(asked):
+        back = back_from(events, found, home, anywhere=not _places(asked))
         return [back] if back else []
     if DEPART.search(asked):
         return towards(found, significant(asked))[:1]
     return []
+
+
+def _places(asked: str) -> list[str]:
+    """What a question about coming back names besides going ("melbourne" in "fly back from
+    Melbourne"); none in "when do I fly back?", where "back" is no event's word ("lower back")."""
+    return [w for w in significant(RETURN.sub(" ", asked)) if w not in TRANSPORT | VAGUE_WORDS]
 
 
 def _known_range(context: ToolContext) -> tuple[datetime, datetime]:
@@ -357,7 +404,7 @@ def significance_of(context: ToolContext) -> Significance:
         events = context.calendar.events(*_known_range(context))
     except CalendarError:  # the search says what is wrong with the calendar
         events = []
-    return Significance.of(events)
+    return Significance.of([*events, *_cancelled(events)])
 
 
 def understand_for(context: ToolContext, text: str) -> Question:

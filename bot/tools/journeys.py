@@ -15,6 +15,10 @@ from integrations.calendar import Event
 
 TRANSPORT = frozenset({"flight", "train", "bus", "coach", "ferry", "eurostar", "rail", "boat"})
 RETURN = re.compile(r"\b(?:back|home|return|returning)\b")
+# Giving something back is no journey home: "when do I drop the hire car back?"
+RETURNING_A_THING = re.compile(r"\b(?:drop|bring|take|give|hand|pay|send|put)\b.*\bback\b")
+
+
 # Words of setting off, as they stay in a question's subject ("when do I leave for Cork?").
 DEPART = re.compile(
     r"\b(?:leave|leaving|head|heading|travel|travelling|traveling|depart|departing|departure|"
@@ -22,6 +26,11 @@ DEPART = re.compile(
 )
 TRIP = re.compile(r"\btrip\b")
 _TOWARDS = re.compile(r"→|->|–>|\bto\b")
+
+
+def coming_back(asked: str) -> bool:
+    """Whether a question (lower case) asks about the user coming back or going home."""
+    return bool(RETURN.search(asked)) and not RETURNING_A_THING.search(asked)
 
 
 def is_journey(event: Event) -> bool:
@@ -34,18 +43,34 @@ def destination(event: Event) -> set[str]:
     return set(significant(parts[-1]))
 
 
-def goes_home(event: Event, home: str) -> bool:
-    return is_journey(event) and bool(
-        set(significant(home)) & destination(event) or RETURN.search(event.title.lower())
-    )
+def origin(event: Event) -> set[str]:
+    """The words of where a journey leaves from: before its last arrow or "to" ("Sydney")."""
+    parts = _TOWARDS.split(event.title.lower())
+    return set(significant(parts[-2])) - TRANSPORT if len(parts) > 1 else set()
+
+
+def journeys_home(events: list[Event], home: str) -> list[Event]:
+    """The journeys that go home: to where the user lives, or back to where the trip they end
+    started ("Melbourne → Sydney" after "Sydney → Melbourne", for someone living in a suburb)."""
+    homes = set(significant(home))
+    started_from: set[str] = set()
+    found = []
+    for journey in sorted((e for e in events if is_journey(e)), key=lambda e: e.start):
+        if RETURN.search(journey.title.lower()) or destination(journey) & (homes | started_from):
+            found.append(journey)
+            started_from = set()
+        elif not started_from:
+            started_from = origin(journey)
+    return found
 
 
 def away(events: list[Event], found: list[Event], home: str) -> Event | None:
     """The first event the words name that is away from home: a journey away, or an event at a
     place a journey away goes to ("the conference" in Lisbon; never "the gym" at home)."""
-    going = [(j, destination(j)) for j in events if is_journey(j) and not goes_home(j, home)]
+    going_home = journeys_home(events, home)
+    going = [(j, destination(j)) for j in events if is_journey(j) and j not in going_home]
     for event in found:
-        if is_journey(event) and not goes_home(event, home):
+        if is_journey(event) and event not in going_home:
             return event
         words = set(significant(f"{event.title} {event.location}"))
         if any(journey.start < event.end and place & words for journey, place in going):
@@ -55,7 +80,7 @@ def away(events: list[Event], found: list[Event], home: str) -> Event | None:
 
 def homeward(events: list[Event], since: Event, home: str) -> Event | None:
     """The first journey home from `since` on."""
-    return next((e for e in events if e.start >= since.start and goes_home(e, home)), None)
+    return next((e for e in journeys_home(events, home) if e.start >= since.start), None)
 
 
 def towards(found: list[Event], words: list[str]) -> list[Event]:
@@ -65,10 +90,15 @@ def towards(found: list[Event], words: list[str]) -> list[Event]:
     return going + [event for event in journeys if event not in going]
 
 
-def back_from(events: list[Event], found: list[Event], home: str) -> Event | None:
-    """The journey home from where the words name ("back from Lisbon"), if that is away."""
+def back_from(
+    events: list[Event], found: list[Event], home: str, anywhere: bool = False
+) -> Event | None:
+    """The journey home from where the words name ("back from Lisbon"), if that is away; when
+    the words name no place (`anywhere`: "when do I fly back?"), the next journey home."""
     anchor = away(events, found, home)
-    return homeward(events, anchor, home) if anchor else None
+    if anchor:
+        return homeward(events, anchor, home)
+    return next(iter(journeys_home(events, home)), None) if anywhere else None
 
 
 def trip(events: list[Event], found: list[Event], home: str) -> list[Event]:

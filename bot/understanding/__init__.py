@@ -74,7 +74,8 @@ _WRITE_ANYWHERE = re.compile(
     r"schedule|agenda)|"
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
-    r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b)\b"
+    r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
+    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b)\b"
 )
 # Questions about the world, not the user's plans, even when they name a time.
 _GENERAL = re.compile(
@@ -94,8 +95,8 @@ _CALENDAR_CUES = re.compile(
     r"booked)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
-    r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan)\b"
-    r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown)\b"
+    r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
+    r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown|go)\b|\bgoing down\b"
 )
 # Cues that a how-to or trivia question shares ("how do I convert…", "how many ounces…"): they
 # make a question the calendar's only with a time or the user's own event words.
@@ -134,7 +135,8 @@ _NOTES = re.compile(
     r"agenda for|gift|present|reading|need to be (?:at|there)|arrive|get there|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
     r"dial[- ]in|description|what do i need|anything i need|"
-    r"what (?:should|do|must) i (?:ask|know|say))\b"
+    r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
+    r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring))\b"
 )
 _LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
 _NEXT = re.compile(
@@ -281,7 +283,7 @@ def _subject(
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
-    kept = [word for word in words if word not in VAGUE_WORDS or known.uses(word)]
+    kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
 
@@ -296,6 +298,8 @@ def _as_written(word: str, as_written: dict[str, str]) -> str:
 _REQUEST = re.compile(
     r"\b(?:(?:can|could|would|will) (?:you|u) (?:please |pls )?|^(?:please |pls )?)"
     r"(?:check|see|look up|look|find|tell me|show me|let me know)\b"
+    # Idioms that ask "what is happening": "what's going down", "what's the go with Sunday".
+    r"|\bgoing down\b|\bthe go (?:with|for|on)\b|\btell me about\b|\bany chance\b"
 )
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 

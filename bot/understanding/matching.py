@@ -21,7 +21,7 @@ from itertools import pairwise
 import snowballstemmer
 from rapidfuzz import fuzz
 
-from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS
+from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS, expand_shorthand
 from integrations.calendar import Event
 
 FIELD_WEIGHTS = (("title", 3.0), ("location", 1.5), ("description", 1.0))
@@ -35,6 +35,7 @@ SYNONYMS = {
     "symposium": "conference", "convention": "conference", "conferences": "conference",
     "movie": "film", "movies": "film", "films": "film", "work": "shift", "shifts": "shift",
     "appt": "appointment", "appts": "appointment", "mtg": "meeting", "mtgs": "meeting",
+    "hols": "holidays", "hol": "holiday",
 }  # fmt: skip
 
 
@@ -74,7 +75,8 @@ def significant(text: str, joined: bool = True, possessive: bool = False) -> lis
 
 def event_words(text: str) -> list[str]:
     """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight)."""
-    words = significant(text)
+    # The question's shorthand was expanded ("nye" is "new year's eve"): so is the title's.
+    words = significant(expand_shorthand(_folded(text)))
     if _FLIGHT_NUMBER.search(text.lower()) and "flight" not in words:
         words.append("flight")
     return words
@@ -97,6 +99,10 @@ def similar(asked: str, word: str) -> float:
     if len(asked) < 4 or len(word) < 4 or asked[0] != word[0]:
         return 0.0  # a typo rarely changes the first letter: "cooking" is not "booking"
     same_stem = asked.rstrip("s") == word.rstrip("s") or _stem(asked) == _stem(word)
+    # A place or name cut short, as people write them ("melbs", "brissie" aside): "Melb".
+    cut = asked.rstrip("s")
+    if not same_stem and len(cut) >= 4 and len(word) >= len(cut) + 3 and word.startswith(cut):
+        return 0.7
     stem = 0.9 if same_stem else 0.0
     # Four letters and one changed are often another word ("back", "black"): a typo counts
     # from five.
@@ -191,6 +197,12 @@ def _side_by_side(pair: tuple[str, str], words: Sequence[str]) -> bool:
     return any(
         similar(pair[0], first) and similar(pair[1], second) for first, second in pairwise(words)
     )
+
+
+def named_in(event: Event, asked: Sequence[str]) -> bool:
+    """Whether any of the words is in the event's title or place."""
+    words = event_words(f"{event.title} {event.location}")
+    return any(similar(word, other) for word in asked for other in words)
 
 
 def named_in_notes(event: Event, asked: Sequence[str]) -> bool:

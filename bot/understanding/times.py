@@ -58,6 +58,10 @@ _FIRST_THING = re.compile(
 _NOT_A_NAME = (
     FUNCTION_WORDS | VAGUE_WORDS | {"eve", "period", "holidays", "hols", "break", "season"}
 )
+_HOURS_THEN_DAY = re.compile(
+    rf"\b((?:between|from) [\d:.apm ]+? (?:and|to|till|until|-) [\d:.apm]+) "
+    rf"((?:on )?(?:today|tonight|tomorrow|{'|'.join(WEEKDAYS)}))\b"
+)
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
 _UNTIL = re.compile(r"\b(?:until|till|til|thru|through)\b")
 _PAST = re.compile(r"\b(?:did|was|were|had|went|happened|last)\b")
@@ -157,6 +161,14 @@ def _week(now: datetime, weeks_on: int) -> TimeWindow:
     return TimeWindow(at(monday, 0, now.tzinfo), end, label or f"the week of {monday:%-d %B}")
 
 
+def _next_week(match: re.Match[str], now: datetime) -> TimeWindow:
+    """ "Next week", or a day of it ("wednesday next week")."""
+    if not match[1]:
+        return _week(now, 1)
+    monday = _monday(now.date()) + timedelta(days=7)
+    return whole_day(monday + timedelta(days=WEEKDAYS.index(match[1])), now)
+
+
 def _days_from_now(now: datetime, days: int, label: str) -> TimeWindow:
     return TimeWindow(now, at(now.date() + timedelta(days=days), 0, now.tzinfo), label)
 
@@ -178,7 +190,7 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
     (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
     (r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b", lambda m, n: _week(n, 0)),
-    (r"\bnext week\b", lambda m, n: _week(n, 1)),
+    (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
     (r"\blast week\b", lambda m, n: _week(n, -1)),
     (
         rf"\b(?:over |in |for )?(?:the )?(?:next|coming) ({_COUNT}) days\b",
@@ -260,7 +272,8 @@ def _next_public_holiday(now: datetime) -> TimeWindow:
 
 def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
     """ "3.1." / "14/12" / "12/14/2026" as "3 january" in the user's date order (or the only
-    order that makes a date); a pair like "3.30" without a date's dot or slash is a clock time."""
+    order that makes a date); a pair like "3.30" without a date's dot or slash is a clock time,
+    unless no clock has it ("24.12")."""
 
     def rewrite(match: re.Match[str]) -> str:
         first, second, year = int(match[1]), int(match[2]), match[3]
@@ -274,7 +287,12 @@ def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
 
     slashed = r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"
     dotted = r"\b(\d{1,2})\.(\d{1,2})(?:\.(\d{4}|\d{2})\b|\.)"
-    return re.sub(dotted, rewrite, re.sub(slashed, rewrite, text))
+    # "24.12" without the closing dot: a date when it cannot be a clock time (there is no hour
+    # 24) and it is no amount ("25.5 km").
+    undotted = r"\b(2[4-9]|3[01])\.(1[0-2]|0?[1-9])()\b(?!\.\d| ?[a-z%])"
+    text = re.sub(dotted, rewrite, re.sub(slashed, rewrite, text))
+    text = re.sub(undotted, rewrite, text)
+    return text
 
 
 _EXPLICIT = [
@@ -311,10 +329,12 @@ def _month_number(name: str) -> int:
 
 def prepare(corrected: str, order: DateOrder) -> str:
     """The text Duckling reads: numeric dates spelt out, meal words and the "up to" of "what am
-    I up to" blanked, "first thing tomorrow" as "tomorrow morning" (same length)."""
+    I up to" blanked, "first thing tomorrow" as "tomorrow morning", "between 2 and 4 tomorrow"
+    as "tomorrow between 2 and 4" (Duckling reads it from today; same length)."""
     text = _MEALS.sub(_blank, corrected)
     text = _UP_TO.sub(lambda m: m[1] + _blank(m[2]), text)
     text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
+    text = _HOURS_THEN_DAY.sub(lambda m: f"{m[2]} {m[1]}", text)
     return _rewrite_numeric_dates(text, order)
 
 
@@ -435,8 +455,8 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
             assert end is not None
             day_start = at(end.date(), 0, zone)
             start = max(now, day_start) if end.date() == now.date() else day_start
-            if _UNTIL.search(body):
-                start = now
+            if _UNTIL.search(body) or value["to"].get("grain") == "day":
+                start = now  # "before Christmas": from now, not from the day's start
         if end is None:
             end = at(start.date() + timedelta(days=1), 0, zone)
         label = window_label(start, end, now, clock)

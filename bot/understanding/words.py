@@ -28,8 +28,15 @@ ALIASES = {
     "thurs": "thursday", "wknd": "weekend", "wkend": "weekend", "xmas": "christmas",
     "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday", "wat": "what",
     "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
-    "wks": "weeks", "mnth": "month", "hrs": "hours",
+    "wks": "weeks", "mnth": "month", "hrs": "hours", "fri": "friday", "arvo": "afternoon",
+    "arvos": "afternoons", "avvo": "afternoon", "ive": "i've",
 }  # fmt: skip
+# Short weekday names that are also words ("the sun", "sat down", "c'mon"): a weekday only
+# before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
+_SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
+_SHORT_WEEKDAY = re.compile(
+    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
+)
 # Chat phrases Duckling does not read, as it reads them.
 PHRASES = {
     r"\bin the a\.?m\b\.?": "in the morning",
@@ -62,7 +69,8 @@ FUNCTION_WORDS = frozenset(
     whose why will with would yet you your yours hows what're ok okay um uh hey like look
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
-    interesting towards toward roughly chance craic lowdown
+    interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
+    checking wondering
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -77,10 +85,15 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings story deal plate lined
+    count total meeting meetings story deal plate lined sleeps
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )
+
+
+def expand_shorthand(text: str) -> str:
+    """Chat shorthand in an event's own text read as in a question ("NYE fireworks")."""
+    return re.sub(r"[a-z0-9]+", lambda m: ALIASES.get(m[0], m[0]), text)
 
 
 def correct(text: str, protected: Callable[[str], bool] = lambda word: False) -> str:
@@ -104,4 +117,5 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
         best = extractOne(word, choices, scorer=OSA.distance, score_cutoff=allowed)
         return best[0] if best and not protected(word) else word
 
+    text = _SHORT_WEEKDAY.sub(lambda m: _SHORT_WEEKDAYS[m[1]], text)
     return re.sub(r"[a-z0-9]+", fix, text)

@@ -22,7 +22,8 @@ class Event:
     day to local midnight after its last day (the end is exclusive, as in iCalendar and Google).
     `busy` is False for an event shown as free ("Working from home", a holiday: iCalendar's
     TRANSP:TRANSPARENT, Google's "transparency": "transparent"); `tentative` when not yet
-    confirmed (STATUS:TENTATIVE).
+    confirmed (STATUS:TENTATIVE); `cancelled` when called off but still in the calendar
+    (STATUS:CANCELLED): never listed, only said when asked about by name.
     """
 
     title: str
@@ -35,15 +36,23 @@ class Event:
     uid: str = ""
     busy: bool = True
     tentative: bool = False
+    cancelled: bool = False
 
 
 class Events(list[Event]):
     """Events found, with what the person asking should know about how they were read: events
-    that could not be read, a series cut short (`notes`, each a sentence)."""
+    that could not be read, a series cut short (`notes`, each a sentence); and the events in
+    the range that were called off (`cancelled`), kept apart so no listing shows them."""
 
-    def __init__(self, events: Iterable[Event] = (), notes: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        events: Iterable[Event] = (),
+        notes: Iterable[str] = (),
+        cancelled: Iterable[Event] = (),
+    ) -> None:
         super().__init__(events)
         self.notes: tuple[str, ...] = tuple(notes)
+        self.cancelled: tuple[Event, ...] = tuple(cancelled)
 
 
 class CalendarError(Exception):

@@ -184,7 +184,9 @@ class IcsCalendarSource:
         ]
         ordered = sorted(inside, key=lambda event: (event.start, event.end, event.title))
         cut_short = [note for when, note in found.cuts if when < end]
-        return Events(ordered, [*cut_short, *found.notes])
+        listed = [event for event in ordered if not event.cancelled]
+        called_off = [event for event in ordered if event.cancelled]
+        return Events(listed, [*cut_short, *found.notes], called_off)
 
     def _occurrences(self, start: datetime, end: datetime) -> _Expansion:
         """Occurrences from `start` on: from the last expansion when it covers [start, end)."""
@@ -218,7 +220,7 @@ class IcsCalendarSource:
                 with suppress(*skipped):  # a broken series does not hide the rest
                     for occurrence in series.between(start - _MARGIN, last + _MARGIN):
                         event = self._event(occurrence.as_component(False), zone)
-                        if event is None or event.end < start:
+                        if event.end < start:
                             continue
                         if kept == self._max_occurrences:
                             cuts.append((event.start, self._cut_short(title)))
@@ -355,9 +357,7 @@ class IcsCalendarSource:
         titles = {str(event.get("UID")): str(event.get("SUMMARY", "")) for event in events}
         return _Parsed(query, titles, unreadable)
 
-    def _event(self, component: icalendar.Component, zone: tzinfo) -> Event | None:
-        if str(component.get("STATUS", "")).upper() == "CANCELLED":
-            return None
+    def _event(self, component: icalendar.Component, zone: tzinfo) -> Event:
         first = component.decoded("DTSTART")
         last = component.decoded("DTEND") if "DTEND" in component else first
         return Event(
@@ -371,6 +371,7 @@ class IcsCalendarSource:
             uid=str(component.get("UID", "")),
             busy=str(component.get("TRANSP", "")).upper() != "TRANSPARENT",
             tentative=str(component.get("STATUS", "")).upper() == "TENTATIVE",
+            cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
         )
 
     def _checked_url(self) -> str:
