@@ -237,6 +237,12 @@ def test_next_only(text: str, next_only: bool) -> None:
         ("what's the craic on Saturday week?", True),
         ("how do I make mulled wine?", False),
         ("how do I cancel a direct debit?", False),
+        # One occasion asked for by name, in no event: "none found", not "out of scope".
+        ("when's the wedding?", True),
+        ("where's the gig?", True),
+        ("what time is the school play?", True),
+        ("when was the battle of hastings?", False),
+        ("where is the nearest pharmacy to the station?", False),
     ],
 )
 def test_asks_about_personal_event(text: str, expected: bool) -> None:

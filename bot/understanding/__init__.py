@@ -85,6 +85,13 @@ _GENERAL = re.compile(
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
     r"what(?:'s| is) \d|what does .* mean\b)"
 )
+# "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
+# Such a question is about the user's own events even when none has that name: the honest answer
+# is that none is found, not that the question is out of scope.
+_OCCASION = re.compile(
+    r"^(?:when|where|what time)(?:'s|s| is| are| was| were) (?:the|our) "
+    r"[a-z][\w'-]*(?: [a-z][\w'-]*)?$"
+)
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
@@ -324,6 +331,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
+    if _OCCASION.match(corrected.rstrip("?!. ")):
+        return "calendar"
     # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
     # picnic?". The question is about the calendar if most of them are in the user's events
     # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
