@@ -73,13 +73,15 @@ def significant(text: str, joined: bool = True, possessive: bool = False) -> lis
     return [w for w in words if w.removesuffix("'s") not in FUNCTION_WORDS and len(w) > 1]
 
 
-def event_words(text: str) -> list[str]:
-    """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight)."""
+@lru_cache(maxsize=4096)
+def event_words(text: str) -> tuple[str, ...]:
+    """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight). Kept:
+    the same titles, places and notes are read for every question."""
     # The question's shorthand was expanded ("nye" is "new year's eve"): so is the title's.
     words = significant(expand_shorthand(_folded(text)))
     if _FLIGHT_NUMBER.search(text.lower()) and "flight" not in words:
         words.append("flight")
-    return words
+    return tuple(words)
 
 
 _STEMMER = snowballstemmer.stemmer("english")
@@ -162,11 +164,11 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
     in_pair = {
         word for pair in pairwise(asked) if _side_by_side(pair, title_words) for word in pair
     }
+    fields = [(event_words(getattr(event, name)), weight) for name, weight in FIELD_WEIGHTS]
     total, told = 0.0, False
     for word in asked:
         best = 0.0
-        for name, field_weight in FIELD_WEIGHTS:
-            field_words = event_words(getattr(event, name))
+        for field_words, field_weight in fields:
             match = max((similar(word, other) for other in field_words), default=0.0)
             best = max(best, match * field_weight)
         vague = word in VAGUE_WORDS and word not in in_pair
