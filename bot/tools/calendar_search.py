@@ -81,10 +81,11 @@ class CalendarFindings:
     @property
     def focus(self) -> Event | None:
         """The event a follow-up question ("what will the weather be?") is about: the first
-        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first;
-        none when the words matched nothing (the events listed are only the window's)."""
+        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first.
+        When the words matched nothing, the events listed are only the window's: the event the
+        words name outside it, which the answer names, if any."""
         if not self.matched:
-            return None
+            return self.elsewhere
         placed = (event for event in self.events if names_a_place(event.location))
         return next(placed, self.events[0] if self.events else None)
 
