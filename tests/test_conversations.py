@@ -7,6 +7,7 @@ tests/data/conversations-*.yaml says what its reply must and must not contain.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from bot.core import Assistant
+from bot.understanding.followups import LAPSE
 from tests.phrasings import DATA, Row, ask, assistant_for, load_table
 
 CONVERSATIONS = sorted(DATA.glob("conversations-*.yaml"))
@@ -77,8 +79,11 @@ def test_each_turn_answers_what_was_asked(
         assert not turn.problems(reply), f"{said}: {turn.problems(reply)}"
 
 
+ALEX = DATA / "phrasings-alex.yaml"
+
+
 def _alex(data_dir: Path) -> Assistant:
-    return assistant_for(load_table(DATA / "phrasings-alex.yaml")[0], data_dir)
+    return assistant_for(load_table(ALEX)[0], data_dir)
 
 
 def test_another_chats_question_is_not_followed(tmp_path: Path) -> None:
@@ -114,3 +119,15 @@ def test_a_group_members_follow_up_reads_their_own_question(tmp_path: Path) -> N
     said(2, "when's my haircut?")
     assert "Smile Dental" in said(1, "where is it?")
     assert "Ruby's Barbers" in said(2, "where is it?")
+
+
+def test_a_chat_quiet_for_over_an_hour_has_moved_on(tmp_path: Path) -> None:
+    elapsed = [timedelta(0)]
+    assistant = assistant_for(load_table(ALEX)[0], tmp_path, lambda: elapsed[0])
+    ask(assistant, "how many calls on monday?", 1)
+    elapsed[0] = LAPSE + timedelta(minutes=1)
+    # "sunday?" the next hour is a question of its own, not "how many calls on sunday?".
+    sunday = ask(assistant, "sunday?", 1)
+    assert "Afterparty at Fabric" in sunday and "calls" not in sunday
+    elapsed[0] += timedelta(minutes=5)
+    assert "Brunch with Leo" in ask(assistant, "and the weekend after?", 1)

@@ -105,7 +105,8 @@ class Engine:
         record = RunRecord(ran, text, reply.text, reply.steps, reply.usage, seconds)
         if question is None or rule is None or question.kind != "calendar" or agent_takes:
             return Answered(reply, record)
-        return Answered(reply, record, Asked(question, _found_event(run), rule.name))
+        asked = Asked(question, _found_event(run), rule.name, run.context.now())
+        return Answered(reply, record, asked)
 
     async def answer_scheduled(self, rule: Rule, run: Run) -> Reply:
         """A scheduled rule's question, answered by that rule."""

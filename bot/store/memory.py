@@ -76,6 +76,8 @@ ASKED = Table(
     Column("chat_id", String, primary_key=True),
     Column("question", Text, nullable=False),
     Column("event", Text),
+    Column("rule", String, nullable=False),
+    Column("at", String),  # when it was asked, by the user's clock (ISO 8601)
 )
 
 
@@ -149,19 +151,30 @@ class ChatMemory:
 
     def remember_asked(self, conversation: Conversation, asked: Asked) -> None:
         """Keep the chat's last calendar question, for the follow-ups that leave things unsaid."""
-        event = _event_json(asked.event) if asked.event is not None else None
-        values = {"question": _question_json(asked.question), "event": event}
+        values = {
+            "question": _question_json(asked.question),
+            "event": _event_json(asked.event) if asked.event is not None else None,
+            "rule": asked.rule,
+            "at": asked.at.isoformat() if asked.at else None,
+        }
         self._put(ASKED, {"chat_id": _key(conversation)}, values)
 
     def asked(self, conversation: Conversation) -> Asked | None:
         with self.database.transaction() as db:
             row = db.execute(
-                select(ASKED.c.question, ASKED.c.event).where(ASKED.c.chat_id == _key(conversation))
+                select(ASKED.c.question, ASKED.c.event, ASKED.c.rule, ASKED.c.at).where(
+                    ASKED.c.chat_id == _key(conversation)
+                )
             ).first()
         if row is None:
             return None
-        question, event = row
-        return Asked(_question_from(question), _event_from(event) if event else None)
+        question, event, rule, at = row
+        return Asked(
+            _question_from(question),
+            _event_from(event) if event else None,
+            rule,
+            datetime.fromisoformat(at) if at else None,
+        )
 
     def record_run(self, conversation: Conversation, run: RunRecord) -> None:
         """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""

@@ -41,6 +41,7 @@ class Asked:
     question: Question
     event: Event | None = None
     rule: str = ""  # the rule that answered it, which answers a follow-up to it too
+    at: datetime | None = None  # when it was asked, by the user's clock
 
 
 # "and friday?", "ok, what about 4?", "how about the weekend", "same for Thursday".
@@ -87,6 +88,8 @@ _FILLER = re.compile(r"\b(?:on|at|in|for|then|the|instead|please|pls)\b|[^\w\s']
 # What is asked of an event: "room" in "which room?", "booking" in "what's the booking ref?".
 _ASKED_FOR = re.compile(r"\b(?:which|what)(?:'s| is| are| was)? (?:the |my |our )?([a-z]+)")
 _ABOUT_AN_EVENT = ("where", "duration", "notes", "when")
+# A chat quiet this long has moved on: "friday?" the next morning is a question of its own.
+LAPSE = timedelta(hours=1)
 YEAR = timedelta(days=366)  # how far "the one after / before" looks
 _DAY = timedelta(days=1)
 _INSTANT = timedelta(microseconds=1)
@@ -99,7 +102,7 @@ def follow_up(
     question, when it is a follow-up to it; else `question` as it is."""
     if asked is None or question.kind in ("write", "small_talk") or question.problem:
         return question
-    if asked.question.kind != "calendar":
+    if asked.question.kind != "calendar" or (asked.at and now - asked.at > LAPSE):
         return question
     text = question.text.lower().replace("’", "'").strip().rstrip("?!. ")
     previous, event = asked.question, asked.event
