@@ -115,6 +115,7 @@ _UNTIL = re.compile(
     r"\bhow (?:many (?:days|weeks|sleeps)|long) (?:until|till|til|to go|before|left)\b"
     r"|\bdays (?:until|till|left)\b"
 )
+_UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
 _WHERE = re.compile(
     r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
@@ -188,6 +189,11 @@ def understand(
     if _NEXT.search(corrected) and reading.window is None and asks != "last":
         next_only = True
     window = reading.window
+    if asks == "until" and window is not None:
+        # "How many days until next month?" counts to the 1st, which "until next month" (the
+        # window up to it) leaves out: the day counted to is the time named after "until".
+        named = read_time(_UNTIL_WORD.sub(lambda m: " " * len(m[0]), corrected), now, order, clock)
+        window = named.window or window
     if asks == "last" and window is None:
         window = past_year(now)
     if asks in ("free", "busy") and window:

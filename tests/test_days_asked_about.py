@@ -1,0 +1,58 @@
+"""Days people ask about by name: the days of a holiday, how many days until, a day off, the
+journey home, the time somewhere else. Asked through the core on a fixture calendar and a
+fixed clock (Alex's month, Wednesday 25 November 2026 at 10:00 in London)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core import Assistant
+from tests.phrasings import DATA, ask, assistant_for, load_table
+
+
+@pytest.fixture(scope="module")
+def alex(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    table = load_table(DATA / "phrasings-alex.yaml")[0]
+    return assistant_for(table, tmp_path_factory.mktemp("days"))
+
+
+def asked(assistant: Assistant, question: str) -> str:
+    return ask(assistant, question, abs(hash(question)) % 1_000_000)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what's on over Christmas?", "what am I doing for xmas?", "who am I seeing at Christmas?"],
+)
+def test_over_christmas_is_the_christmas_days(alex: Assistant, question: str) -> None:
+    reply = asked(alex, question)
+    assert "Thursday 24 December to Saturday 26 December" in reply
+    assert "Christmas Eve at Mum's" in reply and "Christmas lunch with the family" in reply
+
+
+def test_christmas_day_is_the_day_itself(alex: Assistant) -> None:
+    reply = asked(alex, "anything on christmas day?")
+    assert "Christmas lunch with the family" in reply and "Christmas Eve at Mum's" not in reply
+
+
+def test_over_easter_and_over_the_new_year_are_their_days(alex: Assistant) -> None:
+    assert "Friday 26 March 2027 to Monday 29 March 2027" in asked(alex, "what's on over easter?")
+    new_year = asked(alex, "plans over the new year?")
+    assert "New Year's Eve party" in new_year and "Friday 1 January 2027" in new_year
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("how many days until next month?", "Tuesday 1 December is in 6 days"),
+        ("how many days until next week?", "Monday 30 November is in 5 days"),
+        ("how many days till christmas?", "Friday 25 December is in 30 days"),
+        ("how many days until friday?", "Friday 27 November is in 2 days"),
+    ],
+)
+def test_how_many_days_until_counts_to_the_day_named(
+    alex: Assistant, question: str, answer: str
+) -> None:
+    assert answer in asked(alex, question)
