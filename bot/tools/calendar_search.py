@@ -345,9 +345,11 @@ def _ranked(
     # An event must have half the asked words the calendar knows: "Lily's piano" is not
     # "Sophie's party (Lily)".
     found = [e for e, s in zip(events, scores, strict=True) if s >= best * RELATIVE_CUT]
-    # "Home for Christmas" names an event: its "home" is not the journey back.
+    # "Home for Christmas" names an event: its "home" is not the journey back, unless the
+    # question names a place the event is not at ("when do I get home from Lisbon?").
     asked_back = {m[0] for m in RETURN.finditer(text.lower())}
     named_back = bool(asked_back & {m[0] for m in RETURN.finditer(top.title.lower())})
+    named_back = named_back and named_in(top, _places(text.lower()))
     if not named_back and (travelled := _travel(text.lower(), events, found, user)):
         return travelled
     covered = [coverage(event, words, significance) >= HALF for event in events]
