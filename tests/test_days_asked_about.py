@@ -56,3 +56,25 @@ def test_how_many_days_until_counts_to_the_day_named(
     alex: Assistant, question: str, answer: str
 ) -> None:
     assert answer in asked(alex, question)
+
+
+def _person(name: str, data_dir: Path) -> Assistant:
+    return assistant_for(load_table(DATA / f"phrasings-{name}.yaml")[0], data_dir)
+
+
+@pytest.mark.parametrize(
+    ("person", "question", "journey", "not_said"),
+    [
+        # A stay ("PTO – Florida trip") that a flight away sets off in: back is the flight home.
+        ("jess", "when do I get back from Florida?", "Flight AA 2210", "PTO"),
+        ("jess", "when am I back from florida?", "Flight AA 2210", "PTO"),
+        # "Home for Christmas" is no answer to getting home from somewhere it is not.
+        ("niamh", "when do I get home from lisbon?", "Flight FR 8543", "Home for Christmas"),
+        ("niamh", "when do I get back from Lisbon?", "Flight FR 8543", "Home for Christmas"),
+    ],
+)
+def test_getting_back_from_a_place_is_the_journey_home(
+    tmp_path: Path, person: str, question: str, journey: str, not_said: str
+) -> None:
+    reply = ask(_person(person, tmp_path), question, 1)
+    assert journey in reply and not_said not in reply

@@ -69,7 +69,7 @@ def journeys_home(events: list[Event], home: str) -> list[Event]:
 def away(events: list[Event], found: list[Event], home: str) -> Event | None:
     """The first event the words name that is away from home: a journey away, an event at a
     place a journey away goes to ("the conference" in Lisbon; never "the gym" at home), or a
-    stay of a day or more that a journey away sets off in (a week off "in Florida", flown to MCO)."""
+    stay of a day or more that a journey away sets off in (a week off in Florida, flown to MCO)."""
     going_home = journeys_home(events, home)
     going = [(j, destination(j)) for j in events if is_journey(j) and j not in going_home]
     for event in found:
