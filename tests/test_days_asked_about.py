@@ -65,7 +65,7 @@ def _person(name: str, data_dir: Path) -> Assistant:
 @pytest.mark.parametrize(
     ("person", "question", "journey", "not_said"),
     [
-        # A week off in Florida (an all-day stay) that a flight away sets off in: back is the flight home.
+        # A stay a flight away sets off in (a week off in Florida): back is the flight home.
         ("jess", "when do I get back from Florida?", "Flight AA 2210", "PTO"),
         ("jess", "when am I back from florida?", "Flight AA 2210", "PTO"),
         # "Home for Christmas" is no answer to getting home from somewhere it is not.
