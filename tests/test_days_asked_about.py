@@ -78,3 +78,29 @@ def test_getting_back_from_a_place_is_the_journey_home(
 ) -> None:
     reply = ask(_person(person, tmp_path), question, 1)
     assert journey in reply and not_said not in reply
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("what time is it in Tokyo?", "It's 19:00 in Tokyo on Wednesday 25 November"),
+        ("what's the time in new york?", "It's 05:00 in New York on Wednesday 25 November"),
+        ("what time is it in japan", "It's 19:00 in Japan"),
+        ("what day is it in sydney?", "It's 21:00 in Sydney on Wednesday 25 November"),
+        ("what time is it?", "It's 10:00 on Wednesday 25 November"),
+    ],
+)
+def test_the_time_somewhere_is_read_from_the_time_zone_database(
+    alex: Assistant, question: str, answer: str
+) -> None:
+    assert answer in asked(alex, question)
+
+
+def test_a_place_without_a_known_time_zone_is_not_given_the_users_time(alex: Assistant) -> None:
+    reply = asked(alex, "what time is it in Orlando?")
+    assert "don't know the time zone of Orlando" in reply and "10:00" not in reply
+
+
+def test_the_time_of_an_event_is_still_a_calendar_question(alex: Assistant) -> None:
+    reply = asked(alex, "what's the time of the board meeting?")
+    assert "Board meeting" in reply and "14:00" in reply

@@ -83,6 +83,8 @@ _GENERAL = re.compile(
     r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
+    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
+    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b)|"
     r"what(?:'s| is) \d|what does .* mean\b)"
 )
 # "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
