@@ -4,11 +4,15 @@ fixed clock (Alex's month, Wednesday 25 November 2026 at 10:00 in London)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.core import Assistant
+from bot.tools.workdays import first_day_off
+from integrations.calendar import Event
 from tests.phrasings import DATA, ask, assistant_for, load_table
 
 
@@ -104,3 +108,45 @@ def test_a_place_without_a_known_time_zone_is_not_given_the_users_time(alex: Ass
 def test_the_time_of_an_event_is_still_a_calendar_question(alex: Assistant) -> None:
     reply = asked(alex, "what's the time of the board meeting?")
     assert "Board meeting" in reply and "14:00" in reply
+
+
+@pytest.mark.parametrize(
+    ("question", "day", "not_said"),
+    [
+        # Night shifts on Thursday and Friday: a shift counts for the day it starts.
+        ("when's my next day off?", "Saturday 21 November", "Night shift"),
+        ("next day off?", "Saturday 21 November", "Night shift"),
+        # Day shifts on Monday and Tuesday.
+        ("do I have a day off next week?", "Wednesday 25 November", "Day shift"),
+    ],
+)
+def test_the_next_day_off_is_the_first_without_work(
+    tmp_path: Path, question: str, day: str, not_said: str
+) -> None:
+    reply = ask(_person("jess", tmp_path), question, 1)
+    assert f"next day off: {day}" in reply and not_said not in reply
+
+
+def test_a_calendar_without_work_says_it_cannot_tell_days_off(alex: Assistant) -> None:
+    reply = asked(alex, "when's my next day off?")
+    assert "can't tell your days off" in reply
+
+
+def test_time_off_makes_a_day_off_whatever_else_it_holds() -> None:
+    zone = ZoneInfo("America/Chicago")
+
+    def on(day: int, title: str, hours: int = 12, all_day: bool = False) -> Event:
+        start = datetime(2026, 12, day, 0 if all_day else 7, tzinfo=zone)
+        return Event(title=title, start=start, end=start + timedelta(hours=hours), all_day=all_day)
+
+    shifts = [on(day, "Day shift – 4 West") for day in (21, 22, 23)]
+    assert first_day_off(shifts, date(2026, 12, 21), date(2026, 12, 31)) == date(2026, 12, 24)
+    leave = on(22, "PTO", hours=24, all_day=True)
+    assert first_day_off([*shifts, leave], date(2026, 12, 21), date(2026, 12, 31)) == date(
+        2026, 12, 22
+    )
+    # "Working from home" all day is work on each day it covers.
+    home = on(24, "Working from home", hours=48, all_day=True)
+    assert first_day_off([*shifts, home], date(2026, 12, 21), date(2026, 12, 31)) == date(
+        2026, 12, 26
+    )

@@ -143,7 +143,8 @@ class Workflow:
         raise AssertionError("config validation guarantees a final answer step")
 
     def _limit(self, question: Question) -> int:
-        if question.asks == "last":  # the latest of a past window: none may be cut away
+        # The latest of a past window, or the first day without work: none may be cut away.
+        if question.asks in ("last", "day_off"):
             return ALL_EVENTS
         return 1 if question.next_only else self.settings.search.max_results
 

@@ -34,6 +34,7 @@ from bot.tools.journeys import (
     trip,
 )
 from bot.tools.untrusted import data_block
+from bot.tools.workdays import first_day_off, is_work
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
@@ -151,6 +152,8 @@ class CalendarFindings:
             return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
         if view.asks == "until" and not subject and view.window_label:
             return self._until(view)
+        if view.asks == "day_off":
+            return self._day_off(view)
         if not self.events:
             if subject:
                 return f"I found nothing matching “{subject}” {when}."
@@ -185,6 +188,30 @@ class CalendarFindings:
         if day <= view.today:
             day = (self.end - timedelta(microseconds=1)).date()
         return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
+
+    def _day_off(self, view: View) -> str:
+        """The first day from tomorrow (or from the window asked about) with no work on it."""
+        first = max(self.start.date(), view.today + timedelta(days=1))
+        last = (self.end - timedelta(microseconds=1)).date()
+        if not any(is_work(event) for event in self.events):
+            return (
+                "None of your events look like work (a shift, work, the office, on call…), so "
+                "I can't tell your days off from the others."
+            )
+        day = first_day_off(self.events, first, last)
+        if day is None:
+            between = f"{day_name(first, view.today)} to {day_name(last, view.today)}"
+            return f"I found no day without work from {between}."
+        that_day = [
+            e
+            for e in self.events
+            if e.start.date() <= day <= (e.end - timedelta(microseconds=1)).date()
+        ]
+        lines = [event_line(event, view) for event in that_day if not is_work(event)]
+        said = (
+            f"Your next day off: {day_name(day, view.today)} (no work on your calendar that day)."
+        )
+        return "\n".join([said, *lines])
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,

@@ -31,7 +31,17 @@ __all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
 Kind = Literal["calendar", "write", "small_talk", "other"]
 Asks = Literal[
-    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until"
+    "list",
+    "count",
+    "where",
+    "when",
+    "duration",
+    "free",
+    "busy",
+    "notes",
+    "last",
+    "until",
+    "day_off",
 ]
 
 
@@ -119,6 +129,7 @@ _UNTIL = re.compile(
 )
 _UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
+_DAY_OFF = re.compile(r"\bdays? off\b|\bday without (?:work|a shift|shifts)\b")
 _WHERE = re.compile(
     r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
     r"|hall|platform|floor)\b|\bwhat(?:'s| is) the address\b"
@@ -185,12 +196,17 @@ def understand(
     subject_words = []
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
-    kind = plain or _kind(corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
+    if asks == "day_off":  # "when's my next day off?": days without work, no event named
+        subject_words = []
+    kind = plain or ("calendar" if asks == "day_off" else None)
+    kind = kind or _kind(corrected, reading, subject_words, calendar)
     next_only = asks in ("when", "where", "duration", "notes", "until") and not reading.window
-    if _NEXT.search(corrected) and reading.window is None and asks != "last":
+    if _NEXT.search(corrected) and reading.window is None and asks not in ("last", "day_off"):
         next_only = True
     window = reading.window
+    if asks == "day_off":  # "my next day off": "next day" is not tomorrow
+        window = read_time(_DAY_OFF.sub(lambda m: " " * len(m[0]), corrected), now, order).window
     if asks == "until" and window is not None:
         # "How many days until next month?" counts to the 1st, which "until next month" (the
         # window up to it) leaves out: the day counted to is the time named after "until".
@@ -357,6 +373,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
 
 
 def _asks(corrected: str, reading: TimeReading) -> Asks:
+    if _DAY_OFF.search(corrected) and not _COUNT.search(corrected):
+        return "day_off"
     if _UNTIL.search(corrected):
         return "until"
     if _COUNT.search(corrected):
