@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from bot.understanding import Question, TimeWindow
+from bot.understanding import Asks, Question, TimeWindow
 from bot.understanding.times import (
     MOMENT,
     DateOrder,
@@ -106,7 +106,7 @@ def follow_up(
         return question
     text = question.text.lower().replace("’", "'").strip().rstrip("?!. ")
     previous, event = asked.question, asked.event
-    continues = bool(_CONTINUES.match(text)[0])  # type: ignore[index]
+    continues = bool((opening := _CONTINUES.match(text)) and opening[0])
     if question.subject and not _names_something(question, text):
         question = dataclasses.replace(question, subject="")  # "which room?": no new event
     later, earlier = _LATER.search(text), _EARLIER.search(text)
@@ -172,7 +172,7 @@ def _another(
     )
 
 
-def _kept_asks(previous: Question, otherwise: str) -> str:
+def _kept_asks(previous: Question, otherwise: Asks) -> Asks:
     return previous.asks if previous.asks in _ABOUT_AN_EVENT else otherwise
 
 
@@ -194,11 +194,12 @@ def _about_the_event(
             kind="calendar",
             moment=None,
         )
+    # After a list ("what's on tomorrow?" → "where is it?"): the events of that list.
     return dataclasses.replace(
         question,
         window=previous.window,
         subject=previous.subject,
-        asks=asks if event is not None or previous.subject or asks != "when" else previous.asks,
+        asks=question.asks if question.asks != "list" else previous.asks,
         next_only=previous.next_only,
         kind="calendar",
         moment=previous.moment,
@@ -220,13 +221,10 @@ def _new_time(
     if previous.moment is not None and moment is None and one_day:
         moment = _on(window.start.date(), previous.moment.astimezone(now.tzinfo).timetz())
         window = TimeWindow(moment, moment + MOMENT, moment_label(moment, now, clock))
-    if asks in ("free", "busy") and moment is None and previous.moment is None:
-        subject = ""
-    else:
-        subject = previous.subject
     return dataclasses.replace(
         question,
-        subject=subject,
+        # "Am I free…?" looks for no event: whatever is on makes one busy.
+        subject="" if asks in ("free", "busy") else previous.subject,
         asks=asks,
         next_only=False,
         kind="calendar",
