@@ -61,7 +61,8 @@ class Question:
 
 _POLITE = (
     r"^(?:(?:can|could|would|will) (?:you|u) |please |pls |plz |"
-    r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay )*"
+    r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay |"
+    r"and |also |then |so )*"
 )
 # Verbs that always ask for a change; verbs that do when an object follows ("move date night
 # to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book

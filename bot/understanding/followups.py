@@ -122,7 +122,9 @@ def follow_up(
         shift = None
     question = dataclasses.replace(question, window=window, moment=moment)
     if question.subject:
-        return _new_subject(question, previous) if continues else question
+        # "And the vet?" asks again about something of the user's; "how about a poem?" does not.
+        followed = continues and question.kind == "calendar"
+        return _new_subject(question, previous) if followed else question
     rest = _CONTINUES.sub("", _SHIFT.sub("", text), count=1)
     pronoun = _PRONOUN.search(rest) and question.asks not in ("free", "busy")
     listing = bool(_LISTING.search(text))
@@ -240,10 +242,11 @@ def _new_subject(question: Question, previous: Question) -> Question:
         asks = previous.asks
     if question.window is not None:
         return dataclasses.replace(question, asks=asks, kind="calendar")
+    # The time of the last question, unless it was one event's own ("where is it?").
     return dataclasses.replace(
         question,
         asks=asks,
-        window=previous.window,
+        window=None if previous.next_only else previous.window,
         next_only=previous.next_only or question.next_only,
         kind="calendar",
     )
