@@ -260,3 +260,13 @@ def test_asks_about_personal_event(text: str, expected: bool) -> None:
 )
 def test_a_question_about_a_moment_asks_whether_it_is_free(text: str, asks: str) -> None:
     assert understand(text, NOW).asks == asks
+
+
+def test_an_airport_code_names_the_place_it_serves() -> None:
+    from bot.understanding.airports import places
+    from bot.understanding.matching import significant
+
+    assert {"delhi", "india"} <= set(significant(places("Flight AI 188 YYZ → DEL")))
+    assert {"toronto", "canada"} <= set(significant(places("YYZ")))
+    # Only three capitals standing alone are a code: "Del Mar", "MAT137" and "del" are not.
+    assert places("Dinner in Del Mar after MAT137, del") == ""

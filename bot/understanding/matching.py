@@ -21,6 +21,7 @@ from itertools import pairwise
 import snowballstemmer
 from rapidfuzz import fuzz
 
+from bot.understanding.airports import places
 from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS, expand_shorthand
 from integrations.calendar import Event
 
@@ -75,12 +76,15 @@ def significant(text: str, joined: bool = True, possessive: bool = False) -> lis
 
 @lru_cache(maxsize=4096)
 def event_words(text: str) -> tuple[str, ...]:
-    """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight). Kept:
+    """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight, "DEL" is
+    Delhi). Kept:
     the same titles, places and notes are read for every question."""
     # The question's shorthand was expanded ("nye" is "new year's eve"): so is the title's.
     words = significant(expand_shorthand(_folded(text)))
     if _FLIGHT_NUMBER.search(text.lower()) and "flight" not in words:
         words.append("flight")
+    if "flight" in words:  # "YYZ → DEL" is Toronto to Delhi
+        words += [word for word in significant(places(text)) if word not in words]
     return tuple(words)
 
 
