@@ -99,7 +99,7 @@ _CALENDAR_CUES = re.compile(
     r"|\bi(?:'m| am| have| had|'ve| got| meet| see| need to be)\b"
     r"|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
     r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|appts?|meetings?|mtgs?|events?|"
-    r"booked)\b"
+    r"booked|rundown|line-?up|itinerary|timetable)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
@@ -145,7 +145,10 @@ _NOTES = re.compile(
     r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
     r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring))\b"
 )
-_LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
+_LAST = re.compile(
+    r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b"
+    r"|\bwhen (?:my|the|our) (?:\S+ ){1,3}?(?:was|were)\b"  # "idk when my physical was"
+)
 _NEXT = re.compile(
     r"\bnext\b|\bwhen(?:'s| is| are|'re) (?:my|the|our)\b|\bwhen (?:do|am|will|does|is) \b"
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
