@@ -139,11 +139,14 @@ _AT_A_MOMENT = re.compile(
 )
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
-    r"agenda for|gift|present|reading|need to be (?:at|there)|arrive|get there|"
+    r"agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|get there|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
     r"dial[- ]in|description|what do i need|anything i need|"
     r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
-    r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring))\b"
+    r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring)|"
+    # "what am I getting Anika?" (a gift), "what's the talk about?", "how much is the rent?"
+    r"what (?:am i|are we|should i|shall i|do i) (?:getting|giving|buying|get|give|buy)|"
+    r"what(?:'s| is| was| are) .+ about$|how much (?:is|are|was|does|do|will)\b)\b"
 )
 _LAST = re.compile(
     r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b"
@@ -365,7 +368,8 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "busy" if re.search(r"\b(?:anything|something)\b", corrected) else "free"
     if _DURATION.search(corrected):
         return "duration"
-    if _NOTES.search(corrected):
+    # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes.
+    if _NOTES.search(corrected.rstrip("?!. ")) and not re.match(r"where\b", corrected):
         return "notes"
     if _WHERE.search(corrected):
         return "where"
