@@ -270,3 +270,22 @@ def test_an_airport_code_names_the_place_it_serves() -> None:
     assert {"toronto", "canada"} <= set(significant(places("YYZ")))
     # Only three capitals standing alone are a code: "Del Mar", "MAT137" and "del" are not.
     assert places("Dinner in Del Mar after MAT137, del") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # "did" can only look back: the 3rd of December just gone, a year ago.
+        ("what did I do on 3 December?", at(2025, 12, 3), at(2025, 12, 4)),
+        ("what did I have in December?", at(2025, 12, 1), at(2026, 1, 1)),
+        ("what happened the week of 16 November?", at(2026, 11, 16), at(2026, 11, 23)),
+        # "was" may be "what was on again?": the nearer of the two.
+        ("what was on 3 December?", at(2026, 12, 3), at(2026, 12, 4)),
+        ("what's on the week of 7 December?", at(2026, 12, 7), at(2026, 12, 14)),
+    ],
+)
+def test_a_date_asked_about_in_the_past_tense_is_the_last_one(
+    text: str, start: datetime, end: datetime
+) -> None:
+    window = understand(text, NOW).window
+    assert window is not None and (window.start, window.end) == (start, end)

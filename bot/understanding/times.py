@@ -65,6 +65,9 @@ _HOURS_THEN_DAY = re.compile(
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
 _UNTIL = re.compile(r"\b(?:until|till|til|thru|through)\b")
 _PAST = re.compile(r"\b(?:did|was|were|had|went|happened|last)\b")
+# A verb in the past: "what did I do on Nov 21?" asked in December is last month's 21st.
+_PAST_VERB = re.compile(r"\b(?:did|was|were|had|went|happened)\b")
+_NAMES_A_YEAR_OR_RELATIVE = re.compile(r"\b(?:\d{4}|next|this|coming|tomorrow|today|after)\b")
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -189,7 +192,10 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
     (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
     (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
-    (r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b", lambda m, n: _week(n, 0)),
+    (
+        r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b(?! of\b)",
+        lambda m, n: _week(n, 0),
+    ),
     (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
     (r"\blast week\b", lambda m, n: _week(n, -1)),
     (
@@ -356,7 +362,8 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         found = _best(_duckling(text, now), text)
         reading = TimeReading(None)
         if found is not None:
-            reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+            past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
+            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
     except NoSuchDate as no_such_date:
@@ -432,7 +439,30 @@ def _afternoon(moment: datetime, body: str, grain: str | None = "hour") -> datet
     return moment
 
 
-def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeReading:
+def _looking_back(day: date, body: str, now: datetime, verb: str) -> date:
+    """A date Duckling reads ahead ("Nov 21", "the 3rd") as the last one, when the question is
+    in the past tense and names no year or way forward: always after "did", "had", "went" or
+    "happened"; after "was" or "were" ("what was on Dec 14 again?") if the last one is nearer."""
+    if not verb or day <= now.date() or _NAMES_A_YEAR_OR_RELATIVE.search(body):
+        return day
+    try:
+        if re.search(rf"\b(?:{_MONTH})\b", body):
+            earlier = day.replace(year=day.year - 1)
+        elif day.month == 1:
+            earlier = day.replace(year=day.year - 1, month=12)
+        else:
+            earlier = day.replace(month=day.month - 1)
+    except ValueError:  # no 29 February or 31st that month: as Duckling read it
+        return day
+    if earlier > now.date():
+        return day
+    nearer = now.date() - earlier < day - now.date()
+    return earlier if nearer or verb not in ("was", "were") else day
+
+
+def _from_duckling(
+    found: Found, now: datetime, clock: str, past: bool, past_verb: str = ""
+) -> TimeReading:
     zone, value, body = now.tzinfo, found.value, found.body
     holiday = value.get("holidayBeta", "")
     span = (found.start, found.end)
@@ -479,15 +509,20 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
             day = now.date()  # "on Wednesday", asked on a Wednesday: today
         if past and day > now.date() and bare_weekday:
             day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
+        elif not bare_weekday:
+            day = _looking_back(day, body, now, past_verb)
         window = whole_day(day, now)
         if holiday:
             window = TimeWindow(window.start, window.end, f"{window.label} ({holiday})")
         return TimeReading(window, span=span, holiday=holiday)
     if grain == "week":
+        day = _looking_back(day, body, now, past_verb)  # "what happened the week of Nov 23?"
         weeks = (_monday(day) - _monday(now.date())).days // 7
         return TimeReading(_week(now, weeks), span=span)
     if grain == "month":
         first = day.replace(day=1)
+        earlier = _looking_back(first, body, now, past_verb)  # "what did I have in November?"
+        first = earlier if earlier.month == first.month else first
         following = (first + timedelta(days=32)).replace(day=1)
         months_on = (first.year - now.year) * 12 + first.month - now.month
         start = now if months_on == 0 else at(first, 0, zone)

@@ -78,7 +78,7 @@ FUNCTION_WORDS = frozenset(
 # appointment"): they count only when the user's own events have them, and then weakly.
 VAGUE_WORDS = frozenset(
     """
-    day days happening happen happens going coming upcoming scheduled booked event events
+    day days happening happen happens happened going coming upcoming scheduled booked event events
     thing things stuff calendar schedule agenda diary appointment appointments show list
     give find check time times date dates remind many long free busy available first last
     begin begins start starts starting end ends finish finishes take takes bring wear need
