@@ -289,3 +289,15 @@ def test_a_date_asked_about_in_the_past_tense_is_the_last_one(
 ) -> None:
     window = understand(text, NOW).window
     assert window is not None and (window.start, window.end) == (start, end)
+
+
+def test_a_name_before_a_title_owns_what_follows() -> None:
+    from bot.understanding.matching import owned_by_another
+    from integrations.calendar import Event
+
+    def titled(title: str) -> Event:
+        return Event(title, NOW, NOW + timedelta(hours=1))
+
+    assert not owned_by_another(titled("Kavya didi's wedding"), "wedding", "kavya")
+    assert not owned_by_another(titled("Aunt Mary's party"), "party", "mary")
+    assert owned_by_another(titled("Sam's wedding"), "wedding", "kavya")

@@ -240,6 +240,9 @@ def owned_by_another(event: Event, word: str, owner: str) -> bool:
     words = tokens(event.title, joined=False, possessive=True)
     wanted = tokens(word)[:1]
     return any(
-        holder.endswith("'s") and holder.removesuffix("'s") != owner and [after] == wanted
-        for holder, after in pairwise(words)
+        holder.endswith("'s")
+        and owner not in (holder.removesuffix("'s"), named_before)
+        and [after] == wanted
+        # "Kavya didi's wedding", "Aunt Mary's party": the name before a title is the owner.
+        for named_before, holder, after in zip(["", *words], words, words[1:], strict=False)
     )
