@@ -87,6 +87,18 @@ NOW = at(2026, 11, 25, 10)  # a Wednesday
             at(2026, 11, 27, 14),
             "Friday 27 November 12:00–14:00",
         ),
+        (
+            "is my morning free tomorrow?",
+            at(2026, 11, 26),
+            at(2026, 11, 26, 12),
+            "tomorrow morning",
+        ),
+        (
+            "everything till the end of the year",
+            NOW,
+            at(2027, 1, 1),
+            "from now to the end of the year",
+        ),
     ],
 )
 def test_time_windows(text: str, start: datetime, end: datetime, label: str) -> None:

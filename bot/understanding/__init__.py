@@ -65,7 +65,8 @@ _WRITE = re.compile(
     r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
     r"forward|an?|the|that|i'm|i'll|i am)\b)"
     r"|(?:book|call|ring|phone|change|update|block|clear|mark|share|order|plan)\s+"
-    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b)"
+    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b"
+    r"|(?:change|update|switch) (?:[a-z0-9':]+ ){1,3}(?:to|into)\b)"  # "change yoga to 7pm"
 )
 _WRITE_ANYWHERE = re.compile(
     r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"

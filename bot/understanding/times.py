@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 DateOrder = Literal["day-first", "month-first"]
 YEARS = range(1900, 2200)  # explicit years outside these are refused, not looked up
 MOMENT = timedelta(hours=1)
+DAY = timedelta(days=1)
 # Countries that write the month first in numeric dates (12/14 is 14 December).
 MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
 # Usual hours of a meal, when a question uses one as a time ("am I free for lunch?").
@@ -215,6 +216,10 @@ _RULES: list[tuple[str, Any]] = [
         rf"|\b({_WEEKDAY}|today|tomorrow) (?:week|fortnight)\b",
         lambda m, n: _a_week_on(m, n),
     ),
+    (
+        r"\b(?:until|till|til|through|thru|to|by) (?:the )?end of (?:the |this )?(month|year)\b",
+        lambda m, n: _to_end_of(m[1], n),
+    ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
@@ -249,6 +254,16 @@ def _a_week_on(match: re.Match[str], now: datetime) -> TimeWindow:
     if named in WEEKDAYS and day == today:
         day += timedelta(days=7)
     return whole_day(day + timedelta(days=7 * weeks), now)
+
+
+def _to_end_of(period: str, now: datetime) -> TimeWindow:
+    """ "Everything till the end of the year": from now to the end of this month or year."""
+    today = now.date()
+    if period == "year":
+        following = date(today.year + 1, 1, 1)
+    else:
+        following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return TimeWindow(now, at(following, 0, now.tzinfo), f"from now to the end of the {period}")
 
 
 def _month_end(now: datetime, months_on: int) -> TimeWindow:
@@ -366,6 +381,7 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
             reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
+        reading = _part_of_day(reading, text, now, clock)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -373,6 +389,24 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> TimeReading:
+    """ "Is my morning free tomorrow?": the part of the day said apart from the day itself
+    (Duckling reads only "tomorrow") narrows the whole day to it."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or reading.moment or window.end - window.start != DAY:
+        return reading
+    outside = text[: span[0]] + " " * (span[1] - span[0]) + text[span[1] :]
+    part = re.search(r"\b(?:my|the) (morning|afternoon|evening)\b", outside)
+    if not part or (window.start.hour, window.start.minute) != (0, 0):
+        return reading
+    first, last = next(hours for hours, name in _PARTS.items() if name == part[1])
+    start, end = (
+        at(window.start.date(), first, now.tzinfo),
+        at(window.start.date(), last, now.tzinfo),
+    )
+    return TimeReading(TimeWindow(start, end, window_label(start, end, now, clock)), span=span)
 
 
 def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
