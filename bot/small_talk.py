@@ -63,7 +63,10 @@ def small_talk(text: str) -> tuple[Kind, str] | None:
     lowered = text.lower().replace("’", "'")
     for emoji, word in EMOJI_WORDS.items():
         lowered = lowered.replace(emoji, word)
-    words = re.findall(r"[a-z']+", lowered)
+    from bot.understanding.words import ALIASES  # here: the understanding imports this module
+
+    # Chat spellings as questions have them: "what can u do", "how r u".
+    words = [ALIASES.get(word, word) for word in re.findall(r"[a-z']+", lowered)]
     if not words or len(words) > MOST_WORDS:
         return None
     found: list[tuple[Kind, str]] = []
