@@ -313,3 +313,27 @@ def test_a_name_before_a_title_owns_what_follows() -> None:
     assert not owned_by_another(titled("Kavya didi's wedding"), "wedding", "kavya")
     assert not owned_by_another(titled("Aunt Mary's party"), "party", "mary")
     assert owned_by_another(titled("Sam's wedding"), "wedding", "kavya")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("omg when is the dentist thing, i totally forgot", "calendar"),
+        ("when is the dentist, i totally forgot", "calendar"),
+        # The aside does not make a question of what is none.
+        ("best pizza in brooklyn, i totally forgot", "other"),
+    ],
+)
+def test_an_aside_after_the_question_does_not_decide_its_kind(text: str, kind: str) -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [Event("Dentist – Dr. Liang", NOW, NOW + timedelta(hours=1))]
+    assert understand(text, NOW, significance=lambda: Significance.of(events)).kind == kind
+
+
+def test_small_talk_in_chat_spellings() -> None:
+    from bot.small_talk import small_talk
+
+    assert small_talk("what can u do") == ("about", "what can you do")
+    assert small_talk("ty sm!!") == ("thanks", "ty")

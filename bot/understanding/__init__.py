@@ -93,6 +93,9 @@ _OCCASION = re.compile(
     r"^(?:when|where|what time)(?:'s|s| is| are| was| were) (?:the|our) "
     r"[a-z][\w'-]*(?: [a-z][\w'-]*)?$"
 )
+_ASKS_A_QUESTION = re.compile(
+    r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
+)
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
@@ -142,7 +145,7 @@ _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
     r"agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|get there|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
-    r"dial[- ]in|description|what do i need|anything i need|"
+    r"dial[- ]in|description|what do i need|anything i need|need (?:anything|something)|"
     r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
     r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring)|"
     # "what am I getting Anika?" (a gift), "what's the talk about?", "how much is the rent?"
@@ -352,7 +355,19 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
     in_calendar = sum(known.uses(word) for word in unknown)
-    return "calendar" if in_calendar * 2 >= len(unknown) else "other"
+    if in_calendar * 2 >= len(unknown):
+        return "calendar"
+    # "When is the dentist thing, I totally forgot": a question, then an aside. The question's
+    # own clause decides.
+    asked, *aside = re.split(r"[,;!?]|\s[-–—]\s", corrected, maxsplit=1)
+    asked_words = set(significant(asked, possessive=True)) if "".join(aside).strip() else set()
+    first = [word for word in unknown if word in asked_words]
+    in_first = sum(known.uses(word) for word in first)
+    return (
+        "calendar"
+        if first and _ASKS_A_QUESTION.match(asked) and in_first * 2 >= len(first)
+        else "other"
+    )
 
 
 def _asks(corrected: str, reading: TimeReading) -> Asks:

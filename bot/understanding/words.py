@@ -30,7 +30,8 @@ ALIASES = {
     "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
     "wks": "weeks", "mnth": "month", "hrs": "hours", "fri": "friday", "arvo": "afternoon",
     "arvos": "afternoons", "avvo": "afternoon", "ive": "i've",
-    "wuts": "what's", "abt": "about", "sched": "schedule",
+    "wuts": "what's", "abt": "about", "sched": "schedule", "aft": "afternoon", "goin": "going",
+    "doin": "doing", "nothin": "nothing", "somethin": "something", "sm": "so much",
 }  # fmt: skip
 # Short weekday names that are also words ("the sun", "sat down", "c'mon"): a weekday only
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
