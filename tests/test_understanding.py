@@ -337,3 +337,11 @@ def test_small_talk_in_chat_spellings() -> None:
 
     assert small_talk("what can u do") == ("about", "what can you do")
     assert small_talk("ty sm!!") == ("thanks", "ty")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["who's coming to the review?", "who else is at the dinner on friday", "who am i meeting at 3"],
+)
+def test_who_is_invited_is_asked_for(text: str) -> None:
+    assert understand(text, NOW).asks == "who"

@@ -160,7 +160,7 @@ class CalendarFindings:
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when"):
             return describe(self.events[0], view, "notes")
-        if view.asks in ("where", "duration", "notes"):
+        if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
             heading = f"Your next “{subject}”:"
@@ -428,6 +428,7 @@ def _plain(event: Event) -> dict[str, object]:
         "all_day": event.all_day,
         "location": event.location or None,
         "notes": event.description or None,
+        "attendees": list(event.attendees) or None,
     }
 
 

@@ -31,7 +31,7 @@ __all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
 Kind = Literal["calendar", "write", "small_talk", "other"]
 Asks = Literal[
-    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until"
+    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until", "who"
 ]
 
 
@@ -152,6 +152,12 @@ _NOTES = re.compile(
     r"what (?:am i|are we|should i|shall i|do i) (?:getting|giving|buying|get|give|buy)|"
     r"what(?:'s| is| was| are) .+ about$|how much (?:is|are|was|does|do|will)\b)\b"
 )
+# Who is invited: "who's coming to the committee meeting?", "who else is at the dinner?"
+_WHO = re.compile(
+    r"\bwho(?:'s| is| are|'re| will be| else is| else)? (?:coming|going|attending|invited|joining"
+    r"|in|at|there|on)\b|\bwho (?:am i|will i be|do i) (?:meeting|seeing|with)\b|\bwith whom\b"
+    r"|\bguest list\b|\battendees\b"
+)
 _LAST = re.compile(
     r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b"
     r"|\bwhen (?:my|the|our) (?:\S+ ){1,3}?(?:was|were)\b"  # "idk when my physical was"
@@ -194,7 +200,9 @@ def understand(
         subject_words = _subject(corrected, reading, order, text, calendar)
     kind = plain or _kind(corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
-    next_only = asks in ("when", "where", "duration", "notes", "until") and not reading.window
+    next_only = (
+        asks in ("when", "where", "duration", "notes", "until", "who") and not reading.window
+    )
     if _NEXT.search(corrected) and reading.window is None and asks != "last":
         next_only = True
     window = reading.window
@@ -331,7 +339,8 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 
 
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
-    if _GENERAL.match(corrected):
+    # "Who is at the potluck?" may be about an event: its words decide, below.
+    if _GENERAL.match(corrected) and not _WHO.search(corrected):
         return "other"
     # "How do I make mulled wine?" asks how to do something: about the calendar only when what
     # it names is in the user's events ("how do I get to the flat viewing?").
@@ -384,6 +393,8 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "busy" if re.search(r"\b(?:anything|something)\b", corrected) else "free"
     if _DURATION.search(corrected):
         return "duration"
+    if _WHO.search(corrected):
+        return "who"
     # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes.
     if _NOTES.search(corrected.rstrip("?!. ")) and not re.match(r"where\b", corrected):
         return "notes"
