@@ -420,7 +420,7 @@ def understand_for(context: ToolContext, text: str) -> Question:
 
 
 def _plain(event: Event) -> dict[str, object]:
-    return {
+    plain: dict[str, object] = {
         "title": event.title,
         "weekday": event.start.strftime("%A"),
         "start": _iso(event.start, event.all_day),
@@ -428,8 +428,10 @@ def _plain(event: Event) -> dict[str, object]:
         "all_day": event.all_day,
         "location": event.location or None,
         "notes": event.description or None,
-        "attendees": list(event.attendees) or None,
     }
+    if event.attendees:  # only when there are some, so an event without reads as it always has
+        plain["attendees"] = list(event.attendees)
+    return plain
 
 
 def _iso(moment: datetime, all_day: bool) -> str:
