@@ -154,7 +154,7 @@ _NOTES = re.compile(
 )
 # Who is invited: "who's coming to the committee meeting?", "who else is at the dinner?"
 _WHO = re.compile(
-    r"\bwho(?:'s| is| are|'re| will be| else is| else)? (?:coming|going|attending|invited|joining"
+    r"\bwho(?:'s|s| is| are|'re| will be| else is| else)? (?:coming|going|attending|invited|joining"
     r"|in|at|there|on)\b|\bwho (?:am i|will i be|do i) (?:meeting|seeing|with)\b|\bwith whom\b"
     r"|\bguest list\b|\battendees\b"
 )
