@@ -8,7 +8,7 @@ the window's events come back, marked as not matching, so the answer can say so.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.config import UserSettings
@@ -211,7 +211,11 @@ class CalendarFindings:
         if not any(event.busy for event in self.events):
             nothing = "nothing is on your calendar then" if not self.events else "nothing blocks it"
             return f"{yes}, you're free {when}: {nothing}.{_shown_free(self.events)}"
-        return self._listed(f"{no}, {when} you have:", one_day, view)
+        # What makes them busy is listed; what is marked free is only named as such.
+        busy = replace(self, events=[event for event in self.events if event.busy])
+        listed = busy._listed(f"{no}, {when} you have:", one_day, view)
+        shown_free = _shown_free([event for event in self.events if not event.busy])
+        return f"{listed}\n{shown_free.strip()}" if shown_free else listed
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
