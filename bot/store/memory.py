@@ -250,7 +250,9 @@ def _event_from(text: str) -> Event:
         datetime.fromisoformat(record.pop("start")),
         datetime.fromisoformat(record.pop("end")),
     )
-    return Event(start=start, end=end, **record)
+    # JSON has no tuples; an event kept before events had attendees has none.
+    attendees = tuple(record.pop("attendees", ()))
+    return Event(start=start, end=end, attendees=attendees, **record)
 
 
 def _question_json(question: Question) -> str:
