@@ -28,7 +28,7 @@ def asked(assistant: Assistant, question: str) -> str:
 
 @pytest.mark.parametrize(
     "question",
-    ["what's on over Christmas?", "what am I doing for xmas?", "who am I seeing at Christmas?"],
+    ["what's on over Christmas?", "what am I doing for xmas?", "anything on at Christmas?"],
 )
 def test_over_christmas_is_the_christmas_days(alex: Assistant, question: str) -> None:
     reply = asked(alex, question)
