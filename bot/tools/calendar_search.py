@@ -387,7 +387,8 @@ def _ranked(
     # question names a place the event is not at ("when do I get home from Lisbon?").
     asked_back = {m[0] for m in RETURN.finditer(text.lower())}
     named_back = bool(asked_back & {m[0] for m in RETURN.finditer(top.title.lower())})
-    named_back = named_back and named_in(top, _places(text.lower()))
+    places = _places(TRIP.sub(" ", text.lower()))
+    named_back = named_back and (not places or named_in(top, places))
     if not named_back and (travelled := _travel(text.lower(), events, found, user)):
         return travelled
     covered = [coverage(event, words, significance) >= HALF for event in events]
