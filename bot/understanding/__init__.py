@@ -307,6 +307,20 @@ _REQUEST = re.compile(
     r"(?:check|see|look up|look|find|tell me|show me|let me know)\b"
     # Idioms that ask "what is happening": "what's going down", "what's the go with Sunday".
     r"|\bgoing down\b|\bthe go (?:with|for|on)\b|\btell me about\b|\bany chance\b"
+    r"|\bin store(?: for (?:me|us))?\b"
+    # Courtesies around a question: "would you mind telling me…", "sorry to bother you, but…",
+    # "if it's not too much trouble", "I'd be ever so grateful if you could tell me…".
+    r"|\b(?:would|do) you mind (?:telling|letting|showing) (?:me|us)(?: know)?\b"
+    r"|\b(?:would|could) you be (?:so kind as|kind enough|good enough) to\b"
+    r"|\b(?:i'd|i would|we'd|we would) be (?:\w+ )?(?:so |very |most )?"
+    r"(?:grateful|obliged|thankful)"
+    r"(?: if you (?:could|would|can|might)(?: (?:tell|let|show) (?:me|us)(?: know)?)?)?"
+    r"|\b(?:(?:i'm |i am )?sorry )?to (?:bother|trouble|pester|disturb) you(?:,? but)?"
+    r"|\bif (?:it's|it is|it isn't|it's not) (?:not )?too much (?:trouble|bother)\b"
+    r"|\bif you (?:don't|do not) mind(?: me asking| my asking)?\b"
+    r"|\b(?:(?:could|would|can) you )?(?:possibly|kindly) (?:tell|let|remind|show) (?:me|us)"
+    r"(?: know)?\b"
+    r"|\bdo you (?:happen to )?know\b"
 )
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 

@@ -18,7 +18,12 @@ Readings chosen where English is ambiguous (Duckling's own differ on some):
   Sunday, "this week" runs to the end of the week about to start.
 - "the next 5 days": from now to the end of the fourth day after today (today counts).
 - "after 7pm Wednesday" runs to the end of that day; "before noon tomorrow" from its start.
-- "until Friday" includes Friday.
+- "until Friday" includes Friday; "between now and the end of January" runs from now.
+- "after the 5th" / "from the 5th": from the day after / that day on, OPEN_ENDED long; "since
+  the start of December" from then to now.
+- "the first weekend of January": its first Saturday and the Sunday after.
+- A date in a question in the past tense ("what was I doing on the 26th of November?") is the
+  last one, not next year's.
 - A bare hour without am/pm from 1 to 7 ("between 2 and 4") is in the afternoon.
 - A moment ("am I free at 3pm Friday?") is the hour from it: events overlapping it count.
 """
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 DateOrder = Literal["day-first", "month-first"]
 YEARS = range(1900, 2200)  # explicit years outside these are refused, not looked up
 MOMENT = timedelta(hours=1)
+# How far "after the 5th" or "from Christmas on" reaches: a list that long is cut short anyway.
+OPEN_ENDED = timedelta(weeks=8)
 # Countries that write the month first in numeric dates (12/14 is 14 December).
 MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
 # Usual hours of a meal, when a question uses one as a time ("am I free for lunch?").
@@ -183,7 +190,13 @@ def _count(word: str) -> int:
 
 Rule = tuple[re.Pattern[str], Any]  # the pattern and (match, now) -> TimeWindow
 _WEEKDAY = "|".join(WEEKDAYS)
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
+             "4th": 3, "last": -1}  # fmt: skip
 _RULES: list[tuple[str, Any]] = [
+    (
+        rf"\b(?:the )?({'|'.join(_ORDINALS)}) (?:weekend|wkend) (?:of|in) ({_MONTH})\b",
+        lambda m, n: _weekend_of_month(m, n),
+    ),
     (r"\b(?:the )?weekend after next\b", lambda m, n: _weekend(n, 2)),
     (r"\bnext (?:weekend|wkend)\b", lambda m, n: _weekend(n, 1)),
     (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
@@ -220,6 +233,26 @@ _RULES: list[tuple[str, Any]] = [
     ),
 ]
 _OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULES]
+
+
+def _weekend_of_month(match: re.Match[str], now: datetime) -> TimeWindow:
+    """ "The first weekend of January": the month's first Saturday and the Sunday after (the
+    last one: its last Saturday), in the month's next coming (or current) occurrence."""
+    month = _month_number(match[2])
+    year = now.year + (month < now.month)
+    last_day = calendar.monthrange(year, month)[1]
+    saturdays = [
+        date(year, month, day)
+        for day in range(1, last_day + 1)
+        if date(year, month, day).weekday() == 5
+    ]
+    saturday = saturdays[_ORDINALS[match[1]]]
+    window = TimeWindow(
+        at(saturday, 0, now.tzinfo),
+        at(saturday + timedelta(days=2), 0, now.tzinfo),
+        f"the weekend of {day_label(saturday, now.date())}",
+    )
+    return window
 
 
 def _right_now(now: datetime) -> TimeReading:
@@ -327,11 +360,11 @@ def _month_number(name: str) -> int:
     return next(i for i, month in enumerate(MONTHS, 1) if month.startswith(name[:3]))
 
 
-def prepare(corrected: str, order: DateOrder) -> str:
+def prepare(corrected: str, order: DateOrder, keep_meals: bool = False) -> str:
     """The text Duckling reads: numeric dates spelt out, meal words and the "up to" of "what am
     I up to" blanked, "first thing tomorrow" as "tomorrow morning", "between 2 and 4 tomorrow"
     as "tomorrow between 2 and 4" (Duckling reads it from today; same length)."""
-    text = _MEALS.sub(_blank, corrected)
+    text = corrected if keep_meals else _MEALS.sub(_blank, corrected)
     text = _UP_TO.sub(lambda m: m[1] + _blank(m[2]), text)
     text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
     text = _HOURS_THEN_DAY.sub(lambda m: f"{m[2]} {m[1]}", text)
@@ -351,12 +384,16 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
                 found = rule(match, now)
                 if isinstance(found, TimeReading):
                     return TimeReading(found.window, found.moment, match.span())
-                return TimeReading(found, span=match.span())
+                return _from_now(TimeReading(found, span=match.span()), corrected, now, clock)
         text = prepare(corrected, order)
-        found = _best(_duckling(text, now), text)
+        found = _best(_duckling(text, now), prepare(corrected, order, keep_meals=True))
         reading = TimeReading(None)
         if found is not None:
-            reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+            past = bool(_PAST.search(corrected))
+            reading = _from_duckling(found, now, clock, past=past)
+            if _SINCE.search(text[: found.start]):
+                reading = _since(_from_duckling(found, now, clock, past=True, whole=True), now)
+            reading = _from_now(reading, text, now, clock)
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
     except NoSuchDate as no_such_date:
@@ -366,6 +403,41 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+# "between now and the end of January", "until the end of the month": from now, not from the
+# start of what is named (Duckling reads only "the end of January").
+_FROM_NOW = re.compile(
+    r"\b(?:between (?:now|today) and|from (?:now|today) (?:until|till|til|to|through|on to))"
+    r"\s+(?:the\s+)?$"
+)
+# "until the end of January" (but "how many days till the weekend" counts to its start).
+_UNTIL_THE_END = re.compile(r"\b(?:until|till|til|up to|up until|through|thru)\s+(?:the\s+)?$")
+
+
+def _from_now(reading: TimeReading, text: str, now: datetime, clock: str) -> TimeReading:
+    """The reading from now on when the words before the phrase say so."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or window.start <= now:
+        return reading
+    before = text[: span[0]]
+    to_the_end = _UNTIL_THE_END.search(before) and text[span[0] :].startswith("end")
+    if not (_FROM_NOW.search(before) or to_the_end):
+        return reading
+    label = window_label(now, window.end, now, clock)
+    return TimeReading(TimeWindow(now, window.end, label), span=span)
+
+
+_SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:(?:start|beginning) of\s+(?:the\s+)?)?$")
+
+
+def _since(whole: TimeReading, now: datetime) -> TimeReading:
+    """ "Since the start of December": from the start of what is named to now."""
+    window = whole.window
+    if window is None or window.start >= now:
+        return whole
+    label = f"since {day_label(window.start.date(), now.date())}"
+    return TimeReading(TimeWindow(window.start, now, label), span=whole.span)
 
 
 def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
@@ -397,7 +469,8 @@ def _zone_name(now: datetime) -> str:
 
 def _best(found: list[Found], text: str) -> Found | None:
     """The longest phrase. "1:1" (as in "my 1:1 with Priya") is a name, not a clock time, and
-    a holiday before a noun ("the Christmas party", "Easter egg hunt") names an event."""
+    a holiday before a noun ("the Christmas party", "Easter egg hunt", "the Christmas dinner":
+    `text` keeps its meal words) names an event."""
     found = [
         item
         for item in found
@@ -421,18 +494,22 @@ def _moment(value: dict[str, Any], zone: Any) -> datetime:
 
 
 def _afternoon(moment: datetime, body: str, grain: str | None = "hour") -> datetime:
-    """A bare "2" or "at 4" means the afternoon; "2am", "02:00", "morning" do not. A bare "12"
-    ("before 12 on Monday") is noon, which Duckling reads as midnight."""
+    """A bare "2", "at 4" or "2 o'clock" means the afternoon; "2am", "02:00", "morning" do not.
+    A bare "12" ("before 12 on Monday") is noon, which Duckling reads as midnight."""
     if grain not in ("hour", "minute"):
         return moment
-    if 1 <= moment.hour <= 7 and not re.search(r"\b0\d|a\.?m\b|morning|o'?clock\b", body):
+    if 1 <= moment.hour <= 7 and not re.search(r"\b0\d|a\.?m\b|morning", body):
         return moment + timedelta(hours=12)
     if (moment.hour, moment.minute) == (0, 0) and _BARE_TWELVE.search(body):
         return moment + timedelta(hours=12)
     return moment
 
 
-def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeReading:
+def _from_duckling(
+    found: Found, now: datetime, clock: str, past: bool, whole: bool = False
+) -> TimeReading:
+    """Duckling's finding as a window; `whole`: a week, month or year from its start, not from
+    now ("since the start of this month")."""
     zone, value, body = now.tzinfo, found.value, found.body
     holiday = value.get("holidayBeta", "")
     span = (found.start, found.end)
@@ -457,6 +534,8 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
             start = max(now, day_start) if end.date() == now.date() else day_start
             if _UNTIL.search(body) or value["to"].get("grain") == "day":
                 start = now  # "before Christmas": from now, not from the day's start
+        if end is None and value["from"].get("grain") not in ("hour", "minute", "second"):
+            return _open_ended(start, value["from"].get("grain"), body, now, clock, span)
         if end is None:
             end = at(start.date() + timedelta(days=1), 0, zone)
         label = window_label(start, end, now, clock)
@@ -479,18 +558,25 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
             day = now.date()  # "on Wednesday", asked on a Wednesday: today
         if past and day > now.date() and bare_weekday:
             day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
+        elif past and day > now.date() and _A_DATE.search(body) and not _YEAR.search(body):
+            # "What was I doing on the 26th of November?": the one just gone, not next year's.
+            day = _year_before(day, now.date())
         window = whole_day(day, now)
         if holiday:
             window = TimeWindow(window.start, window.end, f"{window.label} ({holiday})")
         return TimeReading(window, span=span, holiday=holiday)
     if grain == "week":
         weeks = (_monday(day) - _monday(now.date())).days // 7
+        if whole:
+            monday = _monday(day)
+            start, end = at(monday, 0, zone), at(monday + timedelta(days=7), 0, zone)
+            return TimeReading(TimeWindow(start, end, body), span=span)
         return TimeReading(_week(now, weeks), span=span)
     if grain == "month":
         first = day.replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)
         months_on = (first.year - now.year) * 12 + first.month - now.month
-        start = now if months_on == 0 else at(first, 0, zone)
+        start = now if months_on == 0 and not whole else at(first, 0, zone)
         label = {0: "this month", 1: "next month", -1: "last month"}.get(months_on)
         if label is None:
             label = MONTHS[first.month - 1].title()
@@ -498,8 +584,43 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
         return TimeReading(TimeWindow(start, at(following, 0, zone), label), span=span)
     # Quarters and years: the whole of it.
     following = day.replace(year=day.year + 1) if grain == "year" else day + timedelta(days=92)
-    start = max(now, at(day, 0, zone))
+    start = at(day, 0, zone) if whole else max(now, at(day, 0, zone))
     return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
+
+
+_A_DATE = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\b|\b(?:{_MONTH})\b")
+_YEAR = re.compile(r"\b\d{4}\b|\bnext\b")
+
+
+def _year_before(day: date, today: date) -> date:
+    """The same date a year earlier, if that is not in the future (29 February aside)."""
+    try:
+        earlier = day.replace(year=day.year - 1)
+    except ValueError:
+        return day
+    return earlier if earlier <= today else day
+
+
+def _open_ended(
+    start: datetime, grain: str | None, body: str, now: datetime, clock: str, span: tuple[int, int]
+) -> TimeReading:
+    """ "After the 5th of January": from the day after it, OPEN_ENDED long ("from the 5th": from
+    that day); "since Monday": from the last Monday to now."""
+    zone, day = now.tzinfo, start.date()
+    if body.startswith("since"):
+        if day > now.date():
+            weekly = grain == "day" and re.search(rf"\b(?:{_WEEKDAY})\b", body)
+            day = day - timedelta(days=7) if weekly else _year_before(day, now.date())
+        begin = at(day, 0, zone)
+        return TimeReading(TimeWindow(begin, now, f"since {day_label(day, now.date())}"), span=span)
+    if body.startswith("after"):
+        if grain == "month":
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        else:
+            day += timedelta(days=7 if grain == "week" else 1)
+    begin = max(now, at(day, 0, zone))
+    end = begin + OPEN_ENDED
+    return TimeReading(TimeWindow(begin, end, window_label(begin, end, now, clock)), span=span)
 
 
 def moment_label(moment: datetime, now: datetime, clock: str) -> str:

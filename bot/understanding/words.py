@@ -42,6 +42,7 @@ PHRASES = {
     r"\bin the a\.?m\b\.?": "in the morning",
     r"\bin the p\.?m\b\.?": "in the afternoon",
     r"\bturkey day\b": "thanksgiving",  # American
+    r"\bthis side of\b": "before",  # "anything on this side of Christmas?"
 }
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
@@ -70,7 +71,7 @@ FUNCTION_WORDS = frozenset(
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
     interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
-    checking wondering
+    checking wondering since
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
