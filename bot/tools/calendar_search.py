@@ -276,7 +276,7 @@ def search_calendar(
         ranked = [event for event in ranked if not event.cancelled]
         matched = bool(ranked)
         in_notes = matched and named_in_notes(ranked[0], significant(text))
-        if not ranked and start is not None:
+        if not ranked:
             elsewhere = _nearest(_ranked(known, text, significance, context.user), begin)
         # Words that match nothing leave a window's events to list, unless one event was
         # wanted by name ("when is ...?", a rule's `limit: 1`).

@@ -65,7 +65,9 @@ _WRITE = re.compile(
     r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
     r"forward|an?|the|that|i'm|i'll|i am)\b)"
     r"|(?:book|call|ring|phone|change|update|block|clear|mark|share|order|plan)\s+"
-    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b)"
+    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b"
+    # "change choir to half past seven": what to change, then to what.
+    r"|(?:change|update|switch|alter)\s+(?:[a-z0-9':]+ ){1,3}to\b)"
 )
 _WRITE_ANYWHERE = re.compile(
     r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
@@ -83,6 +85,9 @@ _GENERAL = re.compile(
     r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
+    # Advice, not plans: "what's the best way to…", "what's a good recipe for…".
+    r"what(?:'s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
+    r"quickest|simplest|right|proper) (?:way|ways|recipe|recipes|method|remedy|cure|trick|tip)s?\b|"
     r"what(?:'s| is) \d|what does .* mean\b)"
 )
 # "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
@@ -140,7 +145,8 @@ _AT_A_MOMENT = re.compile(
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
     r"agenda for|gift|present|reading|need to be (?:at|there)|arrive|get there|"
-    r"reference|ref|booking|confirmation|code|password|tickets?|"
+    r"reference|ref|booking|confirmation|code|password|passcode|pin|tickets?|numbers?|"
+    r"park|parking|check[- ]?in|boarding|gate|"
     r"dial[- ]in|description|what do i need|anything i need|"
     r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
     r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring))\b"
@@ -342,6 +348,9 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
         return "calendar"
     if reading.window and _FITS.search(corrected.rstrip("?!. ")):
+        return "calendar"
+    # "What's the number for the taxi on New Year's Eve?": what an event's notes hold, that day.
+    if reading.window and _NOTES.search(corrected):
         return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
