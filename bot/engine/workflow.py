@@ -147,6 +147,8 @@ class Workflow:
             "end": question.window.end if question.window else None,
             "text": subject,
             "limit": self._limit(question),
+            "part_of_day": question.part_of_day,
+            "during": question.during,
             # "What will the weather be?" names no time or event: it means the last one talked of.
             "event": focus if not (question.window or subject) else None,
         }
@@ -175,7 +177,8 @@ def _failed(rule: Rule, error: ToolError) -> str:
     return f"My rule “{rule.name}” is set up wrongly ({error.message}). Please check it."
 
 
-QUESTION_VALUES = {"start", "end", "text", "limit"}  # known before any step runs
+# Known before any step runs.
+QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during"}
 
 
 def batches(steps: Sequence[ToolStep | AnswerStep]) -> Iterator[list[ToolStep] | AnswerStep]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from bot.config import UserSettings
 from bot.formatting import (
@@ -20,6 +21,7 @@ from bot.formatting import (
     event_line,
     events_by_day,
     titled,
+    when_text,
 )
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
@@ -45,6 +47,7 @@ from bot.understanding.matching import (
     score,
     significant,
 )
+from bot.understanding.times import PARTS_OF_DAY, PartOfDay, at
 from bot.understanding.words import VAGUE_WORDS
 from integrations.calendar import CalendarError, Event
 
@@ -72,6 +75,7 @@ class CalendarFindings:
     notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
     in_notes: bool = False  # the words name something in the first event's notes ("homework")
     cancelled: tuple[Event, ...] = ()  # called-off events the words name best, said as such
+    during: Event | None = None  # the events listed are those while this one lasts
 
     @property
     def subject(self) -> str:
@@ -143,6 +147,14 @@ class CalendarFindings:
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
+        if self.during is not None and view.asks in ("list", "count"):
+            during = f"while {titled(self.during)} ({when_text(self.during, view)})"
+            if view.asks == "count":
+                count = len(self.events) + self.more
+                return self._listed(
+                    f"{count} event{'' if count == 1 else 's'} {during}:", False, view
+                )
+            return self._listed(f"{during[:1].upper()}{during[1:]}:", False, view)
         if view.asks == "count":
             count = len(self.events) + self.more
             what = f"“{subject}”" if subject else "event"
@@ -233,6 +245,8 @@ def search_calendar(
     end: datetime | None = None,
     text: str = "",
     limit: int = 10,
+    part_of_day: PartOfDay | Literal[""] = "",
+    during: bool = False,
 ) -> CalendarFindings:
     """Look up events in the user's own calendars, between two times, ranked by words.
 
@@ -248,6 +262,10 @@ def search_calendar(
             place, then notes) has the rarest of them come back. If no event matches, every
             event in the range comes back, marked as not matching. Leave empty to list the range.
         limit: At most this many events, the earliest first (1 for "when is my next ...").
+        part_of_day: Only events in that part of each day, e.g. "evening" for "which evenings
+            am I out next week?". Leave empty otherwise.
+        during: True for every event while the one the words name lasts, e.g. for "what's on
+            while I'm in Sydney?" (text "Sydney").
     """
     begin = context.localize(start) if start else context.now()
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
@@ -282,6 +300,11 @@ def search_calendar(
         # wanted by name ("when is ...?", a rule's `limit: 1`).
         if ranked or start is None or limit == 1:
             events = ranked
+    stay = _longest(events) if during and matched and significant(text) else None
+    if stay is not None:
+        events = [e for e in context.calendar.events(stay.start, stay.end) if e != stay]
+    if part_of_day:
+        events = [event for event in events if _during_part(event, part_of_day)]
     limit = max(1, limit)
     # One event wanted ("when is ...?"): the others are not "more" of an answer.
     more = max(0, len(events) - limit) if limit > 1 else 0
@@ -296,7 +319,28 @@ def search_calendar(
         notes=notes,
         in_notes=in_notes,
         cancelled=cancelled,
+        during=stay,
     )
+
+
+def _longest(events: list[Event]) -> Event | None:
+    """The event the others happen during: the longest ("the stay in Sydney", not its flights)."""
+    return max(events, key=lambda event: event.end - event.start, default=None)
+
+
+def _during_part(event: Event, part: PartOfDay) -> bool:
+    """Whether a timed event takes up some of that part of any day it runs on."""
+    if event.all_day:
+        return False
+    first, last = PARTS_OF_DAY[part]
+    day = event.start.date()
+    while day <= event.end.date():
+        if event.start < at(day, last, event.start.tzinfo) and event.end > at(
+            day, first, event.start.tzinfo
+        ):
+            return True
+        day += timedelta(days=1)
+    return False
 
 
 def _cancelled(*found: list[Event]) -> list[Event]:

@@ -13,12 +13,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from bot.small_talk import small_talk
 from bot.understanding.matching import Significance, significant, tokens
 from bot.understanding.times import (
+    PARTS_OF_DAY,
     DateOrder,
+    PartOfDay,
     TimeReading,
     TimeWindow,
     date_order_for,
@@ -47,6 +49,8 @@ class Question:
     kind: Kind = "calendar"
     asks: Asks = "list"  # what the answer must say
     moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
+    part_of_day: PartOfDay | Literal[""] = ""  # "in the mornings next week": of each day
+    during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
 
 
 _POLITE = (
@@ -157,6 +161,15 @@ _NEXT = re.compile(
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
 )
 _OWNED = re.compile(r"\bmy (\w+)")
+# "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
+_DURING = re.compile(
+    r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
+    r"(?:in|at|on|staying|visiting)\b|\bduring (?:my|our|the)\b"
+)
+# "In the mornings next week", "every evening this week": that part of each day, not a subject.
+_EACH_PART = re.compile(
+    rf"\b(?:(?:every|each) ({'|'.join(PARTS_OF_DAY)})|({'|'.join(PARTS_OF_DAY)})s)\b"
+)
 
 
 def understand(
@@ -190,15 +203,26 @@ def understand(
         subject_words = _subject(corrected, reading, order, text, calendar)
     kind = plain or _kind(corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
+    during = bool(_DURING.search(corrected)) and not reading.window
+    if during and asks not in ("count", "free", "busy"):
+        asks = "list"
     next_only = asks in ("when", "where", "duration", "notes", "until") and not reading.window
     if _NEXT.search(corrected) and reading.window is None and asks != "last":
-        next_only = True
+        next_only = not during
     window = reading.window
     if asks == "last" and window is None:
         window = past_year(now)
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
+    part_of_day: PartOfDay | Literal[""] = ""
+    if each_part := _EACH_PART.search(corrected):
+        part_of_day = cast(PartOfDay, each_part[1] or each_part[2])
+        plural = {f"{part_of_day}s", part_of_day}
+        subject_words = [w for w in subject_words if w.lower() not in plural]
+        if window:
+            label = f"{window.label}, in the {part_of_day}s"
+            window = TimeWindow(window.start, window.end, label)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
     subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
@@ -211,6 +235,8 @@ def understand(
         kind=kind,
         asks=asks,
         moment=reading.moment,
+        part_of_day=part_of_day,
+        during=during,
     )
 
 

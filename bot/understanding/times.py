@@ -627,6 +627,14 @@ def moment_label(moment: datetime, now: datetime, clock: str) -> str:
     return f"{day_label(moment.date(), now.date())} at {clock_label(moment, clock)}"
 
 
+# The hours of each part of a day, as Duckling reads them, for "the mornings next week".
+PartOfDay = Literal["morning", "afternoon", "evening", "night"]
+PARTS_OF_DAY: dict[PartOfDay, tuple[int, int]] = {
+    "morning": (0, 12),
+    "afternoon": (12, 19),
+    "evening": (18, 24),
+    "night": (18, 24),
+}
 _PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
 
 
