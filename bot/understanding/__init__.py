@@ -90,9 +90,11 @@ _GENERAL = re.compile(
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
     # Advice, not plans: "what's the best way to…", "what's a good recipe for…".
-    r"what(?:'s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
+    r"what(?:'s|s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
     r"quickest|simplest|right|proper) (?:way|ways|recipe|recipes|method|remedy|cure|trick|tip)s?\b|"
-    r"what(?:'s| is) \d|what does .* mean\b)"
+    r"what(?:'s| is) \d|what does .* mean\b|"
+    r"how many (?:kilometres|kilometers|kms?|miles|metres|meters|feet|inches|grams|kilos|"
+    r"kilograms|pounds|ounces|cups|litres|liters|calories|people live)\b)"
 )
 # "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
 # Such a question is about the user's own events even when none has that name: the honest answer
@@ -100,6 +102,10 @@ _GENERAL = re.compile(
 _OCCASION = re.compile(
     r"^(?:when|where|what time)(?:'s|s| is| are| was| were) (?:the|our) "
     r"[a-z][\w'-]*(?: [a-z][\w'-]*)?$"
+)
+_LIST_ME = re.compile(
+    r"^(?:(?:can|could|would|will) you )?(?:please )?(?:give|show|tell|send|read|run) me\b"
+    r"|^(?:please )?list\b"
 )
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
@@ -256,6 +262,10 @@ class _Known:
         read = self._words()
         return read is not None and read.known(word)
 
+    def noted(self, word: str) -> bool:
+        read = self._words()
+        return read is not None and read.noted(word)
+
     def names_a_person(self, word: str) -> bool:
         read = self._words()
         return read is not None and read.is_person(word)
@@ -375,8 +385,9 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "calendar"
     if reading.window and _FITS.search(corrected.rstrip("?!. ")):
         return "calendar"
-    # "What's the number for the taxi on New Year's Eve?": what an event's notes hold, that day.
-    if reading.window and _NOTES.search(corrected):
+    # "What's the number for the taxi on New Year's Eve?": what an event's notes hold, that day;
+    # "give me a rundown of the next three weeks": a time asked to be listed.
+    if reading.window and (_NOTES.search(corrected) or _LIST_ME.match(corrected)):
         return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
@@ -393,7 +404,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "calendar" if reading.window or reading.problem or named else "other"
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
-    in_calendar = sum(known.uses(word) for word in unknown)
+    # A word only an event's notes have counts too: "the green fees at bowls".
+    in_calendar = sum(known.uses(word) or known.noted(word) for word in unknown)
     return "calendar" if in_calendar * 2 >= len(unknown) else "other"
 
 

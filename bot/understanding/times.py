@@ -422,12 +422,15 @@ def _from_now(reading: TimeReading, text: str, now: datetime, clock: str) -> Tim
         return reading
     before = text[: span[0]]
     to_the_end = _UNTIL_THE_END.search(before) and text[span[0] :].startswith("end")
-    if not (_FROM_NOW.search(before) or to_the_end):
+    # "before the new year" (Duckling reads only "the new year"): from now to its start.
+    end = window.start if _BEFORE.search(before) else window.end
+    if not (_FROM_NOW.search(before) or to_the_end or end == window.start):
         return reading
-    label = window_label(now, window.end, now, clock)
-    return TimeReading(TimeWindow(now, window.end, label), span=span)
+    label = window_label(now, end, now, clock)
+    return TimeReading(TimeWindow(now, end, label), span=span)
 
 
+_BEFORE = re.compile(r"\b(?:before|ahead of|prior to)\s+(?:the\s+)?$")
 _SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:(?:start|beginning) of\s+(?:the\s+)?)?$")
 
 
@@ -524,6 +527,8 @@ def _from_duckling(
             if "to" in value
             else None
         )
+        if start is not None and end is not None and value["from"].get("grain") == "day":
+            start = _nearest_before(start, end, body)
         if end is not None and value["to"].get("grain") == "hour" and _BETWEEN.search(body):
             end -= timedelta(hours=1)  # Duckling's "between 2 and 4" runs to the end of 4:00
         if end is not None and value["to"].get("grain") == "day" and _UNTIL.search(body):
@@ -599,6 +604,26 @@ def _year_before(day: date, today: date) -> date:
     except ValueError:
         return day
     return earlier if earlier <= today else day
+
+
+def _nearest_before(start: datetime, end: datetime, body: str) -> datetime:
+    """ "From the 20th until Christmas": the 20th closest before the end. Duckling takes the
+    20th of the month before when the end's month is not named before "until"."""
+    named = re.split(r"\b(?:until|till|til|to|through|thru|and)\b|-", body)[0]
+    if re.search(rf"\b(?:{_MONTH})\b|\d{{4}}", named):
+        return start
+    candidate = start
+    for months_on in range(1, 13):
+        month = (start.month - 1 + months_on) % 12 + 1
+        year = start.year + (start.month - 1 + months_on) // 12
+        try:
+            later = start.replace(year=year, month=month)
+        except ValueError:  # no 31st that month
+            continue
+        if later >= end:
+            break
+        candidate = later
+    return candidate
 
 
 def _open_ended(

@@ -86,7 +86,8 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings story deal plate lined sleeps
+    count total meeting meetings story deal plate lined sleeps rundown overview summary
+    breakdown
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )
