@@ -222,6 +222,10 @@ _RULES: list[tuple[str, Any]] = [
         rf"|\b({_WEEKDAY}|today|tomorrow) (?:week|fortnight)\b",
         lambda m, n: _a_week_on(m, n),
     ),
+    (
+        r"\b(?:until|till|til|to|by|before|through) (?:the )?end of (?:the |this )?year\b",
+        lambda m, n: _days_from_now(n, (date(n.year + 1, 1, 1) - n.date()).days, "this year"),
+    ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
