@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from bot.config import UserSettings
@@ -76,6 +76,7 @@ class CalendarFindings:
     in_notes: bool = False  # the words name something in the first event's notes ("homework")
     cancelled: tuple[Event, ...] = ()  # called-off events the words name best, said as such
     during: Event | None = None  # the events listed are those while this one lasts
+    part_of_day: PartOfDay | Literal[""] = ""  # the events listed take up this part of a day
 
     @property
     def subject(self) -> str:
@@ -214,10 +215,32 @@ class CalendarFindings:
             if later:
                 after = f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}."
             return f"{yes}, you're free {when}.{_shown_free(running)}{after}"
+        if self.part_of_day and not one_day and view.asks == "free":
+            return self._free_parts(view, when)
         if not any(event.busy for event in self.events):
             nothing = "nothing is on your calendar then" if not self.events else "nothing blocks it"
             return f"{yes}, you're free {when}: {nothing}.{_shown_free(self.events)}"
         return self._listed(f"{no}, {when} you have:", one_day, view)
+
+    def _free_parts(self, view: View, when: str) -> str:
+        """ "Am I free any afternoon next week?": the days whose afternoon nothing takes up."""
+        assert self.part_of_day
+        taken = {
+            day
+            for event in self.events
+            if event.busy
+            for day in _part_days(event, self.part_of_day)
+        }
+        last = (self.end - timedelta(microseconds=1)).date()
+        days = [
+            self.start.date() + timedelta(days=n)
+            for n in range((last - self.start.date()).days + 1)
+        ]
+        free = [day_name(day, view.today) for day in days if day not in taken]
+        if not free:
+            return self._listed(f"No, {when} you have:", False, view)
+        said = f"Yes, {when} you're free on {', '.join(free)}."
+        return self._listed(f"{said}\nTaken:", False, view) if taken else said
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
@@ -304,7 +327,7 @@ def search_calendar(
     if stay is not None:
         events = [e for e in context.calendar.events(stay.start, stay.end) if e != stay]
     if part_of_day:
-        events = [event for event in events if _during_part(event, part_of_day)]
+        events = [event for event in events if _part_days(event, part_of_day)]
     limit = max(1, limit)
     # One event wanted ("when is ...?"): the others are not "more" of an answer.
     more = max(0, len(events) - limit) if limit > 1 else 0
@@ -320,6 +343,7 @@ def search_calendar(
         in_notes=in_notes,
         cancelled=cancelled,
         during=stay,
+        part_of_day=part_of_day,
     )
 
 
@@ -328,19 +352,17 @@ def _longest(events: list[Event]) -> Event | None:
     return max(events, key=lambda event: event.end - event.start, default=None)
 
 
-def _during_part(event: Event, part: PartOfDay) -> bool:
-    """Whether a timed event takes up some of that part of any day it runs on."""
+def _part_days(event: Event, part: PartOfDay) -> set[date]:
+    """The days whose part (their morning, evening…) a timed event takes up some of."""
     if event.all_day:
-        return False
+        return set()
     first, last = PARTS_OF_DAY[part]
-    day = event.start.date()
+    zone, day, days = event.start.tzinfo, event.start.date(), set()
     while day <= event.end.date():
-        if event.start < at(day, last, event.start.tzinfo) and event.end > at(
-            day, first, event.start.tzinfo
-        ):
-            return True
+        if event.start < at(day, last, zone) and event.end > at(day, first, zone):
+            days.add(day)
         day += timedelta(days=1)
-    return False
+    return days
 
 
 def _cancelled(*found: list[Event]) -> list[Event]:

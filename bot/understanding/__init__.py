@@ -172,9 +172,11 @@ _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
     r"(?:in|at|on|staying|visiting)\b|\bduring (?:my|our|the)\b"
 )
-# "In the mornings next week", "every evening this week": that part of each day, not a subject.
+# "In the mornings next week", "every evening this week", "any afternoon", "a free morning":
+# that part of each day, not a subject.
 _EACH_PART = re.compile(
-    rf"\b(?:(?:every|each) ({'|'.join(PARTS_OF_DAY)})|({'|'.join(PARTS_OF_DAY)})s)\b"
+    r"\b(?:(?:every|each|any|an? (?:free|spare|clear)) "
+    rf"({'|'.join(PARTS_OF_DAY)})|({'|'.join(PARTS_OF_DAY)})s)\b"
 )
 
 
@@ -224,6 +226,8 @@ def understand(
     part_of_day: PartOfDay | Literal[""] = ""
     if each_part := _EACH_PART.search(corrected):
         part_of_day = cast(PartOfDay, each_part[1] or each_part[2])
+        if asks == "list" and re.search(r"\b(?:free|spare|clear)\b", corrected):
+            asks = "free"  # "have I got a free morning next week?"
         plural = {f"{part_of_day}s", part_of_day}
         subject_words = [w for w in subject_words if w.lower() not in plural]
         if window:

@@ -202,7 +202,12 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
     (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
     (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
-    (r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b", lambda m, n: _week(n, 0)),
+    # Not "the week off", "the week after", "the week of the 14th": another week, or none.
+    (
+        r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b"
+        r"(?! (?:off|after|before|of|following|ahead)\b)",
+        lambda m, n: _week(n, 0),
+    ),
     (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
     (r"\blast week\b", lambda m, n: _week(n, -1)),
     (

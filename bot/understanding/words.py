@@ -87,7 +87,7 @@ VAGUE_WORDS = frozenset(
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
     count total meeting meetings story deal plate lined sleeps rundown overview summary
-    breakdown
+    breakdown period
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )
