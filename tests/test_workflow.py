@@ -182,3 +182,11 @@ async def test_an_event_asked_for_by_name_that_has_been_is_said_with_its_day(mak
 async def test_a_phone_number_is_in_the_notes(make_assistant, away):
     reply = await ask(make_assistant(away), "What's the plumber's phone number?")
     assert "021 555 0192" in reply
+
+
+async def test_free_parts_of_days_are_the_days_nothing_takes_them_up(make_assistant, away):
+    reply = await ask(make_assistant(away), "Am I free any evening next week?")
+    free, taken = reply.split("\n", 1)
+    assert free.startswith("Yes") and "Monday 30 November" in free
+    assert "Wednesday 2 December" not in free and "Friday 4 December" not in free
+    assert "Pub quiz" in taken and "Choir" in taken
