@@ -142,16 +142,20 @@ class Workflow:
         # The words that made the rule apply ("rain", "weather") are not what the user asks about.
         keywords = {word.lower() for word in rule.when.keywords} if rule.when else set()
         subject = " ".join(w for w in question.subject.split() if w.lower() not in keywords)
-        return {
+        found = {
             "start": question.window.start if question.window else None,
             "end": question.window.end if question.window else None,
             "text": subject,
             "limit": self._limit(question),
-            "part_of_day": question.part_of_day,
-            "during": question.during,
             # "What will the weather be?" names no time or event: it means the last one talked of.
             "event": focus if not (question.window or subject) else None,
         }
+        # Only when the question says them, so a search reads (and its trace shows) as before.
+        if question.part_of_day:
+            found["part_of_day"] = question.part_of_day
+        if question.during:
+            found["during"] = True
+        return found
 
 
 ALL_EVENTS = 10_000

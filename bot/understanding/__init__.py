@@ -55,7 +55,9 @@ class Question:
 
 _POLITE = (
     r"^(?:(?:can|could|would|will) (?:you|u) |please |pls |plz |"
-    r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay )*"
+    r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay |"
+    r"kindly |possibly |"
+    r"be (?:a dear|a love|so kind as to|kind enough to|good enough to)(?: and)? )*"
 )
 # Verbs that always ask for a change; verbs that do when an object follows ("move date night
 # to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book
@@ -64,7 +66,7 @@ _WRITE = re.compile(
     _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
     r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
-    r"|(?:create|put|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
+    r"|(?:create|put|pop|stick|slot|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
     r"bring forward|send|forward|edit|buy|pay)\s+(?:(?:a|an|the|my|me|it|this|that|him|her|"
     r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
     r"forward|an?|the|that|i'm|i'll|i am)\b)"

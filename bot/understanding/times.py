@@ -202,9 +202,9 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
     (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
     (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
-    # Not "the week off", "the week after", "the week of the 14th": another week, or none.
+    # Not "the week off", "the week after", "the week of the 14th", "the day of the week".
     (
-        r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b"
+        r"(?<!\bof )\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b"
         r"(?! (?:off|after|before|of|following|ahead)\b)",
         lambda m, n: _week(n, 0),
     ),
