@@ -163,6 +163,10 @@ async def test_while_away_lists_every_event_the_stay_holds(make_assistant, away)
     assert "Choir" not in reply  # after the stay
     count = await ask(make_assistant(away), "How many things are on while I'm in Cork?")
     assert count.startswith("3 events while")
+    free = await ask(make_assistant(away), "Am I free while I'm in Cork?")
+    assert free.startswith("No, while Cork with Mam")
+    alone = await ask(make_assistant(away), "Anything else on while I'm at choir?")
+    assert alone.startswith("Nothing else is on your calendar while Choir")
 
 
 async def test_a_part_of_each_day_keeps_only_what_takes_up_some_of_it(make_assistant, away):

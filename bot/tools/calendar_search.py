@@ -137,6 +137,8 @@ class CalendarFindings:
             and (not when.startswith(day))
         ):
             when = f"{when}, {day}"
+        if self.during is not None:  # "while I'm in Sydney": the stay is the window
+            when = f"while {titled(self.during)} ({when_text(self.during, view)})"
         subject = self.subject
         # "Am I free for lunch on the 21st?": free or busy is over the window, whatever it holds.
         if view.asks in ("free", "busy") and (self.matched or not subject or self.events):
@@ -149,13 +151,14 @@ class CalendarFindings:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
         if self.during is not None and view.asks in ("list", "count"):
-            during = f"while {titled(self.during)} ({when_text(self.during, view)})"
+            if not self.events:
+                return f"Nothing else is on your calendar {when}."
             if view.asks == "count":
                 count = len(self.events) + self.more
                 return self._listed(
-                    f"{count} event{'' if count == 1 else 's'} {during}:", False, view
+                    f"{count} event{'' if count == 1 else 's'} {when}:", False, view
                 )
-            return self._listed(f"{during[:1].upper()}{during[1:]}:", False, view)
+            return self._listed(f"{when[:1].upper()}{when[1:]}:", False, view)
         if view.asks == "count":
             count = len(self.events) + self.more
             what = f"“{subject}”" if subject else "event"
