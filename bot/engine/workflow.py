@@ -2,9 +2,10 @@
 
 The first rule whose trigger matches the message runs its steps in order: each tool step calls a
 tool from the registry, and the answer step writes the reply from what they found. Arguments a
-step does not set come from the understood question (start, end, text, limit) or from an earlier
-step's result by name. No rule matching is an honest "outside what my rules cover". Steps are a
-finite list, so a run's cost is bounded by the rule itself.
+step does not set come from the understood question (start, end, text, limit, and part_of_day or
+during when it says them) or from an earlier step's result by name. No rule matching is an
+honest "outside what my rules cover". Steps are a finite list, so a run's cost is bounded by the
+rule itself.
 """
 
 from __future__ import annotations
