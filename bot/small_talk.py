@@ -19,7 +19,7 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
         "many thanks", "much appreciated", "appreciated", "appreciate it", "good bot",
         "well done", "nice one", "love you", "you're great", "you're a star", "star",
         "you're a legend", "legend", "ta very much", "you're the best", "you rock",
-        "you're awesome", "you're amazing", "lifesaver", "that's kind", "that's very kind",
+        "you're awesome", "you're amazing", "lifesaver", "tysm", "that's kind", "that's very kind",
         "very kind", "how kind", "kind of you", "thank you kindly", "much obliged",
     ),
     "goodbye": (
@@ -67,7 +67,10 @@ def small_talk(text: str) -> tuple[Kind, str] | None:
     lowered = text.lower().replace("’", "'")
     for emoji, word in EMOJI_WORDS.items():
         lowered = lowered.replace(emoji, word)
-    words = re.findall(r"[a-z']+", lowered)
+    from bot.understanding.words import ALIASES  # here: the understanding imports this module
+
+    # Chat spellings as questions have them: "what can u do", "how r u".
+    words = " ".join(ALIASES.get(word, word) for word in re.findall(r"[a-z']+", lowered)).split()
     if not words or len(words) > MOST_WORDS:
         return None
     found: list[tuple[Kind, str]] = []

@@ -77,6 +77,12 @@ class CalendarFindings:
     cancelled: tuple[Event, ...] = ()  # called-off events the words name best, said as such
     during: Event | None = None  # the events listed are those while this one lasts
     part_of_day: PartOfDay | Literal[""] = ""  # the events listed take up this part of a day
+    unread: tuple[str, ...] = ()  # calendars that could not be read (also among the notes)
+
+    @property
+    def missing(self) -> str:
+        """What the answer lacks: the events of calendars that could not be read."""
+        return " ".join(self.unread)
 
     @property
     def subject(self) -> str:
@@ -176,7 +182,7 @@ class CalendarFindings:
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when"):
             return describe(self.events[0], view, "notes")
-        if view.asks in ("where", "duration", "notes"):
+        if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
             heading = f"Your next “{subject}”:"
@@ -300,12 +306,12 @@ def search_calendar(
     matched, elsewhere, in_notes, cancelled = True, None, False, ()
     if not significant(text):
         events = context.calendar.events(begin, finish)
-        notes = tuple(getattr(events, "notes", ()))
+        notes, unread = tuple(getattr(events, "notes", ())), getattr(events, "unread", ())
     else:
         # One read serves the word weights, the window and what the words name elsewhere.
         known_from, known_to = _known_range(context)
         known = context.calendar.events(known_from, known_to)
-        notes = tuple(getattr(known, "notes", ()))
+        notes, unread = tuple(getattr(known, "notes", ())), getattr(known, "unread", ())
         significance = Significance.of(known)
         if known_from <= begin and finish <= known_to:
             events = [event for event in known if event.start < finish and event.end > begin]
@@ -347,6 +353,7 @@ def search_calendar(
         cancelled=cancelled,
         during=stay,
         part_of_day=part_of_day,
+        unread=tuple(unread),
     )
 
 
@@ -489,7 +496,7 @@ def understand_for(context: ToolContext, text: str) -> Question:
 
 
 def _plain(event: Event) -> dict[str, object]:
-    return {
+    plain: dict[str, object] = {
         "title": event.title,
         "weekday": event.start.strftime("%A"),
         "start": _iso(event.start, event.all_day),
@@ -498,6 +505,9 @@ def _plain(event: Event) -> dict[str, object]:
         "location": event.location or None,
         "notes": event.description or None,
     }
+    if event.attendees:  # only when there are some, so an event without reads as it always has
+        plain["attendees"] = list(event.attendees)
+    return plain
 
 
 def _iso(moment: datetime, all_day: bool) -> str:

@@ -21,9 +21,9 @@ Readings chosen where English is ambiguous (Duckling's own differ on some):
 - "until Friday" includes Friday; "between now and the end of January" runs from now.
 - "after the 5th" / "from the 5th": from the day after / that day on, OPEN_ENDED long; "since
   the start of December" from then to now.
-- "the first weekend of January": its first Saturday and the Sunday after.
-- A date in a question in the past tense ("what was I doing on the 26th of November?") is the
-  last one, not next year's.
+- "the first weekend of January": its first Saturday and the Sunday after; "the Friday before
+  last" the one before last Friday.
+- A date in a question in the past tense is the last one (see `_looking_back`).
 - A bare hour without am/pm from 1 to 7 ("between 2 and 4") is in the afternoon.
 - A moment ("am I free at 3pm Friday?") is the hour from it: events overlapping it count.
 """
@@ -47,6 +47,7 @@ YEARS = range(1900, 2200)  # explicit years outside these are refused, not looke
 MOMENT = timedelta(hours=1)
 # How far "after the 5th" or "from Christmas on" reaches: a list that long is cut short anyway.
 OPEN_ENDED = timedelta(weeks=8)
+DAY = timedelta(days=1)
 # Countries that write the month first in numeric dates (12/14 is 14 December).
 MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
 # Usual hours of a meal, when a question uses one as a time ("am I free for lunch?").
@@ -72,6 +73,9 @@ _HOURS_THEN_DAY = re.compile(
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
 _UNTIL = re.compile(r"\b(?:until|till|til|thru|through)\b")
 _PAST = re.compile(r"\b(?:did|was|were|had|went|happened|last)\b")
+# A verb in the past: "what did I do on Nov 21?" asked in December is last month's 21st.
+_PAST_VERB = re.compile(r"\b(?:did|was|were|had|went|happened)\b")
+_NAMES_A_YEAR_OR_RELATIVE = re.compile(r"\b(?:\d{4}|next|this|coming|tomorrow|today|after)\b")
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -202,6 +206,8 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
     (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
     (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
+    # "The Friday before last": the one before the last one (Duckling reads one ahead).
+    (rf"\b(?:the )?({_WEEKDAY}) before last\b", lambda m, n: _weekday_before_last(m[1], n)),
     # Not "the week off", "the week after", "the week of the 14th", "the day of the week".
     (
         r"(?<!\bof )\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b"
@@ -228,8 +234,9 @@ _RULES: list[tuple[str, Any]] = [
         lambda m, n: _a_week_on(m, n),
     ),
     (
-        r"\b(?:until|till|til|to|by|before|through) (?:the )?end of (?:the |this )?year\b",
-        lambda m, n: _days_from_now(n, (date(n.year + 1, 1, 1) - n.date()).days, "this year"),
+        r"\b(?:until|till|til|through|thru|to|by|before) (?:the )?end of "
+        r"(?:the |this )?(month|year)\b",
+        lambda m, n: _to_end_of(m[1], n),
     ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
@@ -242,6 +249,12 @@ _RULES: list[tuple[str, Any]] = [
     ),
 ]
 _OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULES]
+
+
+def _weekday_before_last(name: str, now: datetime) -> TimeWindow:
+    today = now.date()
+    last = today - timedelta(days=(today.weekday() - WEEKDAYS.index(name) - 1) % 7 + 1)
+    return whole_day(last - timedelta(days=7), now)
 
 
 def _weekend_of_month(match: re.Match[str], now: datetime) -> TimeWindow:
@@ -285,6 +298,16 @@ def _a_week_on(match: re.Match[str], now: datetime) -> TimeWindow:
     if named in WEEKDAYS and day == today:
         day += timedelta(days=7)
     return whole_day(day + timedelta(days=7 * weeks), now)
+
+
+def _to_end_of(period: str, now: datetime) -> TimeWindow:
+    """ "Everything till the end of the year": from now to the end of this month or year."""
+    today = now.date()
+    if period == "year":
+        following = date(today.year + 1, 1, 1)
+    else:
+        following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return TimeWindow(now, at(following, 0, now.tzinfo), f"from now to the end of the {period}")
 
 
 def _month_end(now: datetime, months_on: int) -> TimeWindow:
@@ -398,13 +421,14 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         found = _best(_duckling(text, now), prepare(corrected, order, keep_meals=True))
         reading = TimeReading(None)
         if found is not None:
-            past = bool(_PAST.search(corrected))
-            reading = _from_duckling(found, now, clock, past=past)
+            past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
+            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
             if _SINCE.search(text[: found.start]):
-                reading = _since(_from_duckling(found, now, clock, past=True, whole=True), now)
+                reading = _since(_from_duckling(found, now, clock, True, whole=True), now)
             reading = _from_now(reading, text, now, clock)
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
+        reading = _part_of_day(reading, text, now, clock)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -450,6 +474,24 @@ def _since(whole: TimeReading, now: datetime) -> TimeReading:
         return whole
     label = f"since {day_label(window.start.date(), now.date())}"
     return TimeReading(TimeWindow(window.start, now, label), span=whole.span)
+
+
+def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> TimeReading:
+    """ "Is my morning free tomorrow?": the part of the day said apart from the day itself
+    (Duckling reads only "tomorrow") narrows the whole day to it."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or reading.moment or window.end - window.start != DAY:
+        return reading
+    outside = text[: span[0]] + " " * (span[1] - span[0]) + text[span[1] :]
+    part = re.search(r"\b(?:my|the) (morning|afternoon|evening)\b", outside)
+    if not part or (window.start.hour, window.start.minute) != (0, 0):
+        return reading
+    first, last = next(hours for hours, name in _PARTS.items() if name == part[1])
+    start, end = (
+        at(window.start.date(), first, now.tzinfo),
+        at(window.start.date(), last, now.tzinfo),
+    )
+    return TimeReading(TimeWindow(start, end, window_label(start, end, now, clock)), span=span)
 
 
 def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
@@ -517,8 +559,29 @@ def _afternoon(moment: datetime, body: str, grain: str | None = "hour") -> datet
     return moment
 
 
+def _looking_back(day: date, body: str, now: datetime, verb: str) -> date:
+    """A date Duckling reads ahead ("Nov 21", "the 3rd") as the last one, when the question is
+    in the past tense and names no year or way forward: always after "did", "had", "went" or
+    "happened"; after "was" or "were" ("what was on Dec 14 again?") if the last one is nearer."""
+    if not verb or day <= now.date() or _NAMES_A_YEAR_OR_RELATIVE.search(body):
+        return day
+    try:
+        if re.search(rf"\b(?:{_MONTH})\b", body):
+            earlier = day.replace(year=day.year - 1)
+        elif day.month == 1:
+            earlier = day.replace(year=day.year - 1, month=12)
+        else:
+            earlier = day.replace(month=day.month - 1)
+    except ValueError:  # no 29 February or 31st that month: as Duckling read it
+        return day
+    if earlier > now.date():
+        return day
+    nearer = now.date() - earlier < day - now.date()
+    return earlier if nearer or verb not in ("was", "were") else day
+
+
 def _from_duckling(
-    found: Found, now: datetime, clock: str, past: bool, whole: bool = False
+    found: Found, now: datetime, clock: str, past: bool, past_verb: str = "", whole: bool = False
 ) -> TimeReading:
     """Duckling's finding as a window; `whole`: a week, month or year from its start, not from
     now ("since the start of this month")."""
@@ -572,14 +635,14 @@ def _from_duckling(
             day = now.date()  # "on Wednesday", asked on a Wednesday: today
         if past and day > now.date() and bare_weekday:
             day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
-        elif past and day > now.date() and _A_DATE.search(body) and not _YEAR.search(body):
-            # "What was I doing on the 26th of November?": the one just gone, not next year's.
-            day = _year_before(day, now.date())
+        elif not bare_weekday:
+            day = _looking_back(day, body, now, past_verb)
         window = whole_day(day, now)
         if holiday:
             window = TimeWindow(window.start, window.end, f"{window.label} ({holiday})")
         return TimeReading(window, span=span, holiday=holiday)
     if grain == "week":
+        day = _looking_back(day, body, now, past_verb)  # "what happened the week of Nov 23?"
         weeks = (_monday(day) - _monday(now.date())).days // 7
         if whole:
             monday = _monday(day)
@@ -588,6 +651,8 @@ def _from_duckling(
         return TimeReading(_week(now, weeks), span=span)
     if grain == "month":
         first = day.replace(day=1)
+        earlier = _looking_back(first, body, now, past_verb)  # "what did I have in November?"
+        first = earlier if earlier.month == first.month else first
         following = (first + timedelta(days=32)).replace(day=1)
         months_on = (first.year - now.year) * 12 + first.month - now.month
         start = now if months_on == 0 and not whole else at(first, 0, zone)
@@ -600,10 +665,6 @@ def _from_duckling(
     following = day.replace(year=day.year + 1) if grain == "year" else day + timedelta(days=92)
     start = at(day, 0, zone) if whole else max(now, at(day, 0, zone))
     return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
-
-
-_A_DATE = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\b|\b(?:{_MONTH})\b")
-_YEAR = re.compile(r"\b\d{4}\b|\bnext\b")
 
 
 def _year_before(day: date, today: date) -> date:

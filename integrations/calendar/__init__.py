@@ -23,7 +23,8 @@ class Event:
     `busy` is False for an event shown as free ("Working from home", a holiday: iCalendar's
     TRANSP:TRANSPARENT, Google's "transparency": "transparent"); `tentative` when not yet
     confirmed (STATUS:TENTATIVE); `cancelled` when called off but still in the calendar
-    (STATUS:CANCELLED): never listed, only said when asked about by name.
+    (STATUS:CANCELLED): never listed, only said when asked about by name. `attendees`: who is
+    invited and has not declined, by name (else address), as the calendar lists them.
     """
 
     title: str
@@ -37,21 +38,26 @@ class Event:
     busy: bool = True
     tentative: bool = False
     cancelled: bool = False
+    attendees: tuple[str, ...] = ()
 
 
 class Events(list[Event]):
     """Events found, with what the person asking should know about how they were read: events
-    that could not be read, a series cut short (`notes`, each a sentence); and the events in
-    the range that were called off (`cancelled`), kept apart so no listing shows them."""
+    that could not be read, a series cut short (`notes`, each a sentence); the events in the
+    range that were called off (`cancelled`), kept apart so no listing shows them; and the
+    calendars that could not be read at all while others could (`unread`, each a sentence,
+    also among the notes): the events are then only part of the answer."""
 
     def __init__(
         self,
         events: Iterable[Event] = (),
         notes: Iterable[str] = (),
         cancelled: Iterable[Event] = (),
+        unread: Iterable[str] = (),
     ) -> None:
         super().__init__(events)
-        self.notes: tuple[str, ...] = tuple(notes)
+        self.unread: tuple[str, ...] = tuple(unread)
+        self.notes: tuple[str, ...] = (*self.unread, *notes)
         self.cancelled: tuple[Event, ...] = tuple(cancelled)
 
 
