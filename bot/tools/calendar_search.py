@@ -8,7 +8,7 @@ the window's events come back, marked as not matching, so the answer can say so.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -229,7 +229,11 @@ class CalendarFindings:
         if not any(event.busy for event in self.events):
             nothing = "nothing is on your calendar then" if not self.events else "nothing blocks it"
             return f"{yes}, you're free {when}: {nothing}.{_shown_free(self.events)}"
-        return self._listed(f"{no}, {when} you have:", one_day, view)
+        # What makes them busy is listed; what is marked free is only named as such.
+        busy = replace(self, events=[event for event in self.events if event.busy])
+        listed = busy._listed(f"{no}, {when} you have:", one_day, view)
+        shown_free = _shown_free([event for event in self.events if not event.busy])
+        return f"{listed}\n{shown_free.strip()}" if shown_free else listed
 
     def _free_parts(self, view: View, when: str) -> str:
         """ "Am I free any afternoon next week?": the days whose afternoon nothing takes up."""
@@ -246,10 +250,12 @@ class CalendarFindings:
             for n in range((last - self.start.date()).days + 1)
         ]
         free = [day_name(day, view.today) for day in days if day not in taken]
+        # Only what takes the time up is listed ("Olivia's birthday", marked free, is not).
+        busy = replace(self, events=[event for event in self.events if event.busy])
         if not free:
-            return self._listed(f"No, {when} you have:", False, view)
+            return busy._listed(f"No, {when} you have:", False, view)
         said = f"Yes, {when} you're free on {', '.join(free)}."
-        return self._listed(f"{said}\nTaken:", False, view) if taken else said
+        return busy._listed(f"{said}\nTaken:", False, view) if taken else said
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
