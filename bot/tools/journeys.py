@@ -115,9 +115,10 @@ def back_from(
 
 
 def trip(events: list[Event], found: list[Event], home: str) -> list[Event]:
-    """Everything from the first event away that the words name until the journey home."""
+    """Everything from the first event away that the words name until the journey home. An
+    event begun before it (school holidays around a week's skiing) is not part of the trip."""
     anchor = away(events, found, home)
     back = homeward(events, anchor, home) if anchor else None
     if not (anchor and back):
         return []
-    return [event for event in events if event.start < back.end and event.end > anchor.start]
+    return [event for event in events if anchor.start <= event.start < back.end]
