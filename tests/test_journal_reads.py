@@ -7,6 +7,7 @@ from the journal, as recovery does with every step that was recorded before the 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -124,3 +125,13 @@ async def test_a_run_left_unfinished_by_the_version_before_resumes_where_it_was(
 
     assert (first, second) == ("first words", "words written since")
     assert World.paid == ["first words"]
+
+
+async def test_the_journal_keeps_nothing_of_runs_once_they_are_done(journal):
+    for number in range(20):
+        with SetWorkflowID(f"run-{number}"):
+            await reads_and_steps()
+    gc.collect()
+
+    # At most the last run's: its context may still be this test's own.
+    assert len(JOURNAL._executions) <= 1

@@ -67,7 +67,8 @@ class _Execution:
     execution recorded after its first read (loaded then), by step id."""
 
     waiting: list[tuple[str, asyncio.Future[Outcome]]] = field(default_factory=list)
-    recorded: asyncio.Task[dict[int, _Recorded]] | None = None
+    # A future, not a task: a task would keep the run's context, and so this entry, alive.
+    recorded: asyncio.Future[dict[int, _Recorded]] | None = None
 
 
 class DbosJournal:
@@ -88,9 +89,7 @@ class DbosJournal:
         outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         execution.waiting.append((name, outcome))
         try:
-            if execution.recorded is None:
-                execution.recorded = asyncio.create_task(_recorded_after(run))
-            recorded = await asyncio.shield(execution.recorded)
+            recorded = await _recorded(run, execution)
             result = await _result(run, execution, recorded, name, outcome, action, *args)
         except BaseException:
             # Cancelled: nothing the run goes on with came from this read.
@@ -174,6 +173,24 @@ async def _outcome(action: Callable[..., Any], *args: Any) -> Outcome:
         raise
     except Exception as exc:
         return Outcome(error=exc)
+
+
+async def _recorded(run: DBOSContext, execution: _Execution) -> dict[int, _Recorded]:
+    """What an earlier execution of the run recorded, loaded by the run's first read."""
+    if execution.recorded is not None:
+        return await asyncio.shield(execution.recorded)
+    loaded = execution.recorded = asyncio.get_running_loop().create_future()
+    try:
+        loaded.set_result(await _recorded_after(run))
+    except BaseException as exc:
+        execution.recorded = None  # the next read tries again
+        if isinstance(exc, Exception):
+            loaded.set_exception(exc)  # for reads waiting on it
+            loaded.exception()  # and not logged as never retrieved if none is
+        else:
+            loaded.cancel()
+        raise
+    return loaded.result()
 
 
 async def _recorded_after(run: DBOSContext) -> dict[int, _Recorded]:
