@@ -89,8 +89,9 @@ class DbosJournal:
         outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         execution.waiting.append((name, outcome))
         try:
-            recorded = await _recorded(run, execution)
-            result = await _result(run, execution, recorded, name, outcome, action, *args)
+            recorded, result = await _recorded(run, execution, action, *args)
+            if result is None:
+                result = await _result(run, execution, recorded, name, outcome, action, *args)
         except BaseException:
             # Cancelled: nothing the run goes on with came from this read.
             execution.waiting = [entry for entry in execution.waiting if entry[1] is not outcome]
@@ -156,32 +157,60 @@ def _with(reads: tuple[Outcome, ...], action: Callable[..., Any], *args: Any) ->
         return together
 
     def together_blocking() -> Together:  # run on a DBOS thread, with its checkpoints
-        try:
-            return Together(reads, Outcome(action(*args)))
-        except DBOSWorkflowCancelledError:
-            raise  # DBOS records no outcome for a cancelled run
-        except Exception as exc:
-            return Together(reads, Outcome(error=exc))
+        return Together(reads, _now(action, *args))
 
     return together_blocking
 
 
-async def _outcome(action: Callable[..., Any], *args: Any) -> Outcome:
+def _now(action: Callable[..., Any], *args: Any) -> Outcome:
+    """What a blocking action gives, run here."""
     try:
-        return Outcome(await run_action(action, *args))
+        return Outcome(action(*args))
+    except DBOSWorkflowCancelledError:
+        raise  # DBOS records no outcome for a cancelled run
+    except Exception as exc:
+        return Outcome(error=exc)
+
+
+async def _outcome(action: Callable[..., Any], *args: Any) -> Outcome:
+    """What the action gives; a blocking one runs on DBOS's threads, as a blocking step does
+    (sized for the runs taken on at once, bot/telegram/server.py), not on a pool beside them."""
+    try:
+        if inspect.iscoroutinefunction(action):
+            return Outcome(await action(*args))
+        await DBOS._configure_asyncio_thread_pool()  # what DBOS does before each of its steps
+        return Outcome(await asyncio.to_thread(action, *args))
     except DBOSWorkflowCancelledError:
         raise
     except Exception as exc:
         return Outcome(error=exc)
 
 
-async def _recorded(run: DBOSContext, execution: _Execution) -> dict[int, _Recorded]:
-    """What an earlier execution of the run recorded, loaded by the run's first read."""
+async def _recorded(
+    run: DBOSContext, execution: _Execution, action: Callable[..., Any], *args: Any
+) -> tuple[dict[int, _Recorded], Outcome | None]:
+    """What an earlier execution of the run recorded after its first read, loaded by that read.
+    The first read, if blocking, is made on the same trip to a thread when nothing recorded
+    says what it gave (a run started afresh); otherwise the outcome is None."""
     if execution.recorded is not None:
-        return await asyncio.shield(execution.recorded)
+        return await asyncio.shield(execution.recorded), None
+    after, workflow = run.function_id, run.workflow_id
+    blocking = not inspect.iscoroutinefunction(action)
+
+    def load() -> tuple[dict[int, _Recorded], Outcome | None]:
+        # DBOS.list_workflow_steps called in a run is itself a step: its store is asked directly.
+        steps = _get_dbos_instance()._sys_db.list_workflow_steps(workflow)
+        recorded = {
+            step["function_id"]: _Recorded(step["function_name"], step["output"], step["error"])
+            for step in steps
+            if step["function_id"] > after
+        }
+        return recorded, _now(action, *args) if blocking and after + 1 not in recorded else None
+
     loaded = execution.recorded = asyncio.get_running_loop().create_future()
     try:
-        loaded.set_result(await _recorded_after(run))
+        await DBOS._configure_asyncio_thread_pool()  # what DBOS does before each of its steps
+        recorded, outcome = await asyncio.to_thread(load)
     except BaseException as exc:
         execution.recorded = None  # the next read tries again
         if isinstance(exc, Exception):
@@ -190,20 +219,5 @@ async def _recorded(run: DBOSContext, execution: _Execution) -> dict[int, _Recor
         else:
             loaded.cancel()
         raise
-    return loaded.result()
-
-
-async def _recorded_after(run: DBOSContext) -> dict[int, _Recorded]:
-    """The steps an earlier execution of the run recorded after this point, by step id."""
-    after, workflow = run.function_id, run.workflow_id
-
-    def load() -> dict[int, _Recorded]:
-        # DBOS.list_workflow_steps called in a run is itself a step: its store is asked directly.
-        steps = _get_dbos_instance()._sys_db.list_workflow_steps(workflow)
-        return {
-            step["function_id"]: _Recorded(step["function_name"], step["output"], step["error"])
-            for step in steps
-            if step["function_id"] > after
-        }
-
-    return await asyncio.to_thread(load)
+    loaded.set_result(recorded)
+    return recorded, outcome
