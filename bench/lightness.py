@@ -94,14 +94,18 @@ def _load_note(loads: Sequence[float]) -> str:
 
 
 def journal_records(folder: Path) -> float | None:
-    """The steps the journal recorded for each message answered (None without a journal)."""
+    """The steps the journal recorded for each message answered (None without a journal: the
+    journal-off process leaves its file empty)."""
     path = folder / "data" / "runs.sqlite3"
     if not path.exists():
         return None
     runs = "workflow_uuid LIKE 'telegram-%'"
     with contextlib.closing(sqlite3.connect(path)) as db:
-        [(answered,)] = db.execute(f"SELECT COUNT(*) FROM workflow_status WHERE {runs}")
-        [(steps,)] = db.execute(f"SELECT COUNT(*) FROM operation_outputs WHERE {runs}")
+        try:
+            [(answered,)] = db.execute(f"SELECT COUNT(*) FROM workflow_status WHERE {runs}")
+            [(steps,)] = db.execute(f"SELECT COUNT(*) FROM operation_outputs WHERE {runs}")
+        except sqlite3.OperationalError:  # no such table
+            return None
     return steps / answered if answered else None
 
 
