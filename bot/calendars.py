@@ -18,16 +18,28 @@ class MergedCalendar:
     name: str = "all calendars"
 
     def events(self, start: datetime, end: datetime) -> Events:
+        """Every calendar's events in one list. A calendar that cannot be read while others
+        can costs only its own events, and the answer says which (`Events.unread`)."""
         if not self.sources:
             raise CalendarError(self.when_empty)
-        each = [source.events(start, end) for source in self.sources]
+        each: list[list[Event]] = []
+        unread: list[str] = []
+        for source in self.sources:
+            try:
+                each.append(source.events(start, end))
+            except CalendarError as error:
+                if len(self.sources) == 1:
+                    raise
+                unread.append(f"Your calendar “{source.name}” could not be read: {error}")
+        if not each:
+            raise CalendarError(" ".join(unread))
         found = sorted(
             (event for events in each for event in events),
             key=lambda event: (event.start, not event.all_day, event.title),
         )
         notes = (note for events in each for note in getattr(events, "notes", ()))
         cancelled = (event for events in each for event in getattr(events, "cancelled", ()))
-        return Events(found, notes, cancelled)
+        return Events(found, notes, cancelled, unread)
 
 
 @dataclass(frozen=True)

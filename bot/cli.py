@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -294,6 +296,9 @@ def run(args: argparse.Namespace) -> int:
         return chat_with(config, secrets)
     # Imported here: durable execution is only for the Telegram bot, and DBOS takes 0.3 s.
     from bot.telegram import server
+
+    # `kill -USR1` prints where every thread is (to the log): a stuck bot can say why.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

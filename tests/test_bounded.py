@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -105,3 +107,21 @@ def test_arrivals_remember_only_the_chats_heard_from_last():
 
     # The three heard from last are kept; the others are forgotten, as if nothing came since.
     assert [chat for chat in range(10) if arrivals.wrote_since(chat, 4)] == [7, 8, 9]
+
+
+def test_a_step_stuck_in_a_thread_does_not_keep_a_stopping_bot_alive() -> None:
+    # A thread that never returns (a service that stopped answering) would keep the process
+    # alive after SIGTERM: once stopping has taken too long, the bot exits anyway, saying where
+    # each thread was.
+    stuck = (
+        "import threading\n"
+        "from bot.telegram.server import _exit_if_stuck\n"
+        "threading.Thread(target=threading.Event().wait).start()\n"
+        "_exit_if_stuck(0.2)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", stuck], capture_output=True, text=True, timeout=HANG_SECONDS
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "exiting now" in finished.stderr
+    assert "Thread 0x" in finished.stderr  # each thread's stack, for whoever reads the log

@@ -225,6 +225,24 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def test_one_calendar_that_cannot_be_read_costs_only_its_own_events(tmp_path):
+    config = tmp_path / "tandem.yaml"
+    sample = EXAMPLE.parent / "sample-calendar.ics"
+    broken = Path(__file__).parent / "data" / "not-a-calendar.ics"  # a web page saved as .ics
+    config.write_text(
+        EXAMPLE.read_text().replace(
+            "    path: sample-calendar.ics",
+            f"    path: {sample}\n  - type: ics\n    name: Work\n    path: {broken}",
+        )
+    )
+    asked = datetime.now(LONDON)
+    result = tandem("ask", "--config", str(config), "what's on tomorrow?", cwd=tmp_path)
+
+    assert result.returncode == 6, result  # answered in part
+    assert is_tomorrows_listing(result.stdout, asked), result.stdout  # before: none at all
+    assert "Your calendar “Work” could not be read" in result.stdout
+
+
 def test_ask_with_the_weather_service_unreachable_exits_6_saying_what_is_missing(tmp_path):
     nowhere = f"http://127.0.0.1:{closed_port()}"
     config = tmp_path / "tandem.yaml"

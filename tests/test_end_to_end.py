@@ -100,17 +100,25 @@ class Tandem:
         state = "still running" if status is None else f"exited with status {status}"
         return f"\n--- tandem ({state}) said: ---\n{self.log()}"
 
+    def show_threads(self) -> None:
+        """Have a running bot print where each of its threads is (to its log)."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGUSR1)
+            time.sleep(1)  # the dump is written from the bot's own signal handler
+
     def terminate(self, timeout: float = STOP_SECONDS) -> int:
         """SIGTERM, as a service manager stops it; kill -9 if it is not gone by `timeout`."""
         if self.process.poll() is None:
             self.process.terminate()
         try:
             return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as timed_out:
+            self.show_threads()
             self.kill()
-            raise AssertionError(
-                f"tandem ignored SIGTERM for {timeout} s{self.explain()}"
-            ) from None
+            # Not `from None`: that would hide a failure already on its way out (a test's
+            # `finally` stops its bots while a failed wait is still being raised).
+            stuck = f"tandem ignored SIGTERM for {timeout} s{self.explain()}"
+            raise AssertionError(stuck) from timed_out
 
     def kill(self) -> None:
         """kill -9: a crash, with no chance to clean up."""

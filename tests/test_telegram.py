@@ -317,6 +317,17 @@ async def test_non_text_gets_a_polite_answer_without_calling_the_core(
     assert core.received == []
 
 
+async def test_a_photo_with_a_question_has_the_question_answered() -> None:
+    core = FakeCore()
+    async with running_bot(core) as bot:
+        await bot.send(message_update(**PHOTO, caption="When is the dentist?"))
+
+    (answer,) = bot.api.seen()
+    assert answer.startswith("Dentist tomorrow at 10:00.")  # before: only "I read text…"
+    assert "can't look at photos" in answer
+    assert [incoming.text for incoming in core.received] == ["When is the dentist?"]
+
+
 def voice_update(size: int, file_id: str = "AwACAgIAAxkBAAJ") -> dict[str, Any]:
     voice = {"file_id": file_id, "file_unique_id": "AgADbQ", "duration": 2, "file_size": size}
     return message_update(voice={**voice, "mime_type": "audio/ogg"})

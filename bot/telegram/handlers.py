@@ -5,8 +5,9 @@ numeric id (so the owner can add it) and nothing reaches the core. Every command
 table (bot/commands.py) gets a handler and a line in Telegram's command menu; `/start` greets by
 name and `/help` shows `core.help_text()`, the others and all text go to `core.handle`. Voice
 messages, audio files and video notes are downloaded, heard by `core.hear` and then handled as if
-typed. Anything else (stickers, photos, ...) gets a short note that Tandem reads text and listens
-to voice. Replies go out through the `Outbox` while a "typing..." indicator runs.
+typed. A photo or file with a caption has the caption answered (saying the attachment was not
+looked at); anything else (stickers, photos, ...) gets a short note that Tandem reads text and
+listens to voice. Replies go out through the `Outbox` while a "typing..." indicator runs.
 
 `build_application` gives the bot with these handlers; bot/telegram/server.py feeds it updates,
 each inside a durable run, and every message sent goes through the run's journal.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Protocol
 
 from telegram import Bot, BotCommand, Message, Update, User
@@ -48,6 +50,7 @@ NOT_TEXT = (
     "files or locations. Please type or say your question instead, for example "
     '"What\'s on my calendar tomorrow?"'
 )
+CAPTION_ONLY = "(I answered the words with your attachment: I can't look at photos or files.)"
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile serves files up to 20 MB
 TOO_BIG = (
     "That recording is {megabytes:.0f} MB; I can take up to 20 MB. Could you send a shorter one?"
@@ -212,8 +215,18 @@ class _Handlers:
                 await self.outbox.text(update.effective_chat.id, SORRY)
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.message is not None:
-            await self.outbox.text(update.message.chat_id, NOT_TEXT)
+        message, user = update.message, update.effective_user
+        if message is None:
+            return
+        if not message.caption or user is None:
+            await self.outbox.text(message.chat_id, NOT_TEXT)
+            return
+        # A photo or file sent with a question: the question is answered, and the reply says
+        # the attachment itself was not looked at.
+        async with self.outbox.showing(message.chat_id, ChatAction.TYPING):
+            caption = message.caption.replace(f"@{context.bot.username}", "").strip()
+            reply = await self.core.handle(_incoming(message, user, caption))
+        await self._deliver(message, replace(reply, text=f"{reply.text}\n\n{CAPTION_ONLY}"))
 
 
 def build_application(

@@ -28,10 +28,12 @@ taken over by the others.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import functools
 import hashlib
 import json
 import logging
+import os
 import signal
 import sqlite3
 import threading
@@ -91,6 +93,8 @@ RUN_PREFIX = "telegram-"
 # A worker beats this many times within the takeover time: a beat or two lost to a busy
 # machine does not make it look dead.
 BEATS_PER_TAKEOVER = 6
+# Stopping takes at most the grace for running answers and this long for the rest.
+STOP_SECONDS = 20.0
 PATIENT = Backoff()  # 1 s doubling to a minute  # a run stored and not started yet, or not finished
 
 
@@ -335,10 +339,11 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     tasks = []
+    stop_beating = threading.Event()
     if works:
         tasks.append(asyncio.create_task(_schedule(config, assistant, owner)))
-        heartbeats = assistant.stores.heartbeats
-        tasks.append(asyncio.create_task(keep_alive(heartbeats, worker, durable.takeover_seconds)))
+        beating = (assistant.stores.heartbeats, worker, durable.takeover_seconds, stop_beating)
+        threading.Thread(target=keep_alive, args=beating, name="tandem-beat", daemon=True).start()
     if receives:
         health = Health(worker, "polling" if webhook is None else "webhook")
         inbox = Inbox(application.bot.id, queue, health, arrivals, turns)
@@ -361,37 +366,60 @@ async def serve(
     log.info("Tandem is %s (worker %s, role %s)", how, worker, role)
     await stop.wait()
     log.info("Stopping: unfinished answers resume at the next start")
+    grace = durable.shutdown_grace_seconds
+    _exit_if_stuck(grace + STOP_SECONDS)
+    stop_beating.set()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    grace = durable.shutdown_grace_seconds
     await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=int(grace))
     await application.shutdown()
 
 
-async def keep_alive(heartbeats: Heartbeats, worker: str, takeover_seconds: float) -> None:
+def _exit_if_stuck(seconds: float) -> None:
+    """Exit anyway if stopping takes longer than `seconds`: a step blocked in a thread (a
+    database or service that stopped answering) would otherwise keep the process alive until
+    the service manager kills it. Nothing is lost: unfinished runs resume at the next start."""
+
+    def exit_now() -> None:
+        log.warning("Still stopping after %.0f s: exiting now; where each thread was:", seconds)
+        faulthandler.dump_traceback(all_threads=True)
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True
+    timer.start()
+
+
+def keep_alive(
+    heartbeats: Heartbeats, worker: str, takeover_seconds: float, stop: threading.Event
+) -> None:
     """Beat in the shared store, and take over the unfinished runs of any worker silent for
     `takeover_seconds`: they go back on their queue, each to resume after its last journaled
     step on whichever live worker takes it. Several workers taking over at once is harmless:
-    DBOS hands a run back only while the silent worker still owns it."""
-    while True:
+    DBOS hands a run back only while the silent worker still owns it.
+
+    A thread of its own, not a task: a worker busy with many runs has its event loop and
+    thread pools queued up, and a beat waiting behind them made live workers look dead — the
+    others then ran their runs a second time alongside them (messages sent twice)."""
+    while not stop.is_set():
         now = time.time()
         try:
-            await asyncio.to_thread(heartbeats.beat, worker, now)
-            silent = await asyncio.to_thread(heartbeats.silent, now - takeover_seconds)
-            for gone in (name for name in silent if name != worker):
+            heartbeats.beat(worker, now)
+            for gone in set(heartbeats.silent(now - takeover_seconds)) - {worker}:
                 # DBOS's own start-up recovery, pointed at another executor's workflows.
-                taken = await asyncio.to_thread(DBOS._recover_pending_workflows, [gone])
+                taken = DBOS._recover_pending_workflows([gone])
                 log.warning(
                     "Worker %s has been silent for %.0f s: took over its %d unfinished run(s)",
                     gone,
                     takeover_seconds,
                     len(taken),
                 )
-                await asyncio.to_thread(heartbeats.forget, gone, now - takeover_seconds)
+                heartbeats.forget(gone, now - takeover_seconds)
         except Exception as exc:  # the database is away: beat again next time
             log.error("Could not beat or take over (%s: %s)", type(exc).__name__, exc)
-        await asyncio.sleep(takeover_seconds / BEATS_PER_TAKEOVER)
+        stop.wait(takeover_seconds / BEATS_PER_TAKEOVER)
 
 
 async def poll(

@@ -72,6 +72,12 @@ class CalendarFindings:
     notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
     in_notes: bool = False  # the words name something in the first event's notes ("homework")
     cancelled: tuple[Event, ...] = ()  # called-off events the words name best, said as such
+    unread: tuple[str, ...] = ()  # calendars that could not be read (also among the notes)
+
+    @property
+    def missing(self) -> str:
+        """What the answer lacks: the events of calendars that could not be read."""
+        return " ".join(self.unread)
 
     @property
     def subject(self) -> str:
@@ -256,12 +262,12 @@ def search_calendar(
     matched, elsewhere, in_notes, cancelled = True, None, False, ()
     if not significant(text):
         events = context.calendar.events(begin, finish)
-        notes = tuple(getattr(events, "notes", ()))
+        notes, unread = tuple(getattr(events, "notes", ())), getattr(events, "unread", ())
     else:
         # One read serves the word weights, the window and what the words name elsewhere.
         known_from, known_to = _known_range(context)
         known = context.calendar.events(known_from, known_to)
-        notes = tuple(getattr(known, "notes", ()))
+        notes, unread = tuple(getattr(known, "notes", ())), getattr(known, "unread", ())
         significance = Significance.of(known)
         if known_from <= begin and finish <= known_to:
             events = [event for event in known if event.start < finish and event.end > begin]
@@ -296,6 +302,7 @@ def search_calendar(
         notes=notes,
         in_notes=in_notes,
         cancelled=cancelled,
+        unread=tuple(unread),
     )
 
 

@@ -41,17 +41,21 @@ class Event:
 
 class Events(list[Event]):
     """Events found, with what the person asking should know about how they were read: events
-    that could not be read, a series cut short (`notes`, each a sentence); and the events in
-    the range that were called off (`cancelled`), kept apart so no listing shows them."""
+    that could not be read, a series cut short (`notes`, each a sentence); the events in the
+    range that were called off (`cancelled`), kept apart so no listing shows them; and the
+    calendars that could not be read at all while others could (`unread`, each a sentence,
+    also among the notes): the events are then only part of the answer."""
 
     def __init__(
         self,
         events: Iterable[Event] = (),
         notes: Iterable[str] = (),
         cancelled: Iterable[Event] = (),
+        unread: Iterable[str] = (),
     ) -> None:
         super().__init__(events)
-        self.notes: tuple[str, ...] = tuple(notes)
+        self.unread: tuple[str, ...] = tuple(unread)
+        self.notes: tuple[str, ...] = (*self.unread, *notes)
         self.cancelled: tuple[Event, ...] = tuple(cancelled)
 
 
