@@ -8,6 +8,7 @@ from the journal, as recovery does with every step that was recorded before the 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -37,6 +38,16 @@ def look() -> str:
 
 def unreadable() -> str:
     raise LookupError("the calendar is away")
+
+
+class Unpicklable(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.connection = threading.Lock()  # what a client's error may hold: pickle refuses it
+
+
+def unreadable_with_a_connection() -> str:
+    raise Unpicklable("the weather service is away")
 
 
 def pay(words: str) -> str:
@@ -135,3 +146,25 @@ async def test_the_journal_keeps_nothing_of_runs_once_they_are_done(journal):
 
     # At most the last run's: its context may still be this test's own.
     assert len(JOURNAL._executions) <= 1
+
+
+@DBOS.workflow()
+async def an_odd_failure_then_a_paid_call() -> str:
+    try:
+        await JOURNAL.read("look at the weather", unreadable_with_a_connection)
+        failed = ""
+    except Exception as exc:  # as a run takes a tool's failure (bot/engine/run.py)
+        failed = str(exc)
+    return await JOURNAL.step("pay", pay, failed)
+
+
+async def test_a_read_failing_in_a_way_the_journal_cannot_keep_leaves_the_next_step_recorded(
+    journal,
+):
+    with SetWorkflowID("run-1"):
+        answer = await an_odd_failure_then_a_paid_call()
+
+    resumed = await DBOS.fork_workflow_async("run-1", SECOND_STEP)
+
+    assert answer == await resumed.get_result() == "answer to the weather service is away"
+    assert World.paid == ["the weather service is away"]  # recorded: not paid again

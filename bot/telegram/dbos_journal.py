@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import pickle
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,7 +108,7 @@ class DbosJournal:
             # its record (three trips between threads when it ran in a pool of its own).
             return await DBOS.run_step_async(StepOptions(name=name), action, *args)
         waiting, execution.waiting = execution.waiting, []
-        reads = tuple([await outcome for _, outcome in waiting])
+        reads = tuple([_recordable(await outcome) for _, outcome in waiting])
         # The record's name says what it holds; DBOS checks it when the run is replayed.
         named = f"{name}, with {', '.join(read for read, _ in waiting)}"
         recorded = await DBOS.run_step_async(StepOptions(name=named), _with(reads, action, *args))
@@ -160,6 +161,20 @@ def _with(reads: tuple[Outcome, ...], action: Callable[..., Any], *args: Any) ->
         return Together(reads, _now(action, *args))
 
     return together_blocking
+
+
+def _recordable(outcome: Outcome) -> Outcome:
+    """The outcome as the journal can keep it. An error pickle cannot keep (one holding a
+    connection, say) is kept as its type's name and message: it must not cost the step after
+    it its record (a model call paid for, then made again)."""
+    if outcome.error is None:
+        return outcome
+    try:
+        pickle.dumps(outcome.error)
+    except Exception:
+        error = outcome.error
+        return Outcome(error=RuntimeError(f"{type(error).__name__}: {error}"))
+    return outcome
 
 
 def _now(action: Callable[..., Any], *args: Any) -> Outcome:
