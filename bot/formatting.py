@@ -112,6 +112,10 @@ def describe(event: Event, view: View, asks: str) -> str:
         return f"{title} is at {event.location} — {when}."
     if asks == "duration":
         return f"{title} lasts {duration_text(event)}: {when}."
+    if asks == "who":
+        if not event.attendees:
+            return f"{title} ({when}) has no guest list in your calendar."
+        return f"{title} ({when}): {', '.join(event.attendees)}."
     if asks == "notes":
         if not event.description:
             return f"{title} ({when}) has no notes in your calendar."

@@ -19,7 +19,7 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
         "many thanks", "much appreciated", "appreciated", "appreciate it", "good bot",
         "well done", "nice one", "love you", "you're great", "you're a star", "star",
         "you're a legend", "legend", "ta very much", "you're the best", "you rock",
-        "you're awesome", "you're amazing", "lifesaver",
+        "you're awesome", "you're amazing", "lifesaver", "tysm",
     ),
     "goodbye": (
         "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night", "gn",
@@ -63,7 +63,10 @@ def small_talk(text: str) -> tuple[Kind, str] | None:
     lowered = text.lower().replace("’", "'")
     for emoji, word in EMOJI_WORDS.items():
         lowered = lowered.replace(emoji, word)
-    words = re.findall(r"[a-z']+", lowered)
+    from bot.understanding.words import ALIASES  # here: the understanding imports this module
+
+    # Chat spellings as questions have them: "what can u do", "how r u".
+    words = " ".join(ALIASES.get(word, word) for word in re.findall(r"[a-z']+", lowered)).split()
     if not words or len(words) > MOST_WORDS:
         return None
     found: list[tuple[Kind, str]] = []

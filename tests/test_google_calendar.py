@@ -460,3 +460,15 @@ def follow_redirect(port: int, address: str) -> None:
     with socket.create_connection(("localhost", port), timeout=5) as connection:
         connection.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
         connection.recv(4096)
+
+
+def test_attendees_are_named_without_the_user_and_those_who_declined() -> None:
+    guests = [
+        {"email": "me@example.org", "self": True, "responseStatus": "accepted"},
+        {"email": "c.okafor@example.org", "displayName": "Chidi Okafor"},
+        {"email": "sam@example.org", "responseStatus": "tentative"},
+        {"email": "lee@example.org", "displayName": "Lee Park", "responseStatus": "declined"},
+    ]
+    item = {"id": "x", "summary": "Review", "start": {"date": "2025-03-28"}, "attendees": guests}
+    event = _to_event(item, "primary", LONDON, LONDON)
+    assert event is not None and event.attendees == ("Chidi Okafor", "sam@example.org")

@@ -625,3 +625,20 @@ def test_sample_calendar_results_are_sorted(sample: IcsCalendarSource):
     events = sample.events(at(date(2026, 6, 1)), at(date(2026, 7, 1)))
 
     assert [event.start for event in events] == sorted(event.start for event in events)
+
+
+def test_attendees_are_named_and_those_who_declined_left_out(tmp_path: Path):
+    path = tmp_path / "guests.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        "BEGIN:VEVENT\nUID:review\nSUMMARY:Review\nDTSTART:20261204T100000Z\n"
+        "DTEND:20261204T110000Z\n"
+        "ATTENDEE;CN=Chidi Okafor;PARTSTAT=ACCEPTED:mailto:c.okafor@example.org\n"
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:sam@example.org\n"
+        "ATTENDEE;CN=Lee Park;PARTSTAT=DECLINED:mailto:lee@example.org\n"
+        "END:VEVENT\nEND:VCALENDAR\n"
+    )
+    (event,) = IcsCalendarSource("test", path=path).events(
+        at(date(2026, 12, 4)), at(date(2026, 12, 5))
+    )
+    assert event.attendees == ("Chidi Okafor", "sam@example.org")

@@ -87,6 +87,18 @@ NOW = at(2026, 11, 25, 10)  # a Wednesday
             at(2026, 11, 27, 14),
             "Friday 27 November 12:00–14:00",
         ),
+        (
+            "is my morning free tomorrow?",
+            at(2026, 11, 26),
+            at(2026, 11, 26, 12),
+            "tomorrow morning",
+        ),
+        (
+            "everything till the end of the year",
+            NOW,
+            at(2027, 1, 1),
+            "from now to the end of the year",
+        ),
     ],
 )
 def test_time_windows(text: str, start: datetime, end: datetime, label: str) -> None:
@@ -260,3 +272,76 @@ def test_asks_about_personal_event(text: str, expected: bool) -> None:
 )
 def test_a_question_about_a_moment_asks_whether_it_is_free(text: str, asks: str) -> None:
     assert understand(text, NOW).asks == asks
+
+
+def test_an_airport_code_names_the_place_it_serves() -> None:
+    from bot.understanding.airports import places
+    from bot.understanding.matching import significant
+
+    assert {"delhi", "india"} <= set(significant(places("Flight AI 188 YYZ → DEL")))
+    assert {"toronto", "canada"} <= set(significant(places("YYZ")))
+    # Only three capitals standing alone are a code: "Del Mar", "MAT137" and "del" are not.
+    assert places("Dinner in Del Mar after MAT137, del") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # "did" can only look back: the 3rd of December just gone, a year ago.
+        ("what did I do on 3 December?", at(2025, 12, 3), at(2025, 12, 4)),
+        ("what did I have in December?", at(2025, 12, 1), at(2026, 1, 1)),
+        ("what happened the week of 16 November?", at(2026, 11, 16), at(2026, 11, 23)),
+        # "was" may be "what was on again?": the nearer of the two.
+        ("what was on 3 December?", at(2026, 12, 3), at(2026, 12, 4)),
+        ("what's on the week of 7 December?", at(2026, 12, 7), at(2026, 12, 14)),
+    ],
+)
+def test_a_date_asked_about_in_the_past_tense_is_the_last_one(
+    text: str, start: datetime, end: datetime
+) -> None:
+    window = understand(text, NOW).window
+    assert window is not None and (window.start, window.end) == (start, end)
+
+
+def test_a_name_before_a_title_owns_what_follows() -> None:
+    from bot.understanding.matching import owned_by_another
+    from integrations.calendar import Event
+
+    def titled(title: str) -> Event:
+        return Event(title, NOW, NOW + timedelta(hours=1))
+
+    assert not owned_by_another(titled("Kavya didi's wedding"), "wedding", "kavya")
+    assert not owned_by_another(titled("Aunt Mary's party"), "party", "mary")
+    assert owned_by_another(titled("Sam's wedding"), "wedding", "kavya")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("omg when is the dentist thing, i totally forgot", "calendar"),
+        ("when is the dentist, i totally forgot", "calendar"),
+        # The aside does not make a question of what is none.
+        ("best pizza in brooklyn, i totally forgot", "other"),
+    ],
+)
+def test_an_aside_after_the_question_does_not_decide_its_kind(text: str, kind: str) -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [Event("Dentist – Dr. Liang", NOW, NOW + timedelta(hours=1))]
+    assert understand(text, NOW, significance=lambda: Significance.of(events)).kind == kind
+
+
+def test_small_talk_in_chat_spellings() -> None:
+    from bot.small_talk import small_talk
+
+    assert small_talk("what can u do") == ("about", "what can you do")
+    assert small_talk("ty sm!!") == ("thanks", "ty")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["who's coming to the review?", "who else is at the dinner on friday", "who am i meeting at 3"],
+)
+def test_who_is_invited_is_asked_for(text: str) -> None:
+    assert understand(text, NOW).asks == "who"

@@ -15,7 +15,13 @@ async def ask(assistant, words: str) -> str:
 
 @pytest.mark.parametrize(
     "request_",
-    ["cancel my tennis match", "move the stand-up to 10", "add parkrun on Sunday", "remind me"],
+    [
+        "cancel my tennis match",
+        "move the stand-up to 10",
+        "add parkrun on Sunday",
+        "remind me",
+        "change tennis to 7pm",
+    ],
 )
 @pytest.mark.parametrize("mode", ["workflow", "hybrid"])
 async def test_a_write_request_is_declined_without_a_search_or_a_model_call(

@@ -141,7 +141,9 @@ class ChatMemory:
             datetime.fromisoformat(record.pop("start")),
             datetime.fromisoformat(record.pop("end")),
         )
-        return Event(start=start, end=end, **record)
+        # JSON has no tuples; a focus kept before events had attendees has none.
+        attendees = tuple(record.pop("attendees", ()))
+        return Event(start=start, end=end, attendees=attendees, **record)
 
     def record_run(self, conversation: Conversation, run: RunRecord) -> None:
         """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""

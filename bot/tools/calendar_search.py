@@ -8,7 +8,7 @@ the window's events come back, marked as not matching, so the answer can say so.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.config import UserSettings
@@ -166,7 +166,7 @@ class CalendarFindings:
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when"):
             return describe(self.events[0], view, "notes")
-        if view.asks in ("where", "duration", "notes"):
+        if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
             heading = f"Your next “{subject}”:"
@@ -211,7 +211,11 @@ class CalendarFindings:
         if not any(event.busy for event in self.events):
             nothing = "nothing is on your calendar then" if not self.events else "nothing blocks it"
             return f"{yes}, you're free {when}: {nothing}.{_shown_free(self.events)}"
-        return self._listed(f"{no}, {when} you have:", one_day, view)
+        # What makes them busy is listed; what is marked free is only named as such.
+        busy = replace(self, events=[event for event in self.events if event.busy])
+        listed = busy._listed(f"{no}, {when} you have:", one_day, view)
+        shown_free = _shown_free([event for event in self.events if not event.busy])
+        return f"{listed}\n{shown_free.strip()}" if shown_free else listed
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
@@ -427,7 +431,7 @@ def understand_for(context: ToolContext, text: str) -> Question:
 
 
 def _plain(event: Event) -> dict[str, object]:
-    return {
+    plain: dict[str, object] = {
         "title": event.title,
         "weekday": event.start.strftime("%A"),
         "start": _iso(event.start, event.all_day),
@@ -436,6 +440,9 @@ def _plain(event: Event) -> dict[str, object]:
         "location": event.location or None,
         "notes": event.description or None,
     }
+    if event.attendees:  # only when there are some, so an event without reads as it always has
+        plain["attendees"] = list(event.attendees)
+    return plain
 
 
 def _iso(moment: datetime, all_day: bool) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from bot.understanding.airports import places
 from bot.understanding.matching import event_words, significant
 from integrations.calendar import Event
 
@@ -25,7 +26,7 @@ DEPART = re.compile(
     r"off)\b"
 )
 TRIP = re.compile(r"\btrip\b")
-_TOWARDS = re.compile(r"→|->|–>|\bto\b")
+_TOWARDS = re.compile(r"→|->|–>|\bto\b", re.IGNORECASE)
 
 
 def coming_back(asked: str) -> bool:
@@ -38,15 +39,20 @@ def is_journey(event: Event) -> bool:
 
 
 def destination(event: Event) -> set[str]:
-    """The words of where a journey goes: after its last arrow or "to", else its whole title."""
-    parts = _TOWARDS.split(event.title.lower())
-    return set(significant(parts[-1]))
+    """The words of where a journey goes: after its last arrow or "to", else its whole title;
+    an airport code with the place it serves ("DEL": Delhi)."""
+    parts = _TOWARDS.split(event.title)
+    return _place_words(parts[-1])
 
 
 def origin(event: Event) -> set[str]:
     """The words of where a journey leaves from: before its last arrow or "to" ("Sydney")."""
-    parts = _TOWARDS.split(event.title.lower())
-    return set(significant(parts[-2])) - TRANSPORT if len(parts) > 1 else set()
+    parts = _TOWARDS.split(event.title)
+    return _place_words(parts[-2]) - TRANSPORT if len(parts) > 1 else set()
+
+
+def _place_words(part: str) -> set[str]:
+    return set(significant(f"{part} {places(part)}"))
 
 
 def journeys_home(events: list[Event], home: str) -> list[Event]:

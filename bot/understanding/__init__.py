@@ -31,7 +31,7 @@ __all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
 Kind = Literal["calendar", "write", "small_talk", "other"]
 Asks = Literal[
-    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until"
+    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until", "who"
 ]
 
 
@@ -65,7 +65,8 @@ _WRITE = re.compile(
     r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
     r"forward|an?|the|that|i'm|i'll|i am)\b)"
     r"|(?:book|call|ring|phone|change|update|block|clear|mark|share|order|plan)\s+"
-    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b)"
+    r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b"
+    r"|(?:change|update|switch) (?:[a-z0-9':]+ ){1,3}(?:to|into)\b)"  # "change yoga to 7pm"
 )
 _WRITE_ANYWHERE = re.compile(
     r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
@@ -92,6 +93,9 @@ _OCCASION = re.compile(
     r"^(?:when|where|what time)(?:'s|s| is| are| was| were) (?:the|our) "
     r"[a-z][\w'-]*(?: [a-z][\w'-]*)?$"
 )
+_ASKS_A_QUESTION = re.compile(
+    r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
+)
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
@@ -99,7 +103,7 @@ _CALENDAR_CUES = re.compile(
     r"|\bi(?:'m| am| have| had|'ve| got| meet| see| need to be)\b"
     r"|\b(?:meet|meeting|see|seeing) me\b|\bfree\b|\bbusy\b"
     r"|\b(?:schedule|calendar|agenda|plans?|diary|appointments?|appts?|meetings?|mtgs?|events?|"
-    r"booked)\b"
+    r"booked|rundown|line-?up|itinerary|timetable)\b"
     r"|\bwhat(?:'s| is) (?:next|coming up)\b|\bnext up\b|\bcoming up\b"
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
@@ -139,13 +143,25 @@ _AT_A_MOMENT = re.compile(
 )
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
-    r"agenda for|gift|present|reading|need to be (?:at|there)|arrive|get there|"
+    r"agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|get there|"
     r"reference|ref|booking|confirmation|code|password|tickets?|"
-    r"dial[- ]in|description|what do i need|anything i need|"
+    r"dial[- ]in|description|what do i need|anything i need|need (?:anything|something)|"
     r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
-    r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring))\b"
+    r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring)|"
+    # "what am I getting Anika?" (a gift), "what's the talk about?", "how much is the rent?"
+    r"what (?:am i|are we|should i|shall i|do i) (?:getting|giving|buying|get|give|buy)|"
+    r"what(?:'s| is| was| are) .+ about$|how much (?:is|are|was|does|do|will)\b)\b"
 )
-_LAST = re.compile(r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b")
+# Who is invited: "who's coming to the committee meeting?", "who else is at the dinner?"
+_WHO = re.compile(
+    r"\bwho(?:'s|s| is| are|'re| will be| else is| else)? (?:coming|going|attending|invited|joining"
+    r"|in|at|there|on)\b|\bwho (?:am i|will i be|do i) (?:meeting|seeing|with)\b|\bwith whom\b"
+    r"|\bguest list\b|\battendees\b"
+)
+_LAST = re.compile(
+    r"\b(?:last|previous|most recent|latest) (?:time|one)?\b|\bwhen (?:was|did)\b"
+    r"|\bwhen (?:my|the|our) (?:\S+ ){1,3}?(?:was|were)\b"  # "idk when my physical was"
+)
 _NEXT = re.compile(
     r"\bnext\b|\bwhen(?:'s| is| are|'re) (?:my|the|our)\b|\bwhen (?:do|am|will|does|is) \b"
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
@@ -184,7 +200,9 @@ def understand(
         subject_words = _subject(corrected, reading, order, text, calendar)
     kind = plain or _kind(corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
-    next_only = asks in ("when", "where", "duration", "notes", "until") and not reading.window
+    next_only = (
+        asks in ("when", "where", "duration", "notes", "until", "who") and not reading.window
+    )
     if _NEXT.search(corrected) and reading.window is None and asks != "last":
         next_only = True
     window = reading.window
@@ -321,7 +339,8 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 
 
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
-    if _GENERAL.match(corrected):
+    # "Who is at the potluck?" may be about an event: its words decide, below.
+    if _GENERAL.match(corrected) and not _WHO.search(corrected):
         return "other"
     # "How do I make mulled wine?" asks how to do something: about the calendar only when what
     # it names is in the user's events ("how do I get to the flat viewing?").
@@ -345,7 +364,19 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
     in_calendar = sum(known.uses(word) for word in unknown)
-    return "calendar" if in_calendar * 2 >= len(unknown) else "other"
+    if in_calendar * 2 >= len(unknown):
+        return "calendar"
+    # "When is the dentist thing, I totally forgot": a question, then an aside. The question's
+    # own clause decides.
+    asked, *aside = re.split(r"[,;!?]|\s[-–—]\s", corrected, maxsplit=1)
+    asked_words = set(significant(asked, possessive=True)) if "".join(aside).strip() else set()
+    first = [word for word in unknown if word in asked_words]
+    in_first = sum(known.uses(word) for word in first)
+    return (
+        "calendar"
+        if first and _ASKS_A_QUESTION.match(asked) and in_first * 2 >= len(first)
+        else "other"
+    )
 
 
 def _asks(corrected: str, reading: TimeReading) -> Asks:
@@ -362,7 +393,10 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "busy" if re.search(r"\b(?:anything|something)\b", corrected) else "free"
     if _DURATION.search(corrected):
         return "duration"
-    if _NOTES.search(corrected):
+    if _WHO.search(corrected):
+        return "who"
+    # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes.
+    if _NOTES.search(corrected.rstrip("?!. ")) and not re.match(r"where\b", corrected):
         return "notes"
     if _WHERE.search(corrected):
         return "where"

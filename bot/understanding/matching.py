@@ -21,6 +21,7 @@ from itertools import pairwise
 import snowballstemmer
 from rapidfuzz import fuzz
 
+from bot.understanding.airports import places
 from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS, expand_shorthand
 from integrations.calendar import Event
 
@@ -75,12 +76,15 @@ def significant(text: str, joined: bool = True, possessive: bool = False) -> lis
 
 @lru_cache(maxsize=4096)
 def event_words(text: str) -> tuple[str, ...]:
-    """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight). Kept:
+    """An event's words, with what its title implies ("UA 1234 to Chicago" is a flight, "DEL" is
+    Delhi). Kept:
     the same titles, places and notes are read for every question."""
     # The question's shorthand was expanded ("nye" is "new year's eve"): so is the title's.
     words = significant(expand_shorthand(_folded(text)))
     if _FLIGHT_NUMBER.search(text.lower()) and "flight" not in words:
         words.append("flight")
+    if "flight" in words:  # "YYZ → DEL" is Toronto to Delhi
+        words += [word for word in significant(places(text)) if word not in words]
     return tuple(words)
 
 
@@ -236,6 +240,9 @@ def owned_by_another(event: Event, word: str, owner: str) -> bool:
     words = tokens(event.title, joined=False, possessive=True)
     wanted = tokens(word)[:1]
     return any(
-        holder.endswith("'s") and holder.removesuffix("'s") != owner and [after] == wanted
-        for holder, after in pairwise(words)
+        holder.endswith("'s")
+        and owner not in (holder.removesuffix("'s"), named_before)
+        and [after] == wanted
+        # "Kavya didi's wedding", "Aunt Mary's party": the name before a title is the owner.
+        for named_before, holder, after in zip(["", *words], words, words[1:], strict=False)
     )

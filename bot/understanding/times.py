@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 DateOrder = Literal["day-first", "month-first"]
 YEARS = range(1900, 2200)  # explicit years outside these are refused, not looked up
 MOMENT = timedelta(hours=1)
+DAY = timedelta(days=1)
 # Countries that write the month first in numeric dates (12/14 is 14 December).
 MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
 # Usual hours of a meal, when a question uses one as a time ("am I free for lunch?").
@@ -65,6 +66,9 @@ _HOURS_THEN_DAY = re.compile(
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
 _UNTIL = re.compile(r"\b(?:until|till|til|thru|through)\b")
 _PAST = re.compile(r"\b(?:did|was|were|had|went|happened|last)\b")
+# A verb in the past: "what did I do on Nov 21?" asked in December is last month's 21st.
+_PAST_VERB = re.compile(r"\b(?:did|was|were|had|went|happened)\b")
+_NAMES_A_YEAR_OR_RELATIVE = re.compile(r"\b(?:\d{4}|next|this|coming|tomorrow|today|after)\b")
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -189,7 +193,10 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
     (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
     (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
-    (r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b", lambda m, n: _week(n, 0)),
+    (
+        r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b(?! of\b)",
+        lambda m, n: _week(n, 0),
+    ),
     (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
     (r"\blast week\b", lambda m, n: _week(n, -1)),
     (
@@ -208,6 +215,10 @@ _RULES: list[tuple[str, Any]] = [
         rf"\b(?:a week|a fortnight) (?:on |from )?({_WEEKDAY}|today|tomorrow)\b"
         rf"|\b({_WEEKDAY}|today|tomorrow) (?:week|fortnight)\b",
         lambda m, n: _a_week_on(m, n),
+    ),
+    (
+        r"\b(?:until|till|til|through|thru|to|by) (?:the )?end of (?:the |this )?(month|year)\b",
+        lambda m, n: _to_end_of(m[1], n),
     ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
@@ -243,6 +254,16 @@ def _a_week_on(match: re.Match[str], now: datetime) -> TimeWindow:
     if named in WEEKDAYS and day == today:
         day += timedelta(days=7)
     return whole_day(day + timedelta(days=7 * weeks), now)
+
+
+def _to_end_of(period: str, now: datetime) -> TimeWindow:
+    """ "Everything till the end of the year": from now to the end of this month or year."""
+    today = now.date()
+    if period == "year":
+        following = date(today.year + 1, 1, 1)
+    else:
+        following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return TimeWindow(now, at(following, 0, now.tzinfo), f"from now to the end of the {period}")
 
 
 def _month_end(now: datetime, months_on: int) -> TimeWindow:
@@ -356,9 +377,11 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         found = _best(_duckling(text, now), text)
         reading = TimeReading(None)
         if found is not None:
-            reading = _from_duckling(found, now, clock, past=bool(_PAST.search(corrected)))
+            past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
+            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
+        reading = _part_of_day(reading, text, now, clock)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -366,6 +389,24 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> TimeReading:
+    """ "Is my morning free tomorrow?": the part of the day said apart from the day itself
+    (Duckling reads only "tomorrow") narrows the whole day to it."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or reading.moment or window.end - window.start != DAY:
+        return reading
+    outside = text[: span[0]] + " " * (span[1] - span[0]) + text[span[1] :]
+    part = re.search(r"\b(?:my|the) (morning|afternoon|evening)\b", outside)
+    if not part or (window.start.hour, window.start.minute) != (0, 0):
+        return reading
+    first, last = next(hours for hours, name in _PARTS.items() if name == part[1])
+    start, end = (
+        at(window.start.date(), first, now.tzinfo),
+        at(window.start.date(), last, now.tzinfo),
+    )
+    return TimeReading(TimeWindow(start, end, window_label(start, end, now, clock)), span=span)
 
 
 def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
@@ -432,7 +473,30 @@ def _afternoon(moment: datetime, body: str, grain: str | None = "hour") -> datet
     return moment
 
 
-def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeReading:
+def _looking_back(day: date, body: str, now: datetime, verb: str) -> date:
+    """A date Duckling reads ahead ("Nov 21", "the 3rd") as the last one, when the question is
+    in the past tense and names no year or way forward: always after "did", "had", "went" or
+    "happened"; after "was" or "were" ("what was on Dec 14 again?") if the last one is nearer."""
+    if not verb or day <= now.date() or _NAMES_A_YEAR_OR_RELATIVE.search(body):
+        return day
+    try:
+        if re.search(rf"\b(?:{_MONTH})\b", body):
+            earlier = day.replace(year=day.year - 1)
+        elif day.month == 1:
+            earlier = day.replace(year=day.year - 1, month=12)
+        else:
+            earlier = day.replace(month=day.month - 1)
+    except ValueError:  # no 29 February or 31st that month: as Duckling read it
+        return day
+    if earlier > now.date():
+        return day
+    nearer = now.date() - earlier < day - now.date()
+    return earlier if nearer or verb not in ("was", "were") else day
+
+
+def _from_duckling(
+    found: Found, now: datetime, clock: str, past: bool, past_verb: str = ""
+) -> TimeReading:
     zone, value, body = now.tzinfo, found.value, found.body
     holiday = value.get("holidayBeta", "")
     span = (found.start, found.end)
@@ -479,15 +543,20 @@ def _from_duckling(found: Found, now: datetime, clock: str, past: bool) -> TimeR
             day = now.date()  # "on Wednesday", asked on a Wednesday: today
         if past and day > now.date() and bare_weekday:
             day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
+        elif not bare_weekday:
+            day = _looking_back(day, body, now, past_verb)
         window = whole_day(day, now)
         if holiday:
             window = TimeWindow(window.start, window.end, f"{window.label} ({holiday})")
         return TimeReading(window, span=span, holiday=holiday)
     if grain == "week":
+        day = _looking_back(day, body, now, past_verb)  # "what happened the week of Nov 23?"
         weeks = (_monday(day) - _monday(now.date())).days // 7
         return TimeReading(_week(now, weeks), span=span)
     if grain == "month":
         first = day.replace(day=1)
+        earlier = _looking_back(first, body, now, past_verb)  # "what did I have in November?"
+        first = earlier if earlier.month == first.month else first
         following = (first + timedelta(days=32)).replace(day=1)
         months_on = (first.year - now.year) * 12 + first.month - now.month
         start = now if months_on == 0 else at(first, 0, zone)

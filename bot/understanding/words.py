@@ -30,6 +30,8 @@ ALIASES = {
     "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
     "wks": "weeks", "mnth": "month", "hrs": "hours", "fri": "friday", "arvo": "afternoon",
     "arvos": "afternoons", "avvo": "afternoon", "ive": "i've",
+    "wuts": "what's", "abt": "about", "sched": "schedule", "aft": "afternoon", "goin": "going",
+    "doin": "doing", "nothin": "nothing", "somethin": "something", "sm": "so much",
 }  # fmt: skip
 # Short weekday names that are also words ("the sun", "sat down", "c'mon"): a weekday only
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
@@ -70,14 +72,14 @@ FUNCTION_WORDS = frozenset(
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
     interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
-    checking wondering
+    checking wondering idk dunno tbh ngl fyi imo lmk
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
 # appointment"): they count only when the user's own events have them, and then weakly.
 VAGUE_WORDS = frozenset(
     """
-    day days happening happen happens going coming upcoming scheduled booked event events
+    day days happening happen happens happened going coming upcoming scheduled booked event events
     thing things stuff calendar schedule agenda diary appointment appointments show list
     give find check time times date dates remind many long free busy available first last
     begin begins start starts starting end ends finish finishes take takes bring wear need
@@ -85,7 +87,8 @@ VAGUE_WORDS = frozenset(
     week weekend month year am pm noon midday midnight later earlier soon ago past following
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
-    count total meeting meetings story deal plate lined sleeps
+    count total meeting meetings story deal plate lined sleeps rundown lineup itinerary
+    timetable
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )

@@ -23,7 +23,8 @@ class Event:
     `busy` is False for an event shown as free ("Working from home", a holiday: iCalendar's
     TRANSP:TRANSPARENT, Google's "transparency": "transparent"); `tentative` when not yet
     confirmed (STATUS:TENTATIVE); `cancelled` when called off but still in the calendar
-    (STATUS:CANCELLED): never listed, only said when asked about by name.
+    (STATUS:CANCELLED): never listed, only said when asked about by name. `attendees`: who is
+    invited and has not declined, by name (else address), as the calendar lists them.
     """
 
     title: str
@@ -37,6 +38,7 @@ class Event:
     busy: bool = True
     tentative: bool = False
     cancelled: bool = False
+    attendees: tuple[str, ...] = ()
 
 
 class Events(list[Event]):

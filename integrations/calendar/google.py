@@ -203,6 +203,12 @@ def _event(
         uid=item.get("id", ""),
         busy=item.get("transparency") != "transparent",
         tentative=item.get("status") == "tentative",
+        # The user themselves ("self") is no answer to "who's coming?".
+        attendees=tuple(
+            person.get("displayName") or person.get("email", "")
+            for person in item.get("attendees", [])
+            if not person.get("self") and person.get("responseStatus") != "declined"
+        ),
     )
 
 

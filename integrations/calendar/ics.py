@@ -372,6 +372,7 @@ class IcsCalendarSource:
             busy=str(component.get("TRANSP", "")).upper() != "TRANSPARENT",
             tentative=str(component.get("STATUS", "")).upper() == "TENTATIVE",
             cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
+            attendees=_attendees(component),
         )
 
     def _checked_url(self) -> str:
@@ -408,3 +409,14 @@ def _place(moment: date | datetime, zone: tzinfo) -> datetime:
         # A floating time means the same wall-clock time wherever the user is.
         return moment.replace(tzinfo=zone)
     return moment.astimezone(zone)
+
+
+def _attendees(component: icalendar.Component) -> tuple[str, ...]:
+    """Who is invited and has not declined: each one's name (CN), else their address."""
+    listed = component.get("ATTENDEE", [])
+    people = listed if isinstance(listed, list) else [listed]
+    return tuple(
+        str(person.params.get("CN") or str(person).removeprefix("mailto:").removeprefix("MAILTO:"))
+        for person in people
+        if str(person.params.get("PARTSTAT", "")).upper() != "DECLINED"
+    )
