@@ -76,7 +76,7 @@ class Assistant:
 
     async def hear(self, audio: bytes, user_id: int) -> str:
         """What a voice message says; ListenError, with a kind message, if nothing usable."""
-        return await hear(self.listener, audio, self.context_for(user_id))
+        return await hear(self.listener, audio, self.context_for(user_id), self.settings.rules)
 
     async def handle(self, message: Incoming) -> Reply:
         """Answer one message. Never raises: a failure becomes a kind reply."""
