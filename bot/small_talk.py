@@ -19,16 +19,20 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
         "many thanks", "much appreciated", "appreciated", "appreciate it", "good bot",
         "well done", "nice one", "love you", "you're great", "you're a star", "star",
         "you're a legend", "legend", "ta very much", "you're the best", "you rock",
-        "you're awesome", "you're amazing", "lifesaver", "tysm",
+        "you're awesome", "you're amazing", "lifesaver", "tysm", "that's kind", "that's very kind",
+        "very kind", "how kind", "kind of you", "thank you kindly", "much obliged",
     ),
     "goodbye": (
         "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "night", "gn",
-        "later", "take care", "have a good day", "have a nice day",
+        "later", "take care", "have a good day", "have a nice day", "that's all", "that's it",
+        "that'll be all", "that'll do", "that's all for now",
+        "that's it for now", "bye for now", "cheerio", "ta ta", "ka kite", "catch you later",
     ),
     "greeting": (
         "hi", "hello", "hey", "hiya", "heya", "howdy", "yo", "sup", "greetings", "morning",
         "good morning", "good afternoon", "good evening", "afternoon", "evening",
-        "how are you", "how are you doing", "how's it going", "what's up",
+        "how are you", "how are you doing", "how's it going", "what's up", "kia ora", "g'day",
+        "gday", "gidday", "good day", "how are you today", "how are you keeping", "how do you do",
     ),
     "about": ("who are you", "what are you", "what can you do", "help"),
     "acknowledgement": (
@@ -44,7 +48,7 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
 FILLERS = frozenset((
     "tandem", "bot", "there", "again", "so", "much", "very", "a", "lot", "lots", "you", "too",
     "mate", "really", "for", "that", "the", "help", "it", "all", "just", "oh", "ah", "well",
-    "and", "then", "now", "buddy",
+    "and", "then", "now", "buddy", "dear", "love", "darling", "friend",
 ))  # fmt: skip
 EMOJI_WORDS = {"👍": " ok ", "👌": " ok ", "✅": " ok ", "🙏": " thanks ", "👋": " hi "}
 MOST_WORDS = 8  # longer than this, it is saying something more

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import threading
 import time
 from dataclasses import replace
@@ -116,7 +117,9 @@ async def test_the_tools_claude_sees_come_from_the_registry(make_assistant, week
     assert set(specs) == TOOLS.names()
     calendar = specs["search_calendar"]
     assert calendar["description"].startswith("Look up events in the user's own calendars")
-    assert set(calendar["input_schema"]["properties"]) == {"start", "end", "text", "limit"}
+    properties = calendar["input_schema"]["properties"]
+    assert set(properties) == {"start", "end", "text", "limit", "part_of_day", "during"}
+    assert "evening" in json.dumps(properties["part_of_day"])  # the parts Claude may choose
     assert "dentist" in calendar["input_schema"]["properties"]["text"]["description"]
     assert specs["speak"]["input_schema"]["required"] == ["text"]
     system = claude.requests[0]["system"]

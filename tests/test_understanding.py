@@ -274,6 +274,58 @@ def test_a_question_about_a_moment_asks_whether_it_is_free(text: str, asks: str)
     assert understand(text, NOW).asks == asks
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("anything between now and the end of December?", NOW, at(2027, 1, 1)),
+        ("what's on until the end of the year?", NOW, at(2027, 1, 1)),
+        ("how many times since the start of November?", at(2026, 11, 1), NOW),
+        ("what have I done since Monday?", at(2026, 11, 23), NOW),
+        ("anything after the 5th of December?", at(2026, 12, 6), at(2027, 1, 31)),
+        ("what's on from the 5th of December?", at(2026, 12, 5), at(2027, 1, 30)),
+        ("the first weekend of January", at(2027, 1, 2), at(2027, 1, 4)),
+        ("the last weekend of November", at(2026, 11, 28), at(2026, 11, 30)),
+        ("what was I doing on the 3rd of November?", at(2026, 11, 3), at(2026, 11, 4)),
+        ("what's on from the 20th until Christmas?", at(2026, 12, 20), at(2026, 12, 27)),
+        ("anything before the new year?", NOW, at(2027, 1, 1)),
+        ("anything this side of Christmas?", NOW, at(2026, 12, 25)),
+    ],
+)
+def test_open_and_old_fashioned_spans(text: str, start: datetime, end: datetime) -> None:
+    window = understand(text, NOW).window
+    assert window is not None and (window.start, window.end) == (start, end), window
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("am I free at 2 o'clock on Friday?", at(2026, 11, 27, 14)),
+        # Longer than Duckling's window of eight words: read across two of them.
+        (
+            "could you check whether I am free on Friday at a quarter past eight in the morning",
+            at(2026, 11, 27, 8) + timedelta(minutes=15),
+        ),
+    ],
+)
+def test_a_moment_said_the_long_way(text: str, moment: datetime) -> None:
+    assert understand(text, NOW).moment == moment
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Would you mind telling me where the choir practises?",
+        "Sorry to bother you, but is there anything on at 9 tomorrow?",
+        "I'd be ever so grateful if you could tell me when the plumber is coming.",
+        "If it's not too much trouble, what's on this coming Tuesday?",
+    ],
+)
+def test_courtesies_name_no_event(text: str) -> None:
+    subject = understand(text, NOW).subject.lower().split()
+    courtesies = {"mind", "telling", "sorry", "bother", "grateful", "ever", "trouble"}
+    assert not courtesies & set(subject), subject
+
+
 def test_an_airport_code_names_the_place_it_serves() -> None:
     from bot.understanding.airports import places
     from bot.understanding.matching import significant
@@ -313,6 +365,23 @@ def test_a_name_before_a_title_owns_what_follows() -> None:
     assert not owned_by_another(titled("Kavya didi's wedding"), "wedding", "kavya")
     assert not owned_by_another(titled("Aunt Mary's party"), "party", "mary")
     assert owned_by_another(titled("Sam's wedding"), "wedding", "kavya")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Change choir to half past seven please.", "write"),
+        ("What's the best way to get rid of aphids on my roses?", "other"),
+        ("whats a good recipe for pumpkin pie", "other"),
+        ("How many kilometres is it from Auckland to Matakana?", "other"),
+        ("Give me a rundown of the next three weeks.", "calendar"),
+        ("Thank you dear, that's very kind.", "small_talk"),
+        ("Kia ora!", "small_talk"),
+        ("Cheers, that's all for now.", "small_talk"),
+    ],
+)
+def test_the_kind_of_a_polite_persons_message(text: str, kind: str) -> None:
+    assert understand(text, NOW).kind == kind
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ from bot.config import load_config
 from bot.messages import Incoming
 from bot.tools import TOOLS
 from bot.wiring import build
+from integrations.calendar import Event
+from tests.conftest import CountingCalendar, at, event
 
 
 async def ask(assistant, text: str, chat_id: int = 7) -> str:
@@ -137,3 +139,58 @@ async def test_no_calendar_configured_is_explained(tmp_path):
     config = load_config(path, known_tools=TOOLS.names())
     assistant = build(config, data_dir=tmp_path)
     assert "No calendar is set up yet" in await ask(assistant, "what's on tomorrow?")
+
+
+@pytest.fixture
+def away() -> CountingCalendar:
+    """A stay in Cork with things to do there, one at home after it, mornings and evenings."""
+    return CountingCalendar(
+        [
+            Event("Cork with Mam", at(30, 0), at(3, 0, month=12), all_day=True, location="Cork"),
+            event("Flight EI713 to Cork", at(30, 8), 90),
+            event("Coffee with Aoife", at(1, 10, month=12), location="Cork"),
+            event("Pub quiz", at(2, 20, month=12), 120),
+            event("Choir", at(4, 19, month=12), 120),
+            event("Eye test", at(20, 9), 30, location="Specsavers"),
+            event("Plumber", at(4, 8, month=12), 120, description="Mobile 021 555 0192."),
+        ]
+    )
+
+
+async def test_while_away_lists_every_event_the_stay_holds(make_assistant, away):
+    reply = await ask(make_assistant(away), "What have I got on while I'm in Cork?")
+    assert "Coffee with Aoife" in reply and "Pub quiz" in reply
+    assert "Choir" not in reply  # after the stay
+    count = await ask(make_assistant(away), "How many things are on while I'm in Cork?")
+    assert count.startswith("3 events while")
+    free = await ask(make_assistant(away), "Am I free while I'm in Cork?")
+    assert free.startswith("No, while Cork with Mam")
+    alone = await ask(make_assistant(away), "Anything else on while I'm at choir?")
+    assert alone.startswith("Nothing else is on your calendar while Choir")
+
+
+async def test_a_part_of_each_day_keeps_only_what_takes_up_some_of_it(make_assistant, away):
+    reply = await ask(make_assistant(away), "Which evenings am I out next week?")
+    assert "Pub quiz" in reply and "Choir" in reply
+    assert "Plumber" not in reply and "Coffee with Aoife" not in reply
+    reply = await ask(make_assistant(away), "Anything on in the mornings next week?")
+    assert "Coffee with Aoife" in reply and "Flight EI713" in reply and "Plumber" in reply
+    assert "Pub quiz" not in reply and "Cork with Mam" not in reply  # all day is no morning
+
+
+async def test_an_event_asked_for_by_name_that_has_been_is_said_with_its_day(make_assistant, away):
+    reply = await ask(make_assistant(away), "When's my eye test?")
+    assert "Eye test" in reply and "Friday 20 November" in reply
+
+
+async def test_a_phone_number_is_in_the_notes(make_assistant, away):
+    reply = await ask(make_assistant(away), "What's the plumber's phone number?")
+    assert "021 555 0192" in reply
+
+
+async def test_free_parts_of_days_are_the_days_nothing_takes_them_up(make_assistant, away):
+    reply = await ask(make_assistant(away), "Am I free any evening next week?")
+    free, taken = reply.split("\n", 1)
+    assert free.startswith("Yes") and "Monday 30 November" in free
+    assert "Wednesday 2 December" not in free and "Friday 4 December" not in free
+    assert "Pub quiz" in taken and "Choir" in taken

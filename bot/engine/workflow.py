@@ -2,9 +2,10 @@
 
 The first rule whose trigger matches the message runs its steps in order: each tool step calls a
 tool from the registry, and the answer step writes the reply from what they found. Arguments a
-step does not set come from the understood question (start, end, text, limit) or from an earlier
-step's result by name. No rule matching is an honest "outside what my rules cover". Steps are a
-finite list, so a run's cost is bounded by the rule itself.
+step does not set come from the understood question (start, end, text, limit, and part_of_day or
+during when it says them) or from an earlier step's result by name. No rule matching is an
+honest "outside what my rules cover". Steps are a finite list, so a run's cost is bounded by the
+rule itself.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ class Workflow:
         # The words that made the rule apply ("rain", "weather") are not what the user asks about.
         keywords = {word.lower() for word in rule.when.keywords} if rule.when else set()
         subject = " ".join(w for w in question.subject.split() if w.lower() not in keywords)
-        return {
+        found = {
             "start": question.window.start if question.window else None,
             "end": question.window.end if question.window else None,
             "text": subject,
@@ -150,6 +151,12 @@ class Workflow:
             # "What will the weather be?" names no time or event: it means the last one talked of.
             "event": focus if not (question.window or subject) else None,
         }
+        # Only when the question says them, so a search reads (and its trace shows) as before.
+        if question.part_of_day:
+            found["part_of_day"] = question.part_of_day
+        if question.during:
+            found["during"] = True
+        return found
 
 
 ALL_EVENTS = 10_000
@@ -175,7 +182,8 @@ def _failed(rule: Rule, error: ToolError) -> str:
     return f"My rule “{rule.name}” is set up wrongly ({error.message}). Please check it."
 
 
-QUESTION_VALUES = {"start", "end", "text", "limit"}  # known before any step runs
+# Known before any step runs.
+QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during"}
 
 
 def batches(steps: Sequence[ToolStep | AnswerStep]) -> Iterator[list[ToolStep] | AnswerStep]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Literal
 
 from bot.config import UserSettings
 from bot.formatting import (
@@ -20,6 +21,7 @@ from bot.formatting import (
     event_line,
     events_by_day,
     titled,
+    when_text,
 )
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
@@ -45,6 +47,7 @@ from bot.understanding.matching import (
     score,
     significant,
 )
+from bot.understanding.times import PARTS_OF_DAY, PartOfDay, at
 from bot.understanding.words import VAGUE_WORDS
 from integrations.calendar import CalendarError, Event
 
@@ -72,6 +75,8 @@ class CalendarFindings:
     notes: tuple[str, ...] = ()  # what could not be read or was cut short, said with the answer
     in_notes: bool = False  # the words name something in the first event's notes ("homework")
     cancelled: tuple[Event, ...] = ()  # called-off events the words name best, said as such
+    during: Event | None = None  # the events listed are those while this one lasts
+    part_of_day: PartOfDay | Literal[""] = ""  # the events listed take up this part of a day
     unread: tuple[str, ...] = ()  # calendars that could not be read (also among the notes)
 
     @property
@@ -138,6 +143,8 @@ class CalendarFindings:
             and (not when.startswith(day))
         ):
             when = f"{when}, {day}"
+        if self.during is not None:  # "while I'm in Sydney": the stay is the window
+            when = f"while {titled(self.during)} ({when_text(self.during, view)})"
         subject = self.subject
         # "Am I free for lunch on the 21st?": free or busy is over the window, whatever it holds.
         if view.asks in ("free", "busy") and (self.matched or not subject or self.events):
@@ -149,6 +156,15 @@ class CalendarFindings:
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
+        if self.during is not None and view.asks in ("list", "count"):
+            if not self.events:
+                return f"Nothing else is on your calendar {when}."
+            if view.asks == "count":
+                count = len(self.events) + self.more
+                return self._listed(
+                    f"{count} event{'' if count == 1 else 's'} {when}:", False, view
+                )
+            return self._listed(f"{when[:1].upper()}{when[1:]}:", False, view)
         if view.asks == "count":
             count = len(self.events) + self.more
             what = f"“{subject}”" if subject else "event"
@@ -208,6 +224,8 @@ class CalendarFindings:
             if later:
                 after = f" Next: {later[0].title} at {clock_time(later[0].start, view.clock)}."
             return f"{yes}, you're free {when}.{_shown_free(running)}{after}"
+        if self.part_of_day and not one_day and view.asks == "free":
+            return self._free_parts(view, when)
         if not any(event.busy for event in self.events):
             nothing = "nothing is on your calendar then" if not self.events else "nothing blocks it"
             return f"{yes}, you're free {when}: {nothing}.{_shown_free(self.events)}"
@@ -216,6 +234,28 @@ class CalendarFindings:
         listed = busy._listed(f"{no}, {when} you have:", one_day, view)
         shown_free = _shown_free([event for event in self.events if not event.busy])
         return f"{listed}\n{shown_free.strip()}" if shown_free else listed
+
+    def _free_parts(self, view: View, when: str) -> str:
+        """ "Am I free any afternoon next week?": the days whose afternoon nothing takes up."""
+        assert self.part_of_day
+        taken = {
+            day
+            for event in self.events
+            if event.busy
+            for day in _part_days(event, self.part_of_day)
+        }
+        last = (self.end - timedelta(microseconds=1)).date()
+        days = [
+            self.start.date() + timedelta(days=n)
+            for n in range((last - self.start.date()).days + 1)
+        ]
+        free = [day_name(day, view.today) for day in days if day not in taken]
+        # Only what takes the time up is listed ("Olivia's birthday", marked free, is not).
+        busy = replace(self, events=[event for event in self.events if event.busy])
+        if not free:
+            return busy._listed(f"No, {when} you have:", False, view)
+        said = f"Yes, {when} you're free on {', '.join(free)}."
+        return busy._listed(f"{said}\nTaken:", False, view) if taken else said
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
@@ -243,6 +283,8 @@ def search_calendar(
     end: datetime | None = None,
     text: str = "",
     limit: int = 10,
+    part_of_day: PartOfDay | Literal[""] = "",
+    during: bool = False,
 ) -> CalendarFindings:
     """Look up events in the user's own calendars, between two times, ranked by words.
 
@@ -258,6 +300,10 @@ def search_calendar(
             place, then notes) has the rarest of them come back. If no event matches, every
             event in the range comes back, marked as not matching. Leave empty to list the range.
         limit: At most this many events, the earliest first (1 for "when is my next ...").
+        part_of_day: Only events in that part of each day, e.g. "evening" for "which evenings
+            am I out next week?". Leave empty otherwise.
+        during: True for every event while the one the words name lasts, e.g. for "what's on
+            while I'm in Sydney?" (text "Sydney").
     """
     begin = context.localize(start) if start else context.now()
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
@@ -286,12 +332,17 @@ def search_calendar(
         ranked = [event for event in ranked if not event.cancelled]
         matched = bool(ranked)
         in_notes = matched and named_in_notes(ranked[0], significant(text))
-        if not ranked and start is not None:
+        if not ranked:
             elsewhere = _nearest(_ranked(known, text, significance, context.user), begin)
         # Words that match nothing leave a window's events to list, unless one event was
         # wanted by name ("when is ...?", a rule's `limit: 1`).
         if ranked or start is None or limit == 1:
             events = ranked
+    stay = _longest(events) if during and matched and significant(text) else None
+    if stay is not None:
+        events = [e for e in context.calendar.events(stay.start, stay.end) if e != stay]
+    if part_of_day:
+        events = [event for event in events if _part_days(event, part_of_day)]
     limit = max(1, limit)
     # One event wanted ("when is ...?"): the others are not "more" of an answer.
     more = max(0, len(events) - limit) if limit > 1 else 0
@@ -306,8 +357,28 @@ def search_calendar(
         notes=notes,
         in_notes=in_notes,
         cancelled=cancelled,
+        during=stay,
+        part_of_day=part_of_day,
         unread=tuple(unread),
     )
+
+
+def _longest(events: list[Event]) -> Event | None:
+    """The event the others happen during: the longest ("the stay in Sydney", not its flights)."""
+    return max(events, key=lambda event: event.end - event.start, default=None)
+
+
+def _part_days(event: Event, part: PartOfDay) -> set[date]:
+    """The days whose part (their morning, evening…) a timed event takes up some of."""
+    if event.all_day:
+        return set()
+    first, last = PARTS_OF_DAY[part]
+    zone, day, days = event.start.tzinfo, event.start.date(), set()
+    while day <= event.end.date():
+        if event.start < at(day, last, zone) and event.end > at(day, first, zone):
+            days.add(day)
+        day += timedelta(days=1)
+    return days
 
 
 def _cancelled(*found: list[Event]) -> list[Event]:

@@ -13,12 +13,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from bot.small_talk import small_talk
 from bot.understanding.matching import Significance, significant, tokens
 from bot.understanding.times import (
+    PARTS_OF_DAY,
     DateOrder,
+    PartOfDay,
     TimeReading,
     TimeWindow,
     date_order_for,
@@ -47,11 +49,15 @@ class Question:
     kind: Kind = "calendar"
     asks: Asks = "list"  # what the answer must say
     moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
+    part_of_day: PartOfDay | Literal[""] = ""  # "in the mornings next week": of each day
+    during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
 
 
 _POLITE = (
     r"^(?:(?:can|could|would|will) (?:you|u) |please |pls |plz |"
-    r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay )*"
+    r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay |"
+    r"kindly |possibly |"
+    r"be (?:a dear|a love|so kind as to|kind enough to|good enough to)(?: and)? )*"
 )
 # Verbs that always ask for a change; verbs that do when an object follows ("move date night
 # to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book
@@ -60,13 +66,14 @@ _WRITE = re.compile(
     _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
     r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
-    r"|(?:create|put|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
+    r"|(?:create|put|pop|stick|slot|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
     r"bring forward|send|forward|edit|buy|pay)\s+(?:(?:a|an|the|my|me|it|this|that|him|her|"
     r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
     r"forward|an?|the|that|i'm|i'll|i am)\b)"
     r"|(?:book|call|ring|phone|change|update|block|clear|mark|share|order|plan)\s+"
     r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b"
-    r"|(?:change|update|switch) (?:[a-z0-9':]+ ){1,3}(?:to|into)\b)"  # "change yoga to 7pm"
+    # "change choir to half past seven", "change yoga to 7pm": what to change, then to what.
+    r"|(?:change|update|switch|alter)\s+(?:[a-z0-9':]+ ){1,3}(?:to|into)\b)"
 )
 _WRITE_ANYWHERE = re.compile(
     r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
@@ -84,7 +91,12 @@ _GENERAL = re.compile(
     r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
-    r"what(?:'s| is) \d|what does .* mean\b)"
+    # Advice, not plans: "what's the best way to…", "what's a good recipe for…".
+    r"what(?:'s|s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
+    r"quickest|simplest|right|proper) (?:way|ways|recipe|recipes|method|remedy|cure|trick|tip)s?\b|"
+    r"what(?:'s| is) \d|what does .* mean\b|"
+    r"how many (?:kilometres|kilometers|kms?|miles|metres|meters|feet|inches|grams|kilos|"
+    r"kilograms|pounds|ounces|cups|litres|liters|calories|people live)\b)"
 )
 # "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
 # Such a question is about the user's own events even when none has that name: the honest answer
@@ -92,6 +104,10 @@ _GENERAL = re.compile(
 _OCCASION = re.compile(
     r"^(?:when|where|what time)(?:'s|s| is| are| was| were) (?:the|our) "
     r"[a-z][\w'-]*(?: [a-z][\w'-]*)?$"
+)
+_LIST_ME = re.compile(
+    r"^(?:(?:can|could|would|will) you )?(?:please )?(?:give|show|tell|send|read|run) me\b"
+    r"|^(?:please )?list\b"
 )
 _ASKS_A_QUESTION = re.compile(
     r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
@@ -144,7 +160,8 @@ _AT_A_MOMENT = re.compile(
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
     r"agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|get there|"
-    r"reference|ref|booking|confirmation|code|password|tickets?|"
+    r"reference|ref|booking|confirmation|code|password|passcode|pin|tickets?|numbers?|"
+    r"park|parking|check[- ]?in|boarding|gate|"
     r"dial[- ]in|description|what do i need|anything i need|need (?:anything|something)|"
     r"what (?:should|do|must) i (?:ask|know|say)|what (?:does|do|will) (?:\w+ ){1,4}need\b|"
     r"need (?:for|to bring)|(?:to )?remember (?:for|about|to bring)|"
@@ -167,6 +184,17 @@ _NEXT = re.compile(
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
 )
 _OWNED = re.compile(r"\bmy (\w+)")
+# "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
+_DURING = re.compile(
+    r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
+    r"(?:in|at|on|staying|visiting)\b|\bduring (?:my|our|the)\b"
+)
+# "In the mornings next week", "every evening this week", "any afternoon", "a free morning":
+# that part of each day, not a subject.
+_EACH_PART = re.compile(
+    r"\b(?:(?:every|each|any|an? (?:free|spare|clear)) "
+    rf"({'|'.join(PARTS_OF_DAY)})|({'|'.join(PARTS_OF_DAY)})s)\b"
+)
 
 
 def understand(
@@ -200,17 +228,30 @@ def understand(
         subject_words = _subject(corrected, reading, order, text, calendar)
     kind = plain or _kind(corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
+    during = bool(_DURING.search(corrected)) and not reading.window
+    if during and asks not in ("count", "free", "busy"):
+        asks = "list"
     next_only = (
         asks in ("when", "where", "duration", "notes", "until", "who") and not reading.window
     )
     if _NEXT.search(corrected) and reading.window is None and asks != "last":
-        next_only = True
+        next_only = not during
     window = reading.window
     if asks == "last" and window is None:
         window = past_year(now)
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
+    part_of_day: PartOfDay | Literal[""] = ""
+    if each_part := _EACH_PART.search(corrected):
+        part_of_day = cast(PartOfDay, each_part[1] or each_part[2])
+        if asks == "list" and re.search(r"\b(?:free|spare|clear)\b", corrected):
+            asks = "free"  # "have I got a free morning next week?"
+        plural = {f"{part_of_day}s", part_of_day}
+        subject_words = [w for w in subject_words if w.lower() not in plural]
+        if window:
+            label = f"{window.label}, in the {part_of_day}s"
+            window = TimeWindow(window.start, window.end, label)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
     subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
@@ -223,6 +264,8 @@ def understand(
         kind=kind,
         asks=asks,
         moment=reading.moment,
+        part_of_day=part_of_day,
+        during=during,
     )
 
 
@@ -241,6 +284,10 @@ class _Known:
     def uses(self, word: str) -> bool:
         read = self._words()
         return read is not None and read.known(word)
+
+    def noted(self, word: str) -> bool:
+        read = self._words()
+        return read is not None and read.noted(word)
 
     def names_a_person(self, word: str) -> bool:
         read = self._words()
@@ -325,6 +372,20 @@ _REQUEST = re.compile(
     r"(?:check|see|look up|look|find|tell me|show me|let me know)\b"
     # Idioms that ask "what is happening": "what's going down", "what's the go with Sunday".
     r"|\bgoing down\b|\bthe go (?:with|for|on)\b|\btell me about\b|\bany chance\b"
+    r"|\bin store(?: for (?:me|us))?\b"
+    # Courtesies around a question: "would you mind telling me…", "sorry to bother you, but…",
+    # "if it's not too much trouble", "I'd be ever so grateful if you could tell me…".
+    r"|\b(?:would|do) you mind (?:telling|letting|showing) (?:me|us)(?: know)?\b"
+    r"|\b(?:would|could) you be (?:so kind as|kind enough|good enough) to\b"
+    r"|\b(?:i'd|i would|we'd|we would) be (?:\w+ )?(?:so |very |most )?"
+    r"(?:grateful|obliged|thankful)"
+    r"(?: if you (?:could|would|can|might)(?: (?:tell|let|show) (?:me|us)(?: know)?)?)?"
+    r"|\b(?:(?:i'm |i am )?sorry )?to (?:bother|trouble|pester|disturb) you(?:,? but)?"
+    r"|\bif (?:it's|it is|it isn't|it's not) (?:not )?too much (?:trouble|bother)\b"
+    r"|\bif you (?:don't|do not) mind(?: me asking| my asking)?\b"
+    r"|\b(?:(?:could|would|can) you )?(?:possibly|kindly) (?:tell|let|remind|show) (?:me|us)"
+    r"(?: know)?\b"
+    r"|\bdo you (?:happen to )?know\b"
 )
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
@@ -348,6 +409,10 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "calendar"
     if reading.window and _FITS.search(corrected.rstrip("?!. ")):
         return "calendar"
+    # "What's the number for the taxi on New Year's Eve?": what an event's notes hold, that day;
+    # "give me a rundown of the next three weeks": a time asked to be listed.
+    if reading.window and (_NOTES.search(corrected) or _LIST_ME.match(corrected)):
+        return "calendar"
     if _WEATHER.search(corrected):  # "will it rain tomorrow?" is not about an event
         return "other"
     if _OCCASION.match(corrected.rstrip("?!. ")):
@@ -363,7 +428,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "calendar" if reading.window or reading.problem or named else "other"
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
-    in_calendar = sum(known.uses(word) for word in unknown)
+    # A word only an event's notes have counts too: "the green fees at bowls".
+    in_calendar = sum(known.uses(word) or known.noted(word) for word in unknown)
     if in_calendar * 2 >= len(unknown):
         return "calendar"
     # "When is the dentist thing, I totally forgot": a question, then an aside. The question's
@@ -395,8 +461,12 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "duration"
     if _WHO.search(corrected):
         return "who"
-    # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes.
-    if _NOTES.search(corrected.rstrip("?!. ")) and not re.match(r"where\b", corrected):
+    # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes;
+    # "where do I park?" and "where did I put the present?" ask for the notes still.
+    cues = [cue[0] for cue in _NOTES.finditer(corrected.rstrip("?!. "))]
+    if re.match(r"where\b", corrected):
+        cues = [cue for cue in cues if not re.match(r"(?:need|have|got) to be|arrive|get", cue)]
+    if cues:
         return "notes"
     if _WHERE.search(corrected):
         return "where"

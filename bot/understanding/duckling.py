@@ -123,4 +123,20 @@ def find_times(text: str, now: datetime, country: str) -> list[Found]:
             for item in duckling.parse(piece, context, dimensions, False):
                 span = (offset + item["start"], offset + item["end"])
                 found[span] = Found(item["body"], *span, item["value"])
+        # A phrase longer than a window is found in overlapping parts ("on Tuesday at a quarter
+        # past eight" and "a quarter past eight in the morning"): read the two together too.
+        for start, end in _overlaps(list(found)):
+            for item in duckling.parse(text[start:end], context, dimensions, False):
+                span = (start + item["start"], start + item["end"])
+                found[span] = Found(item["body"], *span, item["value"])
     return list(found.values())
+
+
+def _overlaps(spans: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The spans two findings cover together where they overlap without one holding the other."""
+    return {
+        (min(a[0], b[0]), max(a[1], b[1]))
+        for a in spans
+        for b in spans
+        if a[0] < b[0] < a[1] < b[1]
+    }

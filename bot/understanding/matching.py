@@ -125,6 +125,7 @@ class Significance:
     default: float
     people: frozenset[str] = frozenset()  # who the titles name: "Katrin's leaving do", "with Aoife"
     titles: frozenset[tuple[str, ...]] = frozenset()
+    notes: frozenset[str] = frozenset()  # the words of their notes: recognition only, no weight
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Significance:
@@ -138,7 +139,8 @@ class Significance:
             people.update(_folded(word) for word in named if word.lower() not in VAGUE_WORDS)
         total = len(series) + 1
         weights = {word: math.log(total / count) + 0.1 for word, count in counts.items()}
-        return cls(weights, math.log(total) + 0.1, frozenset(people), titles)
+        notes = frozenset(w for event in series.values() for w in event_words(event.description))
+        return cls(weights, math.log(total) + 0.1, frozenset(people), titles, notes)
 
     def is_person(self, word: str) -> bool:
         return word.removesuffix("'s") in self.people
@@ -148,6 +150,10 @@ class Significance:
 
     def known(self, word: str) -> bool:
         return any(similar(word, known) for known in self.weights)
+
+    def noted(self, word: str) -> bool:
+        """Whether an event's notes have the word ("fees" in "Green fees $5")."""
+        return any(similar(word, noted) for noted in self.notes)
 
     def together(self, words: Sequence[str]) -> bool:
         """Whether a title has these words one after another."""

@@ -18,7 +18,12 @@ Readings chosen where English is ambiguous (Duckling's own differ on some):
   Sunday, "this week" runs to the end of the week about to start.
 - "the next 5 days": from now to the end of the fourth day after today (today counts).
 - "after 7pm Wednesday" runs to the end of that day; "before noon tomorrow" from its start.
-- "until Friday" includes Friday.
+- "until Friday" includes Friday; "between now and the end of January" runs from now.
+- "after the 5th" / "from the 5th": from the day after / that day on, OPEN_ENDED long; "since
+  the start of December" from then to now.
+- "the first weekend of January": its first Saturday and the Sunday after; "the Friday before
+  last" the one before last Friday.
+- A date in a question in the past tense is the last one (see `_looking_back`).
 - A bare hour without am/pm from 1 to 7 ("between 2 and 4") is in the afternoon.
 - A moment ("am I free at 3pm Friday?") is the hour from it: events overlapping it count.
 """
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 DateOrder = Literal["day-first", "month-first"]
 YEARS = range(1900, 2200)  # explicit years outside these are refused, not looked up
 MOMENT = timedelta(hours=1)
+# How far "after the 5th" or "from Christmas on" reaches: a list that long is cut short anyway.
+OPEN_ENDED = timedelta(weeks=8)
 DAY = timedelta(days=1)
 # Countries that write the month first in numeric dates (12/14 is 14 December).
 MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM", "CA", "BZ"}
@@ -187,14 +194,24 @@ def _count(word: str) -> int:
 
 Rule = tuple[re.Pattern[str], Any]  # the pattern and (match, now) -> TimeWindow
 _WEEKDAY = "|".join(WEEKDAYS)
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
+             "4th": 3, "last": -1}  # fmt: skip
 _RULES: list[tuple[str, Any]] = [
+    (
+        rf"\b(?:the )?({'|'.join(_ORDINALS)}) (?:weekend|wkend) (?:of|in) ({_MONTH})\b",
+        lambda m, n: _weekend_of_month(m, n),
+    ),
     (r"\b(?:the )?weekend after next\b", lambda m, n: _weekend(n, 2)),
     (r"\bnext (?:weekend|wkend)\b", lambda m, n: _weekend(n, 1)),
     (r"\b(?:last|this past|the past) weekend\b", lambda m, n: _weekend(n, -1)),
     (r"\b(?:this|the|at the|on the|over the) weekend\b|\bweekend\b", lambda m, n: _weekend(n, 0)),
     (r"\b(?:the )?week after next\b", lambda m, n: _week(n, 2)),
+    # "The Friday before last": the one before the last one (Duckling reads one ahead).
+    (rf"\b(?:the )?({_WEEKDAY}) before last\b", lambda m, n: _weekday_before_last(m[1], n)),
+    # Not "the week off", "the week after", "the week of the 14th", "the day of the week".
     (
-        r"\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b(?! of\b)",
+        r"(?<!\bof )\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b"
+        r"(?! (?:off|after|before|of|following|ahead)\b)",
         lambda m, n: _week(n, 0),
     ),
     (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
@@ -217,7 +234,8 @@ _RULES: list[tuple[str, Any]] = [
         lambda m, n: _a_week_on(m, n),
     ),
     (
-        r"\b(?:until|till|til|through|thru|to|by) (?:the )?end of (?:the |this )?(month|year)\b",
+        r"\b(?:until|till|til|through|thru|to|by|before) (?:the )?end of "
+        r"(?:the |this )?(month|year)\b",
         lambda m, n: _to_end_of(m[1], n),
     ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
@@ -231,6 +249,32 @@ _RULES: list[tuple[str, Any]] = [
     ),
 ]
 _OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULES]
+
+
+def _weekday_before_last(name: str, now: datetime) -> TimeWindow:
+    today = now.date()
+    last = today - timedelta(days=(today.weekday() - WEEKDAYS.index(name) - 1) % 7 + 1)
+    return whole_day(last - timedelta(days=7), now)
+
+
+def _weekend_of_month(match: re.Match[str], now: datetime) -> TimeWindow:
+    """ "The first weekend of January": the month's first Saturday and the Sunday after (the
+    last one: its last Saturday), in the month's next coming (or current) occurrence."""
+    month = _month_number(match[2])
+    year = now.year + (month < now.month)
+    last_day = calendar.monthrange(year, month)[1]
+    saturdays = [
+        date(year, month, day)
+        for day in range(1, last_day + 1)
+        if date(year, month, day).weekday() == 5
+    ]
+    saturday = saturdays[_ORDINALS[match[1]]]
+    window = TimeWindow(
+        at(saturday, 0, now.tzinfo),
+        at(saturday + timedelta(days=2), 0, now.tzinfo),
+        f"the weekend of {day_label(saturday, now.date())}",
+    )
+    return window
 
 
 def _right_now(now: datetime) -> TimeReading:
@@ -348,11 +392,11 @@ def _month_number(name: str) -> int:
     return next(i for i, month in enumerate(MONTHS, 1) if month.startswith(name[:3]))
 
 
-def prepare(corrected: str, order: DateOrder) -> str:
+def prepare(corrected: str, order: DateOrder, keep_meals: bool = False) -> str:
     """The text Duckling reads: numeric dates spelt out, meal words and the "up to" of "what am
     I up to" blanked, "first thing tomorrow" as "tomorrow morning", "between 2 and 4 tomorrow"
     as "tomorrow between 2 and 4" (Duckling reads it from today; same length)."""
-    text = _MEALS.sub(_blank, corrected)
+    text = corrected if keep_meals else _MEALS.sub(_blank, corrected)
     text = _UP_TO.sub(lambda m: m[1] + _blank(m[2]), text)
     text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
     text = _HOURS_THEN_DAY.sub(lambda m: f"{m[2]} {m[1]}", text)
@@ -372,13 +416,16 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
                 found = rule(match, now)
                 if isinstance(found, TimeReading):
                     return TimeReading(found.window, found.moment, match.span())
-                return TimeReading(found, span=match.span())
+                return _from_now(TimeReading(found, span=match.span()), corrected, now, clock)
         text = prepare(corrected, order)
-        found = _best(_duckling(text, now), text)
+        found = _best(_duckling(text, now), prepare(corrected, order, keep_meals=True))
         reading = TimeReading(None)
         if found is not None:
             past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
             reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
+            if _SINCE.search(text[: found.start]):
+                reading = _since(_from_duckling(found, now, clock, True, whole=True), now)
+            reading = _from_now(reading, text, now, clock)
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
         reading = _part_of_day(reading, text, now, clock)
@@ -389,6 +436,44 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+# "between now and the end of January", "until the end of the month": from now, not from the
+# start of what is named (Duckling reads only "the end of January").
+_FROM_NOW = re.compile(
+    r"\b(?:between (?:now|today) and|from (?:now|today) (?:until|till|til|to|through|on to))"
+    r"\s+(?:the\s+)?$"
+)
+# "until the end of January" (but "how many days till the weekend" counts to its start).
+_UNTIL_THE_END = re.compile(r"\b(?:until|till|til|up to|up until|through|thru)\s+(?:the\s+)?$")
+
+
+def _from_now(reading: TimeReading, text: str, now: datetime, clock: str) -> TimeReading:
+    """The reading from now on when the words before the phrase say so."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or window.start <= now:
+        return reading
+    before = text[: span[0]]
+    to_the_end = _UNTIL_THE_END.search(before) and text[span[0] :].startswith("end")
+    # "before the new year" (Duckling reads only "the new year"): from now to its start.
+    end = window.start if _BEFORE.search(before) else window.end
+    if not (_FROM_NOW.search(before) or to_the_end or end == window.start):
+        return reading
+    label = window_label(now, end, now, clock)
+    return TimeReading(TimeWindow(now, end, label), span=span)
+
+
+_BEFORE = re.compile(r"\b(?:before|ahead of|prior to)\s+(?:the\s+)?$")
+_SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:(?:start|beginning) of\s+(?:the\s+)?)?$")
+
+
+def _since(whole: TimeReading, now: datetime) -> TimeReading:
+    """ "Since the start of December": from the start of what is named to now."""
+    window = whole.window
+    if window is None or window.start >= now:
+        return whole
+    label = f"since {day_label(window.start.date(), now.date())}"
+    return TimeReading(TimeWindow(window.start, now, label), span=whole.span)
 
 
 def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> TimeReading:
@@ -438,7 +523,8 @@ def _zone_name(now: datetime) -> str:
 
 def _best(found: list[Found], text: str) -> Found | None:
     """The longest phrase. "1:1" (as in "my 1:1 with Priya") is a name, not a clock time, and
-    a holiday before a noun ("the Christmas party", "Easter egg hunt") names an event."""
+    a holiday before a noun ("the Christmas party", "Easter egg hunt", "the Christmas dinner":
+    `text` keeps its meal words) names an event."""
     found = [
         item
         for item in found
@@ -462,11 +548,11 @@ def _moment(value: dict[str, Any], zone: Any) -> datetime:
 
 
 def _afternoon(moment: datetime, body: str, grain: str | None = "hour") -> datetime:
-    """A bare "2" or "at 4" means the afternoon; "2am", "02:00", "morning" do not. A bare "12"
-    ("before 12 on Monday") is noon, which Duckling reads as midnight."""
+    """A bare "2", "at 4" or "2 o'clock" means the afternoon; "2am", "02:00", "morning" do not.
+    A bare "12" ("before 12 on Monday") is noon, which Duckling reads as midnight."""
     if grain not in ("hour", "minute"):
         return moment
-    if 1 <= moment.hour <= 7 and not re.search(r"\b0\d|a\.?m\b|morning|o'?clock\b", body):
+    if 1 <= moment.hour <= 7 and not re.search(r"\b0\d|a\.?m\b|morning", body):
         return moment + timedelta(hours=12)
     if (moment.hour, moment.minute) == (0, 0) and _BARE_TWELVE.search(body):
         return moment + timedelta(hours=12)
@@ -495,8 +581,10 @@ def _looking_back(day: date, body: str, now: datetime, verb: str) -> date:
 
 
 def _from_duckling(
-    found: Found, now: datetime, clock: str, past: bool, past_verb: str = ""
+    found: Found, now: datetime, clock: str, past: bool, past_verb: str = "", whole: bool = False
 ) -> TimeReading:
+    """Duckling's finding as a window; `whole`: a week, month or year from its start, not from
+    now ("since the start of this month")."""
     zone, value, body = now.tzinfo, found.value, found.body
     holiday = value.get("holidayBeta", "")
     span = (found.start, found.end)
@@ -511,6 +599,8 @@ def _from_duckling(
             if "to" in value
             else None
         )
+        if start is not None and end is not None and value["from"].get("grain") == "day":
+            start = _nearest_before(start, end, body)
         if end is not None and value["to"].get("grain") == "hour" and _BETWEEN.search(body):
             end -= timedelta(hours=1)  # Duckling's "between 2 and 4" runs to the end of 4:00
         if end is not None and value["to"].get("grain") == "day" and _UNTIL.search(body):
@@ -521,6 +611,8 @@ def _from_duckling(
             start = max(now, day_start) if end.date() == now.date() else day_start
             if _UNTIL.search(body) or value["to"].get("grain") == "day":
                 start = now  # "before Christmas": from now, not from the day's start
+        if end is None and value["from"].get("grain") not in ("hour", "minute", "second"):
+            return _open_ended(start, value["from"].get("grain"), body, now, clock, span)
         if end is None:
             end = at(start.date() + timedelta(days=1), 0, zone)
         label = window_label(start, end, now, clock)
@@ -552,6 +644,10 @@ def _from_duckling(
     if grain == "week":
         day = _looking_back(day, body, now, past_verb)  # "what happened the week of Nov 23?"
         weeks = (_monday(day) - _monday(now.date())).days // 7
+        if whole:
+            monday = _monday(day)
+            start, end = at(monday, 0, zone), at(monday + timedelta(days=7), 0, zone)
+            return TimeReading(TimeWindow(start, end, body), span=span)
         return TimeReading(_week(now, weeks), span=span)
     if grain == "month":
         first = day.replace(day=1)
@@ -559,7 +655,7 @@ def _from_duckling(
         first = earlier if earlier.month == first.month else first
         following = (first + timedelta(days=32)).replace(day=1)
         months_on = (first.year - now.year) * 12 + first.month - now.month
-        start = now if months_on == 0 else at(first, 0, zone)
+        start = now if months_on == 0 and not whole else at(first, 0, zone)
         label = {0: "this month", 1: "next month", -1: "last month"}.get(months_on)
         if label is None:
             label = MONTHS[first.month - 1].title()
@@ -567,14 +663,73 @@ def _from_duckling(
         return TimeReading(TimeWindow(start, at(following, 0, zone), label), span=span)
     # Quarters and years: the whole of it.
     following = day.replace(year=day.year + 1) if grain == "year" else day + timedelta(days=92)
-    start = max(now, at(day, 0, zone))
+    start = at(day, 0, zone) if whole else max(now, at(day, 0, zone))
     return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
+
+
+def _year_before(day: date, today: date) -> date:
+    """The same date a year earlier, if that is not in the future (29 February aside)."""
+    try:
+        earlier = day.replace(year=day.year - 1)
+    except ValueError:
+        return day
+    return earlier if earlier <= today else day
+
+
+def _nearest_before(start: datetime, end: datetime, body: str) -> datetime:
+    """ "From the 20th until Christmas": the 20th closest before the end. Duckling takes the
+    20th of the month before when the end's month is not named before "until"."""
+    named = re.split(r"\b(?:until|till|til|to|through|thru|and)\b|-", body)[0]
+    if re.search(rf"\b(?:{_MONTH})\b|\d{{4}}", named):
+        return start
+    candidate = start
+    for months_on in range(1, 13):
+        month = (start.month - 1 + months_on) % 12 + 1
+        year = start.year + (start.month - 1 + months_on) // 12
+        try:
+            later = start.replace(year=year, month=month)
+        except ValueError:  # no 31st that month
+            continue
+        if later >= end:
+            break
+        candidate = later
+    return candidate
+
+
+def _open_ended(
+    start: datetime, grain: str | None, body: str, now: datetime, clock: str, span: tuple[int, int]
+) -> TimeReading:
+    """ "After the 5th of January": from the day after it, OPEN_ENDED long ("from the 5th": from
+    that day); "since Monday": from the last Monday to now."""
+    zone, day = now.tzinfo, start.date()
+    if body.startswith("since"):
+        if day > now.date():
+            weekly = grain == "day" and re.search(rf"\b(?:{_WEEKDAY})\b", body)
+            day = day - timedelta(days=7) if weekly else _year_before(day, now.date())
+        begin = at(day, 0, zone)
+        return TimeReading(TimeWindow(begin, now, f"since {day_label(day, now.date())}"), span=span)
+    if body.startswith("after"):
+        if grain == "month":
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        else:
+            day += timedelta(days=7 if grain == "week" else 1)
+    begin = max(now, at(day, 0, zone))
+    end = begin + OPEN_ENDED
+    return TimeReading(TimeWindow(begin, end, window_label(begin, end, now, clock)), span=span)
 
 
 def moment_label(moment: datetime, now: datetime, clock: str) -> str:
     return f"{day_label(moment.date(), now.date())} at {clock_label(moment, clock)}"
 
 
+# The hours of each part of a day, as Duckling reads them, for "the mornings next week".
+PartOfDay = Literal["morning", "afternoon", "evening", "night"]
+PARTS_OF_DAY: dict[PartOfDay, tuple[int, int]] = {
+    "morning": (0, 12),
+    "afternoon": (12, 19),
+    "evening": (18, 24),
+    "night": (18, 24),
+}
 _PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
 
 

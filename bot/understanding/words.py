@@ -44,6 +44,7 @@ PHRASES = {
     r"\bin the a\.?m\b\.?": "in the morning",
     r"\bin the p\.?m\b\.?": "in the afternoon",
     r"\bturkey day\b": "thanksgiving",  # American
+    r"\bthis side of\b": "before",  # "anything on this side of Christmas?"
 }
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
@@ -72,7 +73,7 @@ FUNCTION_WORDS = frozenset(
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
     interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
-    checking wondering idk dunno tbh ngl fyi imo lmk
+    checking wondering idk dunno tbh ngl fyi imo lmk since
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -88,7 +89,7 @@ VAGUE_WORDS = frozenset(
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
     count total meeting meetings story deal plate lined sleeps rundown lineup itinerary
-    timetable
+    timetable overview summary breakdown period
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )
