@@ -26,6 +26,7 @@ from bot.report import compare_report
 from bot.store import Stores
 from bot.store.memory import Conversation, RunRecord, Turn
 from bot.tools.context import ToolContext
+from bot.understanding.followups import Asked
 from bot.voice import MODE_LINES, VOICE_MODES, Voice, asks_for_voice, speaks
 from integrations.calendar import Event
 from integrations.listen import Listener
@@ -48,6 +49,7 @@ class Chat:
     focus: Event | None
     voice_mode: VoiceMode
     refusal: str | None = None  # why the person may not ask now, if their budget was read
+    asked: Asked | None = None  # the last calendar question, which a follow-up leaves unsaid
 
 
 class Assistant:
@@ -154,10 +156,12 @@ class Assistant:
         context = self.context_for(user_id)
         if chat is None:
             chat = await self.journal.read("read chat", self._read_chat, conversation)
-        run = self.engine.start(conversation, context, chat.history, chat.focus)
+        run = self.engine.start(conversation, context, chat.history, chat.focus, chat.asked)
         answered = await self.engine.answer(text, mode or chat.mode, run)
         turns = (Turn("user", text), Turn("assistant", answered.reply.text))
-        await self._remember(conversation, user_id, context, turns, answered.reply, answered.record)
+        await self._remember(
+            conversation, user_id, context, turns, answered.reply, answered.record, answered.asked
+        )
         return answered
 
     async def compare(self, message: Incoming, text: str) -> Reply:
@@ -170,7 +174,9 @@ class Assistant:
         chat = await self.journal.read("read chat", self._read_chat, conversation)
         both = [
             self.engine.answer(
-                text, mode, self.engine.start(conversation, context, chat.history, chat.focus)
+                text,
+                mode,
+                self.engine.start(conversation, context, chat.history, chat.focus, chat.asked),
             )
             for mode in ("workflow", "agent")
         ]
@@ -221,6 +227,7 @@ class Assistant:
             self.memory.focus(conversation),
             self.voice_mode(conversation),
             allowances.refusal(*budget) if budget is not None else None,
+            self.memory.asked(conversation),
         )
 
     async def _remember(
@@ -231,15 +238,25 @@ class Assistant:
         turns: tuple[Turn, ...],
         reply: Reply,
         record: RunRecord | None,
+        asked: Asked | None = None,
     ) -> None:
-        """Remember an answered message: its turns, its event, its trace and what it cost.
+        """Remember an answered message: its turns, its event, the calendar question it was,
+        its trace and what it cost.
 
         A store that cannot be written (a data folder turned read-only, a full disk) is logged
         and the answer still goes out: it is what the person is waiting for."""
         now = context.now()
         try:
             await self.journal.step(
-                "remember", self.stores.remember, conversation, user_id, now, turns, reply, record
+                "remember",
+                self.stores.remember,
+                conversation,
+                user_id,
+                now,
+                turns,
+                reply,
+                record,
+                asked,
             )
         except Exception as exc:
             log.error("Could not save the chat (%s: %s); answering anyway", type(exc).__name__, exc)

@@ -9,8 +9,9 @@ A third item says why a row is a known gap: it is expected to fail until closed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,8 +74,11 @@ def _list(value: str | list[Any] | None) -> list[Any]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def assistant_for(table: dict[str, Any], data_dir: Path) -> Assistant:
-    """The example config with the table's person and calendar, on the table's clock."""
+def assistant_for(
+    table: dict[str, Any], data_dir: Path, later: Callable[[], timedelta] | None = None
+) -> Assistant:
+    """The example config with the table's person and calendar, on the table's clock (moved
+    on by `later()`, when given, at each reading)."""
     base = load_config(EXAMPLE, known_tools=TOOLS.names())
     user = UserSettings(**table["user"])
     settings = base.settings.model_copy(update={"user": user})
@@ -84,7 +88,7 @@ def assistant_for(table: dict[str, Any], data_dir: Path) -> Assistant:
     return build(
         config,
         llm=None,
-        clock=lambda: now,
+        clock=(lambda: now + later()) if later else (lambda: now),
         data_dir=data_dir,
         calendar=calendar,
         weather=FakeWeather(),

@@ -320,3 +320,26 @@ async def test_compare_shows_the_workflow_refusing_and_the_agent_finding_out(
     assert "3 model calls · tokens in 2,900, out 160, cached 3,600 · ≈ $" in agent
     assert assistant.memory.recent(3) == history_before  # compare leaves the chat as it was
     assert weather.asked  # the agent's weather call really ran
+
+
+async def test_a_follow_up_in_agent_mode_is_sent_with_the_conversation_before_it(
+    make_assistant, week
+):
+    claude = ScriptedClaude(
+        text("Your dentist check-up is on Thursday 10 December at 08:30."),
+        text("It's at Smile Dental."),
+    )
+    assistant = await in_agent_mode(make_assistant(week, llm=claude))
+
+    await ask(assistant, "when's the dentist?")
+    await ask(assistant, "where is it?")
+
+    # Claude reads the follow-up with the question and answer it follows.
+    assert claude.requests[1]["messages"][-3:] == [
+        {"role": "user", "content": "when's the dentist?"},
+        {
+            "role": "assistant",
+            "content": "Your dentist check-up is on Thursday 10 December at 08:30.",
+        },
+        {"role": "user", "content": "where is it?"},
+    ]

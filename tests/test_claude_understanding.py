@@ -409,3 +409,17 @@ def test_the_example_config_writes_out_the_default():
 
     assert config.settings.understanding == UnderstandingSettings(claude=False)
     assert config.settings.llm.effort.understanding == "low"
+
+
+async def test_a_follow_up_read_by_claude_is_filled_in_from_the_question_it_follows(
+    fake, make_assistant, week
+):
+    # Claude reads only the message: "where is it?" names no event, the chat's last question does.
+    assistant = make_assistant(week, config=CLAUDE_READS, llm=fake.client())
+    fake.script({"json": reading(asks="when", terms=["dentist"], only_next=True)})
+    await ask(assistant, "when's the dentist?")
+    fake.script({"json": reading(asks="where", only_next=True)})
+
+    _, trace = await ask(assistant, "where is it?")
+
+    assert "text='dentist'" in trace and "start='2026-12-10 08:30'" in trace

@@ -12,19 +12,24 @@ import sqlite3
 import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import MetaData, Table, select, update
+from sqlalchemy.schema import DropTable
 
 from bot.config import LimitSettings, Settings, TelegramSettings
 from bot.engine.usage import Usage
 from bot.messages import TraceStep
 from bot.store import Stores, data_file, open_stores
-from bot.store.db import VERSION, NewerDatabase, open_database
+from bot.store.db import SCHEMA_VERSION, VERSION, NewerDatabase, open_database
 from bot.store.memory import RunRecord, Turn
+from bot.understanding import Question, TimeWindow
+from bot.understanding.followups import Asked
 from integrations.calendar import Event
 
 T = TypeVar("T")
@@ -166,3 +171,41 @@ def test_a_data_folder_from_before_the_shared_store_keeps_its_history(tmp_path):
     assert stores.memory.recent(OWNER) == [Turn("user", "hello"), Turn("assistant", "hi again")]
     assert stores.memory.setting(OWNER, "voice") == "always"
     assert stores.allowances.refusal(OWNER, NOON) is None  # the tables added since are there
+
+
+def test_a_chats_last_question_is_read_back_on_another_worker(tmp_path, database):
+    first, second = worker(tmp_path, database), worker(tmp_path, database)
+    zone = ZoneInfo("Europe/London")
+    window = TimeWindow(
+        datetime(2026, 11, 26, 15, tzinfo=zone),
+        datetime(2026, 11, 26, 16, tzinfo=zone),
+        "tomorrow at 15:00",
+    )
+    question = Question(
+        "am I free at 3 tomorrow?", window, "", False, None, "calendar", "free", window.start
+    )
+    tennis = Event(title="Tennis", start=window.start, end=window.end, location="Regent's Park")
+    asked = Asked(question, tennis, "calendar", datetime(2026, 11, 25, 10, tzinfo=zone))
+    first.memory.remember_asked(OWNER, asked)
+    first.memory.remember_asked("-100:222", Asked(question))
+    assert second.memory.asked(OWNER) == asked
+    assert second.memory.asked("-100:222") == Asked(question)
+    assert second.memory.asked(STRANGER) is None
+    later = replace(question, text="and friday?", window=None, moment=None, asks="list")
+    second.memory.remember_asked(OWNER, Asked(later))  # the last question replaces the one before
+    assert first.memory.asked(OWNER) == Asked(later)
+
+
+def test_a_database_from_before_follow_ups_gains_the_last_question(tmp_path, database):
+    opened = open_database(database or data_file(tmp_path))
+    with opened.transaction() as db:  # as Tandem left it before follow-ups: schema 1
+        db.execute(DropTable(Table("asked", MetaData())))
+        db.execute(update(VERSION).values(version=1))
+    opened.close()
+    stores = worker(tmp_path, database)
+    with stores.memory.database.transaction() as db:
+        assert db.execute(select(VERSION.c.version)).scalar() == SCHEMA_VERSION == 2
+    stores.memory.remember(OWNER, Turn("user", "what's on tomorrow?"))
+    question = Question("what's on tomorrow?", None, "", True, None)
+    stores.memory.remember_asked(OWNER, Asked(question))
+    assert stores.memory.asked(OWNER) == Asked(question)

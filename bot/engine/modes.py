@@ -22,7 +22,9 @@ from bot.small_talk import small_talk_reply, without_small_talk
 from bot.store.memory import Conversation, RunRecord, Turn
 from bot.tools import TOOLS, ToolRegistry
 from bot.tools.context import ToolContext
+from bot.tools.registry import Focused
 from bot.understanding import Question
+from bot.understanding.followups import Asked, follow_up
 from integrations.calendar import Event
 from integrations.llm import Claude
 
@@ -46,6 +48,7 @@ NO_KEY_EFFECT: dict[Mode, str] = {
 class Answered:
     reply: Reply
     record: RunRecord
+    asked: Asked | None = None  # the calendar question a rule answered, for a follow-up to it
 
 
 @dataclass
@@ -67,17 +70,22 @@ class Engine:
         context: ToolContext,
         history: Sequence[Turn],
         focus: Event | None,
+        asked: Asked | None = None,
     ) -> Run:
-        """A new run with these inputs, within the configured per-run limits."""
+        """A new run with these inputs, within the configured per-run limits; `asked` is the
+        chat's last calendar question, which a follow-up leaves unsaid."""
         limits = RunLimits(self.settings.llm.limits, price_of(self.settings.llm))
-        return Run(conversation, context, history, focus, self.tools, self.journal, limits)
+        return Run(conversation, context, history, focus, self.tools, self.journal, limits, asked)
 
     async def answer(self, text: str, mode: Mode, run: Run) -> Answered:
         """Answer `text` in `mode`; the record says which mode answered and what it did."""
         started = time.perf_counter()
         # A greeting before a question is not part of what to look up.
-        question = None if mode == "agent" else await self.read(without_small_talk(text), run)
-        rule = self.workflow.choose(question) if question else None
+        read = None if mode == "agent" else await self.read(without_small_talk(text), run)
+        question = read and self._follow(read, run)
+        # A follow-up ("and friday?") is answered by the rule that answered what it follows.
+        follows = run.asked.rule if run.asked and question != read else None
+        rule = self.workflow.choose(question, follows) if question else None
         # A request to change the calendar is declined before any rule, and before hybrid's agent;
         # hybrid without a key answers what no rule covers as the rules do, honestly.
         writes = question is not None and question.kind == "write"
@@ -94,17 +102,36 @@ class Engine:
             else:
                 reply = await self.workflow.answer(rule, question, run)
         seconds = time.perf_counter() - started
-        return Answered(reply, RunRecord(ran, text, reply.text, reply.steps, reply.usage, seconds))
+        record = RunRecord(ran, text, reply.text, reply.steps, reply.usage, seconds)
+        if question is None or rule is None or question.kind != "calendar" or agent_takes:
+            return Answered(reply, record)
+        asked = Asked(question, _found_event(run), rule.name, run.context.now())
+        return Answered(reply, record, asked)
 
     async def answer_scheduled(self, rule: Rule, run: Run) -> Reply:
         """A scheduled rule's question, answered by that rule."""
         assert rule.schedule is not None
         return await self.workflow.answer(rule, await self.read(rule.schedule.ask, run), run)
 
+    def _follow(self, question: Question, run: Run) -> Question:
+        """The question with what it leaves unsaid taken from the chat's last one, if it is a
+        follow-up to it; a message that names a rule's own words ("what time is it?", "and the
+        weather?") is that rule's, never a follow-up."""
+        if run.asked is None or self.workflow.named(question):
+            return question
+        user = run.context.user
+        now = run.context.now()
+        return follow_up(question, run.asked, now, user.clock, user.numeric_date_order)
+
     async def read(self, text: str, run: Run) -> Question:
         """The question as the rules see it: read by Claude if so configured, else offline."""
         llm = self.llm if self.settings.understanding.claude else None
         return await read_question(text, run, llm)
+
+
+def _found_event(run: Run) -> Event | None:
+    """The event this run's answer was about (not one an earlier message talked about)."""
+    return next((r.focus for r in run.results if isinstance(r, Focused) and r.focus), None)
 
 
 def _after_reading(reply: Reply, run: Run) -> Reply:

@@ -26,6 +26,7 @@ from bot.store.memory import Conversation, Turn
 from bot.tools import ToolInputError, ToolRegistry
 from bot.tools.context import ToolContext
 from bot.tools.registry import Focused, Partial, Spoken, ToolResult
+from bot.understanding.followups import Asked
 from integrations.calendar import CalendarError, Event
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Run:
     tools: ToolRegistry
     journal: Journal
     limits: RunLimits  # and what the run has used so far
+    asked: Asked | None = None  # the chat's last calendar question, for a follow-up to it
     trace: list[TraceStep] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
     spoken: str = ""  # what a tool asked to read aloud

@@ -40,13 +40,17 @@ READ_ONLY = (
 
 def matches(trigger: Trigger, question: Question) -> bool:
     """Whether a message fits a rule's trigger: any one of its conditions is enough."""
+    return named_by(trigger, question) or (trigger.personal_event and question.kind == "calendar")
+
+
+def named_by(trigger: Trigger, question: Question) -> bool:
+    """Whether a message has a trigger's own words: a keyword, a phrase or its regex."""
     text = question.text
     lowered = text.lower().replace("’", "'")
     return (
         any(re.search(rf"\b{re.escape(word.lower())}\b", lowered) for word in trigger.keywords)
         or any(phrase.lower() in lowered for phrase in trigger.phrases)
         or bool(trigger.regex and re.search(trigger.regex, text, re.IGNORECASE))
-        or (trigger.personal_event and question.kind == "calendar")
     )
 
 
@@ -80,13 +84,19 @@ class Workflow:
     settings: Settings
     llm: Claude | None
 
-    def choose(self, question: Question) -> Rule | None:
+    def choose(self, question: Question, follows: str | None = None) -> Rule | None:
         """The first rule whose trigger the message fits, if any; none for a write request,
-        which no rule may answer as a search."""
+        which no rule may answer as a search. A follow-up goes to the rule named `follows`,
+        the one that answered the question it follows, while that rule exists."""
         if question.kind == "write":
             return None
-        rules = self.settings.rules
-        return next((rule for rule in rules if rule.when and matches(rule.when, question)), None)
+        rules = [rule for rule in self.settings.rules if rule.when]
+        followed = next((rule for rule in rules if rule.name == follows), None)
+        return followed or next((rule for rule in rules if matches(rule.when, question)), None)
+
+    def named(self, question: Question) -> bool:
+        """Whether the message has a rule's own words ("weather", "what time is it")."""
+        return any(rule.when and named_by(rule.when, question) for rule in self.settings.rules)
 
     async def answer(self, rule: Rule, question: Question, run: Run) -> Reply:
         """Run one rule's steps in `run`; `run.focus` is the event the chat last talked about."""
@@ -134,7 +144,8 @@ class Workflow:
         raise AssertionError("config validation guarantees a final answer step")
 
     def _limit(self, question: Question) -> int:
-        if question.asks == "last":  # the latest of a past window: none may be cut away
+        # The latest of a past window, or the first day without work: none may be cut away.
+        if question.asks in ("last", "day_off"):
             return ALL_EVENTS
         return 1 if question.next_only else self.settings.search.max_results
 

@@ -22,6 +22,7 @@ from bot.store.db import Database, open_database
 from bot.store.memory import ChatMemory, Conversation, RunRecord, Turn
 from bot.store.slots import SlotLedger
 from bot.store.workers import Heartbeats
+from bot.understanding.followups import Asked
 
 DATA_FILE = "tandem.sqlite3"
 DATABASE_VARIABLE = "TANDEM_DATABASE_URL"
@@ -43,11 +44,15 @@ class Stores:
         turns: tuple[Turn, ...],
         reply: Reply,
         record: RunRecord | None,
+        asked: Asked | None = None,
     ) -> None:
-        """Keep an answered message: its turns, its event, its trace, and what it cost whom."""
+        """Keep an answered message: its turns, its event, the calendar question it was (for a
+        follow-up), its trace, and what it cost whom."""
         self.memory.remember(conversation, *turns)
         if reply.focus is not None:
             self.memory.remember_focus(conversation, reply.focus)
+        if asked is not None:
+            self.memory.remember_asked(conversation, asked)
         if record is not None:
             self.memory.record_run(conversation, record)
         self.allowances.add(user_id, now, reply.usage)

@@ -22,8 +22,15 @@ from bot.store.private import private_database
 
 TABLES = MetaData()
 VERSION = Table("tandem_schema", TABLES, Column("version", Integer, nullable=False))
+
+
+def _asked_table(connection: Connection) -> None:
+    """2: each chat's last calendar question (bot/store/memory.py), for follow-up questions."""
+    TABLES.tables["asked"].create(connection, checkfirst=True)
+
+
 # Each change to the tables after the first is one step here, run once, in order, on open.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = ()
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_asked_table,)
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 POSTGRES_SCHEMA = "tandem"  # beside DBOS's own "dbos" schema in the journal's database
 SQLITE_WAIT_SECONDS = 30  # a second process waits this long for SQLite's write lock

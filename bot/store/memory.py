@@ -1,5 +1,5 @@
-"""Each chat's recent turns, settings, focus and run records, kept in the store's database so
-they survive a restart and every worker sees the same conversation."""
+"""Each chat's recent turns, settings, focus, last question and run records, kept in the store's
+database so they survive a restart and every worker sees the same conversation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     CheckConstraint,
@@ -26,6 +26,8 @@ from bot.engine.usage import Usage
 from bot.messages import TraceStep
 from bot.redaction import redact
 from bot.store.db import TABLES, Database
+from bot.understanding import Question, TimeWindow
+from bot.understanding.followups import Asked
 from integrations.calendar import Event
 
 TURNS = Table(
@@ -64,6 +66,18 @@ FOCUS = Table(
     TABLES,
     Column("chat_id", String, primary_key=True),
     Column("event", Text, nullable=False),
+)
+
+# The chat's last calendar question and the event its answer was about: what a follow-up
+# ("and friday?", "where is it?") leaves unsaid (bot/understanding/followups.py).
+ASKED = Table(
+    "asked",
+    TABLES,
+    Column("chat_id", String, primary_key=True),
+    Column("question", Text, nullable=False),
+    Column("event", Text),
+    Column("rule", String, nullable=False),
+    Column("at", String),  # when it was asked, by the user's clock (ISO 8601)
 )
 
 
@@ -126,24 +140,41 @@ class ChatMemory:
 
     def remember_focus(self, conversation: Conversation, event: Event) -> None:
         """Keep the event this chat last talked about, for follow-up questions."""
-        record = {**asdict(event), "start": event.start.isoformat(), "end": event.end.isoformat()}
-        self._put(FOCUS, {"chat_id": _key(conversation)}, {"event": json.dumps(record)})
+        self._put(FOCUS, {"chat_id": _key(conversation)}, {"event": _event_json(event)})
 
     def focus(self, conversation: Conversation) -> Event | None:
         with self.database.transaction() as db:
             found = db.execute(
                 select(FOCUS.c.event).where(FOCUS.c.chat_id == _key(conversation))
             ).scalar()
-        if found is None:
+        return None if found is None else _event_from(found)
+
+    def remember_asked(self, conversation: Conversation, asked: Asked) -> None:
+        """Keep the chat's last calendar question, for the follow-ups that leave things unsaid."""
+        values = {
+            "question": _question_json(asked.question),
+            "event": _event_json(asked.event) if asked.event is not None else None,
+            "rule": asked.rule,
+            "at": asked.at.isoformat() if asked.at else None,
+        }
+        self._put(ASKED, {"chat_id": _key(conversation)}, values)
+
+    def asked(self, conversation: Conversation) -> Asked | None:
+        with self.database.transaction() as db:
+            row = db.execute(
+                select(ASKED.c.question, ASKED.c.event, ASKED.c.rule, ASKED.c.at).where(
+                    ASKED.c.chat_id == _key(conversation)
+                )
+            ).first()
+        if row is None:
             return None
-        record = json.loads(found)
-        start, end = (
-            datetime.fromisoformat(record.pop("start")),
-            datetime.fromisoformat(record.pop("end")),
+        question, event, rule, at = row
+        return Asked(
+            _question_from(question),
+            _event_from(event) if event else None,
+            rule,
+            datetime.fromisoformat(at) if at else None,
         )
-        # JSON has no tuples; a focus kept before events had attendees has none.
-        attendees = tuple(record.pop("attendees", ()))
-        return Event(start=start, end=end, attendees=attendees, **record)
 
     def record_run(self, conversation: Conversation, run: RunRecord) -> None:
         """Keep a run's trace: every run, in any mode, can be looked at later (/trace)."""
@@ -195,7 +226,7 @@ class ChatMemory:
     def close(self) -> None:
         self.database.close()
 
-    def _put(self, table: Table, key: dict[str, str], values: dict[str, str]) -> None:
+    def _put(self, table: Table, key: dict[str, str], values: dict[str, str | None]) -> None:
         """Insert a row, or replace the values of the row with the same key."""
         statement = self.database.insert(table).values(**key, **values)
         with self.database.transaction() as db:
@@ -205,3 +236,40 @@ class ChatMemory:
 def _key(conversation: Conversation) -> str:
     # Chats are numbers and group members "chat:user": one text column holds both.
     return str(conversation)
+
+
+def _event_json(event: Event) -> str:
+    return json.dumps(
+        {**asdict(event), "start": event.start.isoformat(), "end": event.end.isoformat()}
+    )
+
+
+def _event_from(text: str) -> Event:
+    record = json.loads(text)
+    start, end = (
+        datetime.fromisoformat(record.pop("start")),
+        datetime.fromisoformat(record.pop("end")),
+    )
+    # JSON has no tuples; an event kept before events had attendees has none.
+    attendees = tuple(record.pop("attendees", ()))
+    return Event(start=start, end=end, attendees=attendees, **record)
+
+
+def _question_json(question: Question) -> str:
+    window = question.window
+    record: dict[str, Any] = {
+        **asdict(question),
+        "window": window and [window.start.isoformat(), window.end.isoformat(), window.label],
+        "moment": question.moment and question.moment.isoformat(),
+    }
+    return json.dumps(record)
+
+
+def _question_from(text: str) -> Question:
+    record = json.loads(text)
+    window, moment = record.pop("window"), record.pop("moment")
+    if window is not None:
+        start, end, label = window
+        window = TimeWindow(datetime.fromisoformat(start), datetime.fromisoformat(end), label)
+    moment = datetime.fromisoformat(moment) if moment else None
+    return Question(window=window, moment=moment, **record)

@@ -36,6 +36,7 @@ from bot.tools.journeys import (
     trip,
 )
 from bot.tools.untrusted import data_block
+from bot.tools.workdays import first_day_off, is_work
 from bot.understanding import Question, understand
 from bot.understanding.matching import (
     Significance,
@@ -92,10 +93,11 @@ class CalendarFindings:
     @property
     def focus(self) -> Event | None:
         """The event a follow-up question ("what will the weather be?") is about: the first
-        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first;
-        none when the words matched nothing (the events listed are only the window's)."""
+        one held somewhere ("Online" and an all-day birthday are held nowhere), else the first.
+        When the words matched nothing, the events listed are only the window's: the event the
+        words name outside it, which the answer names, if any."""
         if not self.matched:
-            return None
+            return self.elsewhere
         placed = (event for event in self.events if names_a_place(event.location))
         return next(placed, self.events[0] if self.events else None)
 
@@ -172,6 +174,8 @@ class CalendarFindings:
             return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
         if view.asks == "until" and not subject and view.window_label:
             return self._until(view)
+        if view.asks == "day_off":
+            return self._day_off(view)
         if not self.events:
             if subject:
                 return f"I found nothing matching “{subject}” {when}."
@@ -206,6 +210,30 @@ class CalendarFindings:
         if day <= view.today:
             day = (self.end - timedelta(microseconds=1)).date()
         return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
+
+    def _day_off(self, view: View) -> str:
+        """The first day from tomorrow (or from the window asked about) with no work on it."""
+        first = max(self.start.date(), view.today + timedelta(days=1))
+        last = (self.end - timedelta(microseconds=1)).date()
+        if not any(is_work(event) for event in self.events):
+            return (
+                "None of your events look like work (a shift, work, the office, on call…), so "
+                "I can't tell your days off from the others."
+            )
+        day = first_day_off(self.events, first, last)
+        if day is None:
+            between = f"{day_name(first, view.today)} to {day_name(last, view.today)}"
+            return f"I found no day without work from {between}."
+        that_day = [
+            e
+            for e in self.events
+            if e.start.date() <= day <= (e.end - timedelta(microseconds=1)).date()
+        ]
+        lines = [event_line(event, view) for event in that_day if not is_work(event)]
+        said = (
+            f"Your next day off: {day_name(day, view.today)} (no work on your calendar that day)."
+        )
+        return "\n".join([said, *lines])
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
@@ -426,9 +454,12 @@ def _ranked(
     # An event must have half the asked words the calendar knows: "Lily's piano" is not
     # "Sophie's party (Lily)".
     found = [e for e, s in zip(events, scores, strict=True) if s >= best * RELATIVE_CUT]
-    # "Home for Christmas" names an event: its "home" is not the journey back.
+    # "Home for Christmas" names an event: its "home" is not the journey back, unless the
+    # question names a place the event is not at ("when do I get home from Lisbon?").
     asked_back = {m[0] for m in RETURN.finditer(text.lower())}
     named_back = bool(asked_back & {m[0] for m in RETURN.finditer(top.title.lower())})
+    places = _places(TRIP.sub(" ", text.lower()))
+    named_back = named_back and (not places or named_in(top, places))
     if not named_back and (travelled := _travel(text.lower(), events, found, user)):
         return travelled
     covered = [coverage(event, words, significance) >= HALF for event in events]

@@ -9,6 +9,7 @@ Lisbon?") and a whole trip ("what does my Lisbon trip look like?") are answered 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from bot.understanding.airports import places
 from bot.understanding.matching import event_words, significant
@@ -26,6 +27,7 @@ DEPART = re.compile(
     r"off)\b"
 )
 TRIP = re.compile(r"\btrip\b")
+STAY = timedelta(days=1)  # an event this long or longer can be a stay away
 _TOWARDS = re.compile(r"→|->|–>|\bto\b", re.IGNORECASE)
 
 
@@ -71,8 +73,9 @@ def journeys_home(events: list[Event], home: str) -> list[Event]:
 
 
 def away(events: list[Event], found: list[Event], home: str) -> Event | None:
-    """The first event the words name that is away from home: a journey away, or an event at a
-    place a journey away goes to ("the conference" in Lisbon; never "the gym" at home)."""
+    """The first event the words name that is away from home: a journey away, an event at a
+    place a journey away goes to ("the conference" in Lisbon; never "the gym" at home), or a
+    stay of a day or more that a journey away sets off in (a week off in Florida, flown to MCO)."""
     going_home = journeys_home(events, home)
     going = [(j, destination(j)) for j in events if is_journey(j) and j not in going_home]
     for event in found:
@@ -80,6 +83,10 @@ def away(events: list[Event], found: list[Event], home: str) -> Event | None:
             return event
         words = set(significant(f"{event.title} {event.location}"))
         if any(journey.start < event.end and place & words for journey, place in going):
+            return event
+        if event.end - event.start >= STAY and any(
+            event.start <= journey.start < event.end for journey, _ in going
+        ):
             return event
     return None
 

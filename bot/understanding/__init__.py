@@ -33,7 +33,18 @@ __all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
 Kind = Literal["calendar", "write", "small_talk", "other"]
 Asks = Literal[
-    "list", "count", "where", "when", "duration", "free", "busy", "notes", "last", "until", "who"
+    "list",
+    "count",
+    "where",
+    "when",
+    "duration",
+    "free",
+    "busy",
+    "notes",
+    "last",
+    "until",
+    "who",
+    "day_off",
 ]
 
 
@@ -56,7 +67,7 @@ class Question:
 _POLITE = (
     r"^(?:(?:can|could|would|will) (?:you|u) |please |pls |plz |"
     r"i (?:want|need|would like|'d like) to |help me |let's |go ahead and |just |ok |okay |"
-    r"kindly |possibly |"
+    r"kindly |possibly |and |also |then |so |"
     r"be (?:a dear|a love|so kind as to|kind enough to|good enough to)(?: and)? )*"
 )
 # Verbs that always ask for a change; verbs that do when an object follows ("move date night
@@ -91,6 +102,8 @@ _GENERAL = re.compile(
     r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
+    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
+    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b)|"
     # Advice, not plans: "what's the best way to…", "what's a good recipe for…".
     r"what(?:'s|s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
     r"quickest|simplest|right|proper) (?:way|ways|recipe|recipes|method|remedy|cure|trick|tip)s?\b|"
@@ -135,7 +148,9 @@ _UNTIL = re.compile(
     r"\bhow (?:many (?:days|weeks|sleeps)|long) (?:until|till|til|to go|before|left)\b"
     r"|\bdays (?:until|till|left)\b"
 )
+_UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
+_DAY_OFF = re.compile(r"\bdays? off\b|\bday without (?:work|a shift|shifts)\b")
 _WHERE = re.compile(
     r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
     r"|hall|platform|floor)\b|\bwhat(?:'s| is) the address\b"
@@ -226,17 +241,27 @@ def understand(
     subject_words = []
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
-    kind = plain or _kind(corrected, reading, subject_words, calendar)
     asks = _asks(corrected, reading)
+    if asks == "day_off":  # "when's my next day off?": days without work, no event named
+        subject_words = []
+    kind = plain or ("calendar" if asks == "day_off" else None)
+    kind = kind or _kind(corrected, reading, subject_words, calendar)
     during = bool(_DURING.search(corrected)) and not reading.window
     if during and asks not in ("count", "free", "busy"):
         asks = "list"
     next_only = (
         asks in ("when", "where", "duration", "notes", "until", "who") and not reading.window
     )
-    if _NEXT.search(corrected) and reading.window is None and asks != "last":
+    if _NEXT.search(corrected) and reading.window is None and asks not in ("last", "day_off"):
         next_only = not during
     window = reading.window
+    if asks == "day_off":  # "my next day off": "next day" is not tomorrow
+        window = read_time(_DAY_OFF.sub(lambda m: " " * len(m[0]), corrected), now, order).window
+    if asks == "until" and window is not None:
+        # "How many days until next month?" counts to the 1st, which "until next month" (the
+        # window up to it) leaves out: the day counted to is the time named after "until".
+        named = read_time(_UNTIL_WORD.sub(lambda m: " " * len(m[0]), corrected), now, order, clock)
+        window = named.window or window
     if asks == "last" and window is None:
         window = past_year(now)
     if asks in ("free", "busy") and window:
@@ -446,6 +471,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
 
 
 def _asks(corrected: str, reading: TimeReading) -> Asks:
+    if _DAY_OFF.search(corrected) and not _COUNT.search(corrected):
+        return "day_off"
     if _UNTIL.search(corrected):
         return "until"
     if _COUNT.search(corrected):

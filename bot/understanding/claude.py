@@ -37,7 +37,8 @@ alone, writing, arithmetic).
 asks: what the answer must say: "list" the events; "count" how many; "where" the place; \
 "when" the day and time; "duration" how long; "free" or "busy" whether the user is free or \
 busy (as they asked it); "notes" the event's notes, link or what to bring; "last" the most \
-recent past one; "until" how many days until it; "who" who is invited or coming.
+recent past one; "until" how many days until it; "who" who is invited or coming; "day_off" \
+the next day without work.
 window: the time the message names, as start (inclusive) and end (exclusive) in the user's \
 time zone, resolved against the current time above; null when it names no time. A day is \
 midnight to midnight; "tonight" 18:00 to midnight; "this weekend" Saturday and Sunday; \

@@ -33,7 +33,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, Literal
@@ -72,6 +72,13 @@ _HOURS_THEN_DAY = re.compile(
 )
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
 _UNTIL = re.compile(r"\b(?:until|till|til|thru|through)\b")
+# "Over Christmas", "for Easter": the holiday's days (before, after) rather than its date.
+_OVER = re.compile(r"\b(?:over|during|across|throughout|around|for|at)(?: the)?\s*$")
+_HOLIDAY_DAYS = {
+    "Christmas": ("Christmas", 1, 1),
+    "Easter Sunday": ("Easter", 2, 1),
+    "New Year's Day": ("the New Year", 1, 0),
+}
 _PAST = re.compile(r"\b(?:did|was|were|had|went|happened|last)\b")
 # A verb in the past: "what did I do on Nov 21?" asked in December is last month's 21st.
 _PAST_VERB = re.compile(r"\b(?:did|was|were|had|went|happened)\b")
@@ -423,6 +430,8 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         if found is not None:
             past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
             reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
+            if _OVER.search(text[: found.start]) and not found.body.endswith("day"):
+                reading = _holiday_days(reading, now)
             if _SINCE.search(text[: found.start]):
                 reading = _since(_from_duckling(found, now, clock, True, whole=True), now)
             reading = _from_now(reading, text, now, clock)
@@ -436,6 +445,20 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+def _holiday_days(reading: TimeReading, now: datetime) -> TimeReading:
+    """ "Over Christmas", "during Easter": the days kept around the holiday (24 to 26 December,
+    Good Friday to Easter Monday, New Year's Eve and Day), not its one date."""
+    if reading.holiday not in _HOLIDAY_DAYS or reading.window is None:
+        return reading
+    name, before, after = _HOLIDAY_DAYS[reading.holiday]
+    day = reading.window.start.date()
+    first, last = day - timedelta(days=before), day + timedelta(days=after)
+    start, end = at(first, 0, now.tzinfo), at(last + timedelta(days=1), 0, now.tzinfo)
+    today = now.date()
+    label = f"over {name} ({day_label(first, today)} to {day_label(last, today)})"
+    return replace(reading, window=TimeWindow(start, end, label))
 
 
 # "between now and the end of January", "until the end of the month": from now, not from the
