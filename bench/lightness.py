@@ -13,7 +13,9 @@ which goes first, against the fake Bot API:
 - from starting the process to its first getUpdates (both starts of a round);
 - and once a round, `tandem ask "What time is it?"` (a template answer, no key): wall time and
   CPU of the whole command, ASKS times;
-- the share of a core the process takes while idle, over IDLE_SECONDS after the warm-up.
+- the share of a core the process takes while idle, over IDLE_SECONDS after the warm-up;
+- the journal's records (DBOS steps) for each answered message of the one chat: two
+  transactions each (is it recorded? record it), a figure the load does not move.
 
 The machine may be shared: each figure notes the load average (1 minute) over its rounds, and
 the journal's cost is a ratio of rounds run side by side, which the load shifts less than the
@@ -23,7 +25,9 @@ with py-spy (who held the GIL). Run: .venv/bin/python -m bench.lightness
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -89,6 +93,22 @@ def _load_note(loads: Sequence[float]) -> str:
     return f"load {min(loads):.1f}–{max(loads):.1f}" if loads else ""
 
 
+def journal_records(folder: Path) -> float | None:
+    """The steps the journal recorded for each message answered (None without a journal: the
+    journal-off process leaves its file empty)."""
+    path = folder / "data" / "runs.sqlite3"
+    if not path.exists():
+        return None
+    runs = "workflow_uuid LIKE 'telegram-%'"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        try:
+            [(answered,)] = db.execute(f"SELECT COUNT(*) FROM workflow_status WHERE {runs}")
+            [(steps,)] = db.execute(f"SELECT COUNT(*) FROM operation_outputs WHERE {runs}")
+        except sqlite3.OperationalError:  # no such table
+            return None
+    return steps / answered if answered else None
+
+
 def one_chat(bot: Bot, seen: Seen, label: str) -> None:
     for _ in range(WARM_UP):
         bot.ask([(ONE_CHAT, ONE_CALL)])
@@ -140,6 +160,8 @@ def run_round(
         with tandem_run(folder / f"{label}-fast", fast, USERS, durable=durable) as bot:
             seen.add(f"start to first getUpdates ({label})", bot.started_in)
             one_chat(bot, seen, label)
+        if (records := journal_records(folder / f"{label}-fast")) is not None:
+            seen.add("journal records a message, one chat", records)
         # The burst's config takes on all its chats at once (`durable.runs_per_worker`, 20 by
         # default): the goal is about a hundred chats answered side by side, not in waves of 20.
         with tandem_run(
@@ -180,6 +202,7 @@ def figures(seen: Seen) -> list[Figure]:
         ratios(seen, burst),
         *both(f"threads after {CHATS} chats", ""),
         *both("CPU while idle", "%"),
+        seen.figure("journal records a message, one chat", ""),
         *both("start to first getUpdates", "s", "≤ 1.5 s", 1.5),
         seen.figure("tandem ask, template answer: wall", "s", "≤ 0.5 s", 0.5),
         seen.figure("tandem ask, template answer: CPU", "s"),

@@ -42,7 +42,7 @@ HEARD_SHOWN = 200  # characters of a voice message's text shown atop the reply
 
 @dataclass(frozen=True)
 class Chat:
-    """What a run reads of its chat before answering, in one journaled step."""
+    """What a run reads of its chat before answering, in one journaled read."""
 
     mode: Mode
     history: list[Turn]
@@ -112,7 +112,7 @@ class Assistant:
             now = self.context_for(message.user_id).now()
             allowances = self.stores.allowances
             # Everything read from the store is journaled: a resumed run takes the same path.
-            refusal = await self.journal.step(
+            refusal = await self.journal.read(
                 "check budget", allowances.refusal, message.user_id, now, message.paced
             )
             if refusal:
@@ -133,8 +133,8 @@ class Assistant:
         if check_budget:
             budget = (user_id, self.context_for(user_id).now(), message.paced)
         # Everything read from the store is journaled, so that a resumed run takes the same
-        # path; all in one step, as each step is a write to the journal.
-        chat = await self.journal.step("read chat", self._read_chat, conversation, budget)
+        # path; all in one read, as each read is a part of the next step's journal record.
+        chat = await self.journal.read("read chat", self._read_chat, conversation, budget)
         if chat.refusal:
             return Reply(chat.refusal, outcome="refused")
         reply = (await self.answer(conversation, user_id, text, message.mode, chat)).reply
@@ -155,7 +155,7 @@ class Assistant:
         conversation as already read, if it was."""
         context = self.context_for(user_id)
         if chat is None:
-            chat = await self.journal.step("read chat", self._read_chat, conversation)
+            chat = await self.journal.read("read chat", self._read_chat, conversation)
         run = self.engine.start(conversation, context, chat.history, chat.focus, chat.asked)
         answered = await self.engine.answer(text, mode or chat.mode, run)
         turns = (Turn("user", text), Turn("assistant", answered.reply.text))
@@ -171,7 +171,7 @@ class Assistant:
         """
         conversation, user_id = message.conversation, message.user_id
         context = self.context_for(user_id)
-        chat = await self.journal.step("read chat", self._read_chat, conversation)
+        chat = await self.journal.read("read chat", self._read_chat, conversation)
         both = [
             self.engine.answer(
                 text,
@@ -188,7 +188,7 @@ class Assistant:
 
     async def run_scheduled(self, rule: Rule, chat_id: int) -> Reply:
         """Answer a scheduled rule's question in a chat, as if its owner had just asked it."""
-        chat = await self.journal.step("read chat", self._read_chat, chat_id)
+        chat = await self.journal.read("read chat", self._read_chat, chat_id)
         reply = await self.engine.answer_scheduled(
             rule, self.engine.start(chat_id, self.context, chat.history, None)
         )

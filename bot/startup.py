@@ -11,12 +11,13 @@ import contextlib
 import errno
 import os
 from pathlib import Path
-
-from telegram.error import InvalidToken, NetworkError
-from telegram.ext import Application
+from typing import TYPE_CHECKING
 
 from bot.redaction import redact
 from bot.store.private import private_folder
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
 
 PROBE_BYTES = 64 * 1024  # a few SQLite pages: a folder that cannot take these is full
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -60,6 +61,9 @@ def folder_problem(folder: Path, error: OSError) -> str:
 async def connect(application: Application, base_url: str) -> None:
     """Meet the bot (getMe); raise CannotStart if Telegram refuses the token or is not there.
     `base_url` is the configured one: the bot's own holds the token."""
+    # Imported here: `tandem ask` and `tandem chat` check the data folder without Telegram (0.1 s).
+    from telegram.error import InvalidToken, NetworkError
+
     try:
         await application.initialize()
     except InvalidToken:

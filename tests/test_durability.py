@@ -1,8 +1,9 @@
 """Durable runs under crashes: the real `tandem run` killed mid-answer, updates seen twice, and
 two webhook workers sharing PostgreSQL.
 
-Every Telegram update is a DBOS workflow and every model call, tool call and message sent is a
-journaled step (bot/telegram/server.py, bot/engine/journal.py). These tests check what that
+Every Telegram update is a DBOS workflow and every model call and message sent is a journaled
+step, a tool call journaled with the model call after it (bot/telegram/server.py,
+bot/telegram/dbos_journal.py). These tests check what that
 promises, against the fake Bot API, the fake Messages API (a scripted tool-using Claude, slowed
 to 0.5 s a call so a call can be caught in flight) and the fake Open-Meteo, all local processes:
 
@@ -262,13 +263,14 @@ class Round:
         return any(c["turn"] == turn and not c["answered"] for c in self.model_calls())
 
     def journaled(self, step: str) -> bool:
-        return any(name.startswith(step) for name, _ in self.journal.steps(self.update_id))
+        """The journal holds `step`: in a record of its own, or in the next step's (a read)."""
+        return any(step in name for name, _ in self.journal.steps(self.update_id))
 
     def weather_in_flight(self) -> bool:
         """The weather tool is asking Open-Meteo: after the second model call, before its end."""
         steps = self.journal.steps(self.update_id)
         chats = [done for name, done in steps if name.startswith("chat ")]
-        if len(chats) != 2 or any(name == "tool weather_forecast" for name, _ in steps):
+        if len(chats) != 2 or any("tool weather_forecast" in name for name, _ in steps):
             return False
         return any(call["at"] >= chats[1] for call in self.fakes.weather_calls())
 
@@ -279,6 +281,7 @@ KILL_POINTS: list[tuple[str, Callable[[Round], bool], int | None]] = [
     # (where, how the test knows it is there, which model call of the round the fake holds back)
     ("run stored, nothing done", lambda r: r.journal.status(r.update_id) is not None, None),
     ("model call 1 on its way", lambda r: r.in_flight(0), 0),
+    # The search is journaled with the model call after it (the second), once that is answered.
     ("calendar searched", lambda r: r.journaled("tool search_calendar"), None),
     ("model call 2 on its way", lambda r: r.in_flight(1), 1),
     ("weather tool on its way", lambda r: r.weather_in_flight(), None),

@@ -1,9 +1,11 @@
 """Steps that a run journals, so that a crashed run resumes after its last finished step.
 
-The core runs every side effect and every paid-for call (a tool, a model call, remembering,
-sending) through `journal.step`. Run plainly, a step just runs. Inside a durable run
-(bot/telegram/server.py) it is a DBOS step: its result is checkpointed, and after a crash and
-restart the run replays finished steps from the checkpoint instead of doing them again.
+The core runs every side effect and every paid-for call (a model call, remembering, sending)
+through `journal.step`, and everything it reads that may change (the chat, an allowance, a
+tool's lookup) through `journal.read`. Run plainly, both just run. Inside a durable run
+(bot/telegram/dbos_journal.py) a step is checkpointed, and after a crash and restart the run
+replays finished steps from the checkpoint instead of doing them again; a read is recorded with
+the step after it, so that a resumed run takes the same path at the cost of no record of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ T = TypeVar("T")
 class Journal(Protocol):
     async def step(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
         """Run `action(*args)` (a coroutine function, or a blocking one run off the loop)."""
+        ...
+
+    async def read(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
+        """Run `action(*args)`, which has no effect outside (doing it twice is harmless)."""
         ...
 
 
@@ -56,4 +62,7 @@ class Immediate:
     """No journal: each step simply runs (tests, `tandem ask`, the terminal chat)."""
 
     async def step(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
+        return await run_action(action, *args)
+
+    async def read(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
         return await run_action(action, *args)

@@ -3,9 +3,10 @@
 Both modes answer a message inside a `Run`. It holds what they are given (the conversation, the
 person's tool context, the history, the event in focus, the journal) and what they produce (the
 trace, the usage, the tool results, the text to read aloud). `Run.call_tools` is the tool
-executor: each call is timed, traced (an OpenTelemetry span), journaled, and a failure becomes a
-`ToolError` the caller acts on — the rules engine stops with a reply, the agent hands it to
-Claude. The focus and spoken text a result carries are recorded here, for both modes alike.
+executor: each call is timed, traced (an OpenTelemetry span), journaled (as a read: a tool only
+looks things up, see bot/tools/registry.py), and a failure becomes a `ToolError` the caller
+acts on — the rules engine stops with a reply, the agent hands it to Claude. The focus and
+spoken text a result carries are recorded here, for both modes alike.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ class Run:
             return None, ToolError("unknown", f"There is no tool named {call.name!r}.")
         tool = self.tools.get(call.name)
         try:
-            result = await self.journal.step(
+            # A tool only looks things up: its result is journaled with the step after it.
+            result = await self.journal.read(
                 f"tool {tool.name}", tool.call, self.context, call.arguments
             )
         except ToolInputError as exc:

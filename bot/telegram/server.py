@@ -14,9 +14,10 @@ queue partitioned by chat, one run at a time per chat: each chat is answered in 
 wrote, different chats at once, on one worker or on several sharing PostgreSQL. A worker that
 receives and answers on its own journal (SQLite) starts each run at once instead, keeping each
 chat's order itself (bot/telegram/turns.py): the queue's polling and extra journal writes were
-about half of what the journal cost a message. After a crash
-DBOS resumes each unfinished run after its last finished step (every tool, model call and
-message sent is a journaled step, see bot/engine/journal.py). Scheduled slots are workflows too.
+about half of what the journal cost a message. After a crash DBOS resumes each unfinished run
+after its last finished step (every model call, message sent and chat remembered is a journaled
+step, and what the run read — its chat, a tool's lookup — is journaled with the step after it,
+see bot/telegram/dbos_journal.py). Scheduled slots are workflows too.
 
 The journal is a SQLite file in the data folder, or PostgreSQL for several workers. With
 several, each may be a receiver (stores updates as runs), a worker (runs them) or both (`all`);
@@ -49,7 +50,6 @@ from dbos import (
     Queue,
     SetEnqueueOptions,
     SetWorkflowID,
-    StepOptions,
     WorkflowHandleAsync,
 )
 from telegram import Bot, Update
@@ -62,6 +62,7 @@ from bot.startup import connect
 from bot.store.private import private_database, private_folder
 from bot.store.workers import Heartbeats
 from bot.telegram.arrivals import Arrivals
+from bot.telegram.dbos_journal import DbosJournal  # noqa: F401  (`tandem run`'s journal)
 from bot.telegram.handlers import build_application, publish_commands
 from bot.telegram.outbox import Outbox
 from bot.telegram.receiving import (
@@ -95,15 +96,6 @@ BEATS_PER_TAKEOVER = 6
 # Stopping takes at most the grace for running answers and this long for the rest.
 STOP_SECONDS = 20.0
 PATIENT = Backoff()  # 1 s doubling to a minute  # a run stored and not started yet, or not finished
-
-
-class DbosJournal:
-    """Each step a DBOS step: checkpointed, and replayed instead of redone after a crash."""
-
-    async def step(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
-        # A blocking action goes to a DBOS thread once, for its checkpoint check, itself and its
-        # record (three trips between threads when it ran in a pool of its own).
-        return await DBOS.run_step_async(StepOptions(name=name), action, *args)
 
 
 @dataclass

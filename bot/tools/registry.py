@@ -2,7 +2,9 @@
 
 A tool is a plain typed function whose first parameter is the run's `ToolContext`. Its name,
 description and JSON schema come from the function itself (signature and docstring), so nothing
-about a tool is written twice.
+about a tool is written twice. A tool only looks things up and has no effect outside: a durable
+run journals its result with the step after it and, after a crash before that step, calls it
+again (bot/engine/journal.py).
 """
 
 from __future__ import annotations
