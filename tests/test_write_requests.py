@@ -21,6 +21,10 @@ async def ask(assistant, words: str) -> str:
         "add parkrun on Sunday",
         "remind me",
         "change tennis to 7pm",
+        "write down parkrun in the diary",
+        "enter my yoga class for Friday",
+        "note down a call with Sam on Monday",
+        "write back to Sam that I'm running late",
     ],
 )
 @pytest.mark.parametrize("mode", ["workflow", "hybrid"])

@@ -78,19 +78,21 @@ _WRITE = re.compile(
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
     r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
     r"|(?:create|put|pop|stick|slot|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
-    r"bring forward|send|forward|edit|buy|pay)\s+(?:(?:a|an|the|my|me|it|this|that|him|her|"
-    r"them|us|some)\b|(?:[a-z0-9':]+ ){1,3}(?:to|with|for|on|at|by|into|in|from|back|"
-    r"forward|an?|the|that|i'm|i'll|i am)\b)"
+    r"bring forward|send|forward|edit|buy|pay|enter|note down|jot down|log)\s+"
+    r"(?:(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b|(?:[a-z0-9':]+ ){1,3}"
+    r"(?:to|with|for|on|at|by|into|in|from|back|forward|an?|the|that|i'm|i'll|i am)\b)"
     r"|(?:book|call|ring|phone|change|update|block|clear|mark|share|order|plan)\s+"
     r"(?:a|an|the|my|me|it|this|that|him|her|them|us|some)\b"
     # "change choir to half past seven", "change yoga to 7pm": what to change, then to what.
-    r"|(?:change|update|switch|alter)\s+(?:[a-z0-9':]+ ){1,3}(?:to|into)\b)"
+    r"|(?:change|update|switch|alter)\s+(?:[a-z0-9':]+ ){1,3}(?:to|into)\b"
+    # "write to Klara that…", "write back to Sam": a message to someone.
+    r"|(?:write|reply|respond)\s+(?:back\s+)?to\s+(?!me\b)\w+)"
 )
 _WRITE_ANYWHERE = re.compile(
     r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
     r"set (?:a|an|up a) (?:reminder|alarm|timer|meeting)|put (?:it|this|that) in|"
-    r"(?:put|add|pop|stick|write|pencil) .+ (?:in|on|into|to) (?:my|the) (?:calendar|diary|"
-    r"schedule|agenda)|"
+    r"(?:put|add|pop|stick|write|pencil|enter|note|jot)(?: .+)? (?:in|on|into|to) (?:my|the) "
+    r"(?:calendar|diary|schedule|agenda)|"
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
     r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
