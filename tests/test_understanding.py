@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.understanding import TimeWindow, understand
+from bot.understanding.times import DateOrder
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -414,3 +415,78 @@ def test_small_talk_in_chat_spellings() -> None:
 )
 def test_who_is_invited_is_asked_for(text: str) -> None:
     assert understand(text, NOW).asks == "who"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Thanks, that helps a lot", "thanks"),
+        ("thank you so much, that was really helpful!", "thanks"),
+        ("You've been a great help, cheers", "thanks"),
+        ("brilliant, ta", "thanks"),
+        ("perfect, thanks!", "thanks"),
+        ("Thanks heaps mate, see you later", "thanks"),
+        ("good to know, thanks", "thanks"),
+        ("Bye, have a nice evening", "goodbye"),
+        ("ok, have a really lovely rest of your weekend", "goodbye"),
+        ("night night", "goodbye"),
+        ("great, talk to you soon", "goodbye"),
+        ("see you on Monday!", "goodbye"),
+        ("Merry Christmas!", "greeting"),
+    ],
+)
+def test_pleasantries_after_small_talk_are_small_talk(text: str, kind: str) -> None:
+    from bot.small_talk import small_talk
+
+    talk = small_talk(text)
+    assert talk is not None and talk[0] == kind
+    assert understand(text, NOW).kind == "small_talk"
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("Thanks, what do I have this evening?", "what do I have this evening?"),
+        ("Have a nice evening planned?", "Have a nice evening planned?"),
+        ("thanks, is that helpful for the dentist?", "is that helpful for the dentist?"),
+    ],
+)
+def test_a_pleasantry_in_a_question_leaves_it_a_question(text: str, rest: str) -> None:
+    from bot.small_talk import small_talk, without_small_talk
+
+    assert small_talk(text) is None
+    assert without_small_talk(text) == rest
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "day"),
+    [
+        ("What is on 21.12?", "day-first", date(2026, 12, 21)),
+        ("what's on 12.21?", "month-first", date(2026, 12, 21)),
+        ("what about 3.4?", "day-first", date(2027, 4, 3)),
+        ("what about 3.4?", "month-first", date(2027, 3, 4)),
+        ("anything on 9.12", "month-first", date(2027, 9, 12)),
+        ("anything on 5.10", "day-first", date(2027, 10, 5)),
+    ],
+)
+def test_a_day_and_month_without_a_year_are_a_date_in_the_users_order(
+    text: str, order: DateOrder, day: date
+) -> None:
+    window = understand(text, NOW, date_order=order).window
+    assert window is not None and window.start.date() == day
+    assert window.end - window.start == timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("am I free at 9.30?", "day-first"),
+        ("what about 10.15?", "day-first"),
+        ("anything at 21.12?", "month-first"),
+        ("free from 10.05 to 10.40?", "day-first"),
+        ("anything on 9.30?", "day-first"),  # no 30th month: the time, with "on" as in "on at"
+    ],
+)
+def test_a_clock_time_with_a_dot_stays_a_time(text: str, order: DateOrder) -> None:
+    window = understand(text, NOW, date_order=order).window
+    assert window is not None and window.end - window.start < timedelta(days=1)
