@@ -691,6 +691,8 @@ def _from_duckling(
             day = now.date()  # "on Wednesday", asked on a Wednesday: today
         if past and day > now.date() and bare_weekday:
             day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
+        elif named := _WEEKDAY_AND_DAY.search(body):
+            day = _weekday_and_day(WEEKDAYS.index(named[1]), int(named[2]), now.date(), past)
         elif not bare_weekday:
             day = _looking_back(day, body, now, past_verb)
         window = whole_day(day, now)
@@ -721,6 +723,33 @@ def _from_duckling(
     following = day.replace(year=day.year + 1) if grain == "year" else day + timedelta(days=92)
     start = at(day, 0, zone) if whole else max(now, at(day, 0, zone))
     return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
+
+
+# "Saturday the 12th", "fri 11th" with no month: Duckling takes the next month that has one.
+_WEEKDAY_AND_DAY = re.compile(
+    rf"\b({_WEEKDAY}),? (?:the )?(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*(?:of\s+)?(?:{_MONTH})\b)"
+)
+
+
+def _weekday_and_day(weekday: int, number: int, today: date, past: bool) -> date:
+    """The next date that is that weekday and that day of its month, or the last one when the
+    question is in the past tense ("what did I do on Saturday the 12th?") or it was within a
+    fortnight (asked on Monday the 14th, "Saturday the 12th" is two days ago, not in June)."""
+    found = []
+    for months_on in range(-14, 15):
+        month = (today.month - 1 + months_on) % 12 + 1
+        year = today.year + (today.month - 1 + months_on) // 12
+        if number <= calendar.monthrange(year, month)[1]:
+            day = date(year, month, number)
+            if day.weekday() == weekday:
+                found.append(day)
+    last = max((day for day in found if day <= today), default=None)
+    ahead = min((day for day in found if day >= today), default=None)
+    if last and (past or ahead is None or today - last <= timedelta(days=14)):
+        return last
+    if ahead is None:
+        raise NoSuchDate(f"No {WEEKDAYS[weekday].title()} has a {number}th near now.")
+    return ahead
 
 
 def _year_before(day: date, today: date) -> date:

@@ -37,7 +37,7 @@ ALIASES = {
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
 _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
 _SHORT_WEEKDAY = re.compile(
-    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
+    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|(?:the )?\d))"
 )
 # Chat phrases Duckling does not read, as it reads them.
 PHRASES = {
