@@ -338,6 +338,39 @@ def test_an_airport_code_names_the_place_it_serves() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "country"),
+    [
+        ("Flight OS 1695 Vienna → Kittilä", "finland"),  # an airport's city
+        ("Train to Paris", "france"),  # the zone's city, not Paris, Texas
+        ("Flight to Rome", "italy"),
+        ("Ferry to Split", "croatia"),
+        ("Flight AA 1432 ORD → MCO", "florida"),  # a code's state
+        ("BA117 London to New York", "america"),
+    ],
+)
+def test_a_city_names_its_country(title: str, country: str) -> None:
+    from bot.understanding.airports import places
+    from bot.understanding.matching import significant
+
+    assert country in significant(places(title))
+
+
+def test_a_city_two_countries_share_alike_names_neither() -> None:
+    from bot.understanding.airports import places
+
+    # Birmingham, England and Birmingham, Alabama have one airport each.
+    assert places("Flight to Birmingham") == ""
+    assert places("Flight to Kittilä", countries=False) == ""
+
+
+def test_where_a_journey_goes_keeps_its_to() -> None:
+    assert understand("When is the flight to Finland?", NOW).subject == "flight to Finland"
+    assert understand("when do we fly home to the States", NOW).subject == "flight home to States"
+    # Not a journey: "to" says nothing.
+    assert understand("how do I get to the concert?", NOW).subject == "gig"
+
+
+@pytest.mark.parametrize(
     ("text", "start", "end"),
     [
         # "did" can only look back: the 3rd of December just gone, a year ago.

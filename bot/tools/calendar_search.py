@@ -32,6 +32,8 @@ from bot.tools.journeys import (
     TRIP,
     back_from,
     coming_back,
+    destination,
+    is_journey,
     towards,
     trip,
 )
@@ -491,12 +493,22 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
         named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]
         found = [e for e in found if named_in(e, named)] if named else found
         return trip(events, found, home) or found
+    # "The flight to Finland", "my flight home to Delhi": the journeys going there, when others
+    # (the way back from there) are found as well.
+    journeys = [event for event in found if is_journey(event)]
+    there = set(significant(" ".join(_GOING_TO.findall(asked)))) - TRANSPORT - VAGUE_WORDS
+    going = [event for event in journeys if destination(event) & there]
+    if going and len(going) < len(journeys):
+        return going
     if coming_back(asked):
         back = back_from(events, found, home, anywhere=not _places(asked))
         return [back] if back else []
     if DEPART.search(asked):
         return towards(found, significant(asked))[:1]
     return []
+
+
+_GOING_TO = re.compile(r"\b(?:to|into|for)\s+((?:[^\W\d_]+\s*){1,3})")
 
 
 def _places(asked: str) -> list[str]:

@@ -281,7 +281,13 @@ def understand(
             window = TimeWindow(window.start, window.end, label)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
-    subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
+    # "The flight to Finland": where a journey goes keeps its "to", so the search can tell the
+    # flight there from the flight back ("to" names no event: it weighs nothing).
+    towards = _towards(corrected)
+    subject = " ".join(
+        f"my {w}" if w.lower() in mine else f"to {w}" if w.lower() in towards else w
+        for w in subject_words
+    )
     return Question(
         text=text,
         window=window,
@@ -385,6 +391,19 @@ def _subject(
     kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
+
+
+def _towards(corrected: str) -> set[str]:
+    """Where a journey asked about goes: "finland" in "the flight to Finland"."""
+    if not _JOURNEY.search(corrected):
+        return set()
+    return {word for to in _GOING_TO.findall(corrected) for word in significant(to)}
+
+
+_JOURNEY = re.compile(
+    r"\b(?:fly|flying|flight|flights|plane|train|trains|bus|coach|ferry|eurostar|boat|drive)\b"
+)
+_GOING_TO = re.compile(r"\b(?:to|into) (?:the )?([a-z][\w'-]*)")
 
 
 def _as_written(word: str, as_written: dict[str, str]) -> str:
