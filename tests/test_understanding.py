@@ -523,3 +523,13 @@ def test_a_day_and_month_without_a_year_are_a_date_in_the_users_order(
 def test_a_clock_time_with_a_dot_stays_a_time(text: str, order: DateOrder) -> None:
     window = understand(text, NOW, date_order=order).window
     assert window is not None and window.end - window.start < timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["How often is swimming in January?", "how frequently do I see Sophie?", "how often's yoga"],
+)
+def test_how_often_counts(text: str) -> None:
+    question = understand(text, NOW)
+    assert question.asks == "count"
+    assert "often" not in question.subject and "frequently" not in question.subject
