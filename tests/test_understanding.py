@@ -533,3 +533,30 @@ def test_how_often_counts(text: str) -> None:
     question = understand(text, NOW)
     assert question.asks == "count"
     assert "often" not in question.subject and "frequently" not in question.subject
+
+
+def test_a_question_about_what_only_notes_say_asks_for_the_notes() -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [
+        Event("Music school – Jonas (piano)", NOW, NOW, description="Teacher: Frau Berger."),
+        Event("Deadline: Hofer contract", NOW, NOW, description="42 pages. Send by 18:00."),
+        Event("Parent-teacher meeting", NOW, NOW, description="Door code 4711#, 2nd floor."),
+    ]
+
+    def asked(text: str) -> tuple[str, str, str]:
+        question = understand(text, NOW, significance=lambda: Significance.of(events))
+        return question.kind, question.asks, question.subject
+
+    assert asked("Who is Jonas's piano teacher?")[:2] == ("calendar", "notes")
+    assert asked("How many pages is the Hofer contract?")[:2] == ("calendar", "notes")
+    # "code" names nothing alone; beside "door", which only notes have, it says what to find.
+    assert asked("What's the door code for the school?") == (
+        "calendar",
+        "notes",
+        "door code school",
+    )
+    # Not about the calendar: words its events do not have.
+    assert asked("Who is the president of Austria?")[0] == "other"
+    assert asked("How many meetings next week?")[1] == "count"

@@ -188,6 +188,10 @@ class CalendarFindings:
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when"):
             return describe(self.events[0], view, "notes")
+        if self.in_notes and view.asks == "where" and self.events[0].description:
+            # "Where do we meet Anna at the market?": the place, and the notes that say where.
+            event = self.events[0]
+            return f"{describe(event, view, 'where')} Notes: {event.description.strip()}"
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:

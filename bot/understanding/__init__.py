@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Literal, cast
 
 from bot.small_talk import small_talk
@@ -246,6 +247,9 @@ def understand(
     asks = _asks(corrected, reading)
     if asks == "day_off":  # "when's my next day off?": days without work, no event named
         subject_words = []
+    counted = re.search(r"\bhow many (\w+)", corrected)
+    if asks == "count" and counted and calendar.noted(counted[1]) and not calendar.uses(counted[1]):
+        asks = "notes"  # "how many pages is the Hofer contract?": the notes say how many
     kind = plain or ("calendar" if asks == "day_off" else None)
     kind = kind or _kind(corrected, reading, subject_words, calendar)
     during = bool(_DURING.search(corrected)) and not reading.window
@@ -388,7 +392,20 @@ def _subject(
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
-    kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
+    # A vague word an event's notes have stays beside a telling word only notes have: "door
+    # code" in "what's the door code for the school?", as the notes may say it.
+    beside_noted = {
+        word
+        for pair in pairwise(words)
+        if all(known.noted(w) for w in pair)
+        and any(w not in VAGUE_WORDS and not known.uses(w) for w in pair)
+        for word in pair
+    }
+    kept = [
+        w
+        for w in words
+        if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w) or w in beside_noted
+    ]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
 
@@ -446,9 +463,14 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 
 
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
-    # "Who is at the potluck?" may be about an event: its words decide, below.
+    # "Who is at the potluck?" may be about an event: its words decide, below; so does "who is
+    # Jonas's piano teacher?", when every word of it is in the user's events or their notes
+    # (not "who is the president of Austria?").
     if _GENERAL.match(corrected) and not _WHO.search(corrected):
-        return "other"
+        telling = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
+        who = re.match(r"who (?:is|was)\b", corrected)
+        if not (who and telling and all(known.uses(w) or known.noted(w) for w in telling)):
+            return "other"
     # "How do I make mulled wine?" asks how to do something: about the calendar only when what
     # it names is in the user's events ("how do I get to the flat viewing?").
     if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
@@ -509,6 +531,8 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "duration"
     if _WHO.search(corrected):
         return "who"
+    if re.match(r"who(?:'s| is| was)\b", corrected):
+        return "notes"  # "who is Jonas's piano teacher?": a name the notes give
     # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes;
     # "where do I park?" and "where did I put the present?" ask for the notes still.
     cues = [cue[0] for cue in _NOTES.finditer(corrected.rstrip("?!. "))]
