@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.understanding import TimeWindow, understand
+from bot.understanding import Question, TimeWindow, understand
 from bot.understanding.times import DateOrder
 
 LONDON = ZoneInfo("Europe/London")
@@ -560,3 +560,31 @@ def test_a_question_about_what_only_notes_say_asks_for_the_notes() -> None:
     # Not about the calendar: words its events do not have.
     assert asked("Who is the president of Austria?")[0] == "other"
     assert asked("How many meetings next week?")[1] == "count"
+
+
+def test_a_time_after_or_before_one_of_the_users_events() -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [
+        Event("Dentist – Dr. Liang", NOW, NOW + timedelta(hours=1)),
+        Event("School holidays", NOW, NOW + timedelta(days=14)),
+        Event("Piano lesson", NOW, NOW + timedelta(hours=1)),
+    ]
+
+    def asked(text: str) -> Question:
+        return understand(text, NOW, significance=lambda: Significance.of(events))
+
+    lesson = asked("When is the next piano lesson after the holidays?")
+    assert (lesson.subject, lesson.after, lesson.before) == ("piano lesson", "holidays", "")
+    monday = asked("wat am i doing after the dentist on monday")
+    assert monday.after == "dentist" and monday.window is not None
+    assert monday.window.label.endswith("after the dentist")
+    assert asked("anything before the dentist?").before == "dentist"
+    # A time, not an event: "after 7pm", "before Christmas".
+    assert not asked("anything after 7pm?").after
+    assert not asked("anything before christmas?").before
+    # About that event itself: its notes, not the time before it.
+    assert not asked("what do I need to do before the dentist?").before
+    assert asked("do we travel anywhere in the holidays?").during
+    assert not asked("what's on in the morning?").during

@@ -63,6 +63,8 @@ class Question:
     moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
     part_of_day: PartOfDay | Literal[""] = ""  # "in the mornings next week": of each day
     during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
+    after: str = ""  # "the next piano lesson after the holidays": words naming that event
+    before: str = ""  # "anything before the dentist?": the window ends as that event starts
 
 
 _POLITE = (
@@ -252,7 +254,22 @@ def understand(
         asks = "notes"  # "how many pages is the Hofer contract?": the notes say how many
     kind = plain or ("calendar" if asks == "day_off" else None)
     kind = kind or _kind(corrected, reading, subject_words, calendar)
-    during = bool(_DURING.search(corrected)) and not reading.window
+    # "After the dentist on Monday", "before the holidays": a time beside one of the user's
+    # events, and words in the subject that name that event rather than what is asked about.
+    # Not when the question asks about that event: "what do I need to do before the physical?"
+    anchored = kind == "calendar" and asks in ("list", "count", "free", "busy", "when")
+    anchor = _anchor(corrected, reading, order, calendar) if anchored else None
+    after = before = ""
+    if anchor:
+        relation, edge = anchor
+        after, before = (edge, "") if relation == "after" else ("", edge)
+        subject_words = [w for w in subject_words if w.lower() not in significant(edge)]
+    # "Do we travel anywhere in the holidays?": what is on while that event lasts.
+    in_event = asks in ("list", "count", "free", "busy") and kind in ("calendar", "other")
+    in_event = in_event and _names_events(_IN_AN_EVENT.search(corrected), calendar)
+    during = (bool(_DURING.search(corrected)) or in_event) and not reading.window
+    if during and kind == "other":
+        kind = "calendar"
     if during and asks not in ("count", "free", "busy"):
         asks = "list"
     next_only = (
@@ -270,6 +287,8 @@ def understand(
         window = named.window or window
     if asks == "last" and window is None:
         window = past_year(now)
+    if anchor and window:  # "Wednesday 16 December after the bowls": not all of that day
+        window = TimeWindow(window.start, window.end, f"{window.label} {' the '.join(anchor)}")
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
@@ -303,7 +322,47 @@ def understand(
         moment=reading.moment,
         part_of_day=part_of_day,
         during=during,
+        after=after,
+        before=before,
     )
+
+
+# "After the holidays", "before my dentist": one of the user's events as the edge of a time.
+_RELATIVE = re.compile(
+    r"\b(after|before) (?:the |my |our |his |her |their )?((?:[a-z][\w'-]* ?){1,3})"
+)
+# "In the holidays", "over the conference": while an event of the user's lasts.
+_IN_AN_EVENT = re.compile(
+    r"\b(?:in|over|throughout) (?:the|my|our) ([a-z][\w'-]*(?: [a-z][\w'-]*)?)[?!.]*$"
+)
+
+
+def _anchor(
+    corrected: str, reading: TimeReading, order: DateOrder, known: _Known
+) -> tuple[str, str] | None:
+    """ "after" or "before", and the words of the user's event it is said of; None when the
+    words after it are a time ("after 7pm", "before Christmas") or name no event of theirs."""
+    text = prepare(corrected, order)
+    for match in _RELATIVE.finditer(text):
+        if reading.span and reading.span[0] <= match.start(2) < reading.span[1]:
+            continue  # a time phrase: "after the 5th", "before noon"
+        named = []
+        for word in significant(match[2], joined=False):
+            if not known.uses(word):
+                break
+            named.append(word)
+        if any(word not in VAGUE_WORDS for word in named):
+            return match[1], " ".join(named)
+    return None
+
+
+def _names_events(match: re.Match[str] | None, known: _Known) -> bool:
+    """Whether "in the …" names one of the user's events ("in the holidays"), not a place or a
+    time ("in the kitchen", "in the morning")."""
+    if match is None:
+        return False
+    words = significant(match[1])
+    return bool(words) and all(w not in VAGUE_WORDS and known.uses(w) for w in words)
 
 
 def past_year(now: datetime) -> TimeWindow:
