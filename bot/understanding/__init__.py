@@ -453,6 +453,11 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         # name an event ("date night").
         named = len(subject) >= 2
         return "calendar" if reading.window or reading.problem or named else "other"
+    # "When is the plumber coming Friday?", "is there school on Monday?": a question that names
+    # a time asks about the user's time, even when no event has its words; the honest answer is
+    # what is on then, and that nothing matches.
+    if reading.window and _ASKS_A_QUESTION.match(corrected) and not _HOW_TO.match(corrected):
+        return "calendar"
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
     # A word only an event's notes have counts too: "the green fees at bowls".
