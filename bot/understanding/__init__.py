@@ -127,6 +127,11 @@ _LIST_ME = re.compile(
 _ASKS_A_QUESTION = re.compile(
     r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
 )
+# Questions whose answer is an event or its absence: "when is…", "is there…", "does X start…".
+_ASKS_OF_A_TIME = re.compile(
+    r"^(?:\W*(?:so|and|but|also|oh|ok|okay|hey|um|btw)\W+)?"
+    r"(?:when|is|are|am|do|does|did|will|have|has|got|any|anything|something)\b"
+)
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
@@ -456,7 +461,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     # "When is the plumber coming Friday?", "is there school on Monday?": a question that names
     # a time asks about the user's time, even when no event has its words; the honest answer is
     # what is on then, and that nothing matches.
-    if reading.window and _ASKS_A_QUESTION.match(corrected) and not _HOW_TO.match(corrected):
+    # "What is the Sensex at today?", "how is the traffic right now?" ask about the world.
+    if reading.window and _ASKS_OF_A_TIME.match(corrected):
         return "calendar"
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
