@@ -735,8 +735,9 @@ _WEEKDAY_AND_DAY = re.compile(
 
 def _weekday_and_day(weekday: int, number: int, today: date, past: bool) -> date:
     """The next date that is that weekday and that day of its month, or the last one when the
-    question is in the past tense ("what did I do on Saturday the 12th?") or it was within a
-    fortnight (asked on Monday the 14th, "Saturday the 12th" is two days ago, not in June)."""
+    question is in the past tense ("what did I do on Saturday the 12th?"), or when it was within
+    a fortnight and the next is months away (asked on Monday the 14th, "Saturday the 12th" is
+    two days ago, not in June)."""
     found = []
     for months_on in range(-14, 15):
         month = (today.month - 1 + months_on) % 12 + 1
@@ -747,7 +748,8 @@ def _weekday_and_day(weekday: int, number: int, today: date, past: bool) -> date
                 found.append(day)
     last = max((day for day in found if day <= today), default=None)
     ahead = min((day for day in found if day >= today), default=None)
-    if last and (past or ahead is None or today - last <= timedelta(days=14)):
+    far = ahead is None or ahead - today > timedelta(days=62)
+    if last and (past or (far and today - last <= timedelta(days=14))):
         return last
     if ahead is None:
         raise NoSuchDate(f"No {WEEKDAYS[weekday].title()} has a {number}th near now.")
