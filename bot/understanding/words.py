@@ -46,6 +46,9 @@ PHRASES = {
     r"\bin the p\.?m\b\.?": "in the afternoon",
     r"\bturkey day\b": "thanksgiving",  # American
     r"\bthis side of\b": "before",  # "anything on this side of Christmas?"
+    # Holidays' other names, which Duckling's English lacks.
+    r"\b(?:saint |st\.? )?stephen's day\b": "boxing day",  # Irish
+    r"\bhogmanay\b": "new year's eve",  # Scottish
 }
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
