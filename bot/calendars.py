@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from bot.config import CalendarSettings, GoogleCalendar, IcsCalendar, LoadedConfig
 from integrations.calendar import CalendarError, CalendarSource, Event, Events
 from integrations.calendar.ics import IcsCalendarSource
+
+KEPT_EXPANSIONS = "calendars"  # the data folder's folder for each calendar's last expansion
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,18 @@ class UnavailableCalendar:
 
 
 def open_calendars(
-    config: LoadedConfig, entries: Sequence[CalendarSettings] | None = None
+    config: LoadedConfig,
+    entries: Sequence[CalendarSettings] | None = None,
+    data_dir: Path | None = None,
 ) -> MergedCalendar:
-    """The given calendars (default: the owner's, `calendars:`) merged into one source."""
+    """The given calendars (default: the owner's, `calendars:`) merged into one source; each
+    .ics calendar keeps its last expansion in `data_dir` (default: the config's data folder)."""
     sources: list[CalendarSource] = []
     for entry in config.settings.calendars if entries is None else entries:
         if isinstance(entry, IcsCalendar):
             location = {"path": config.resolve(entry.path)} if entry.path else {"url": entry.url}
+            named = f"{entry.name}\n{next(iter(location.values()))}".encode()
+            kept = f"{hashlib.sha256(named).hexdigest()[:16]}.json"
             sources.append(
                 IcsCalendarSource(
                     entry.name,
@@ -68,6 +77,7 @@ def open_calendars(
                     download_seconds=entry.download_seconds,
                     max_download_mb=entry.max_download_mb,
                     max_occurrences_per_event=config.settings.search.max_occurrences_per_event,
+                    kept_in=(data_dir or config.data_dir) / KEPT_EXPANSIONS / kept,
                     **location,
                 )
             )
