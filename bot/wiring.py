@@ -9,8 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from bot import telemetry
 from bot.calendars import MergedCalendar, open_calendars
@@ -29,6 +28,9 @@ from integrations.listen import Listener
 from integrations.llm import Claude
 from integrations.speech import Speaker
 from integrations.weather import OpenMeteo
+
+if TYPE_CHECKING:
+    import requests
 
 NO_CALENDAR_YET = (
     "You're paired, but no calendar is set up for you yet: ask the owner to add you under "

@@ -38,8 +38,6 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from integrations.calendar import (
     DOWNLOAD_SECONDS,
     MAX_DOWNLOAD_MB,
@@ -48,11 +46,11 @@ from integrations.calendar import (
     Event,
     Events,
 )
-from integrations.http import TooLarge, TooSlow, download, retrying_session
 
 if TYPE_CHECKING:
     import icalendar
     import recurring_ical_events
+    import requests
     from dateutil.rrule import rrule
 
 log = logging.getLogger(__name__)
@@ -181,7 +179,7 @@ class IcsCalendarSource:
         self._download_seconds = download_seconds
         self._max_bytes = int(max_download_mb * 1_000_000)
         self._max_occurrences = max_occurrences_per_event
-        self._session = retrying_session(timeout)
+        self._session: requests.Session | None = None  # an address's, made at its first fetch
         self._kept_in = kept_in  # where the last expansion is kept between processes
         self._parsed: _Parsed | None = None  # of the text read last, once it was needed
         self._unparsed = b""  # the text read last, until it is parsed
@@ -370,7 +368,15 @@ class IcsCalendarSource:
             raise self._file_error(exc) from None
 
     def _fetch(self) -> bytes:
+        # Imported here: requests with urllib3 is a tenth of the imports of `tandem ask`, and a
+        # calendar in a file never needs it.
+        import requests
+
+        from integrations.http import TooLarge, TooSlow, download, retrying_session
+
         url = self._checked_url()
+        if self._session is None:
+            self._session = retrying_session(self._timeout)
         try:
             response, body = download(
                 self._session, url, seconds=self._download_seconds, max_bytes=self._max_bytes
