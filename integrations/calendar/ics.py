@@ -181,10 +181,9 @@ class IcsCalendarSource:
         self._max_occurrences = max_occurrences_per_event
         self._session: requests.Session | None = None  # an address's, made at its first fetch
         self._kept_in = kept_in  # where the last expansion is kept between processes
-        self._parsed: _Parsed | None = None  # of the text read last, once it was needed
-        self._unparsed = b""  # the text read last, until it is parsed
+        self._text = (b"", b"")  # the digest and bytes of the last file or download read
+        self._parsed: tuple[bytes, _Parsed] | None = None  # a text's digest and parse
         self._stamp: object = None  # file: (mtime, size); address: when it was fetched
-        self._digest = b""  # of the last file or download read
         # The last expansion. Expanding recurrences is the costly part of a search, and
         # questions keep asking about the same coming weeks.
         self._expanded: _Expansion | None = None
@@ -226,14 +225,17 @@ class IcsCalendarSource:
             self._expanded = kept
             return kept
         last = max(end + _EXPAND_PAST, start + _EXPAND_AHEAD)
+        parsed = self._parse_read(digest)
         try:
-            self._expanded = self._expand(self._parse_read(), zone, start, last)
+            self._expanded = self._expand(*parsed, zone, start, last)
         except ValueError:
             raise self._error("it contains an event I cannot understand.") from None
         self._keep(self._expanded)
         return self._expanded
 
-    def _expand(self, parsed: _Parsed, zone: tzinfo, start: datetime, last: datetime) -> _Expansion:
+    def _expand(
+        self, digest: bytes, parsed: _Parsed, zone: tzinfo, start: datetime, last: datetime
+    ) -> _Expansion:
         """The occurrences from `start` to `last`: each series lazily, at most
         `max_occurrences_per_event` of them, and none that is too dense to reach."""
         import recurring_ical_events  # see _parse
@@ -264,7 +266,7 @@ class IcsCalendarSource:
             notes.append(f"{some} in the calendar '{self.name}' could not be read.")
         # A series cut short is complete only up to where it was cut: reuse it no further.
         complete_until = min([last, *(when for when, _ in cuts)])
-        return _Expansion(self._digest, zone, start, complete_until, events, notes, cuts)
+        return _Expansion(digest, zone, start, complete_until, events, notes, cuts)
 
     def _cut_short(self, title: str) -> str:
         log.warning(
@@ -286,18 +288,23 @@ class IcsCalendarSource:
         else:
             stamp = monotonic()
             fresh = self._stamp is not None and stamp - self._stamp < self._refresh_seconds
-        if not self._digest or not fresh:
+        if not self._text[0] or not fresh:
             data = self._read_file() if self._path else self._fetch()
             digest = hashlib.sha256(data).digest()
-            if digest != self._digest:  # unchanged: keep the parse and the expansion
-                self._parsed, self._unparsed, self._digest = None, data, digest
+            if digest != self._text[0]:  # unchanged: keep the parse and the expansion
+                self._text = (digest, data)
             self._stamp = stamp
-        return self._digest
+        return self._text[0]
 
-    def _parse_read(self) -> _Parsed:
-        if self._parsed is None:
-            self._parsed, self._unparsed = self._parse(self._unparsed), b""
-        return self._parsed
+    def _parse_read(self, digest: bytes) -> tuple[bytes, _Parsed]:
+        """The text read last, parsed when first needed (an expansion kept in a file needs
+        none), with its digest."""
+        parsed = self._parsed
+        if parsed is None or parsed[0] != digest:
+            read, data = self._text  # one read: another thread may be reading the text anew
+            parsed = (read, self._parse(data))
+            self._parsed = parsed
+        return parsed
 
     def _kept(self, digest: bytes, zone: tzinfo | None) -> _Expansion | None:
         """The expansion kept in `kept_in`, if it is of this calendar's text, in `zone`."""
