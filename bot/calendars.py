@@ -12,7 +12,8 @@ from bot.config import CalendarSettings, GoogleCalendar, IcsCalendar, LoadedConf
 from integrations.calendar import CalendarError, CalendarSource, Event, Events
 from integrations.calendar.ics import IcsCalendarSource
 
-KEPT_EXPANSIONS = "calendars"  # the data folder's folder for each calendar's last expansion
+# Each .ics calendar's last expansion: a file in the data folder, named by calendar.
+KEPT_EXPANSION = "calendar-{}.json"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def open_calendars(
         if isinstance(entry, IcsCalendar):
             location = {"path": config.resolve(entry.path)} if entry.path else {"url": entry.url}
             named = f"{entry.name}\n{next(iter(location.values()))}".encode()
-            kept = f"{hashlib.sha256(named).hexdigest()[:16]}.json"
+            kept = KEPT_EXPANSION.format(hashlib.sha256(named).hexdigest()[:16])
             sources.append(
                 IcsCalendarSource(
                     entry.name,
@@ -77,7 +78,7 @@ def open_calendars(
                     download_seconds=entry.download_seconds,
                     max_download_mb=entry.max_download_mb,
                     max_occurrences_per_event=config.settings.search.max_occurrences_per_event,
-                    kept_in=(data_dir or config.data_dir) / KEPT_EXPANSIONS / kept,
+                    kept_in=(data_dir or config.data_dir) / kept,
                     **location,
                 )
             )
