@@ -247,7 +247,9 @@ class Assistant:
         and the answer still goes out: it is what the person is waiting for."""
         now = context.now()
         try:
-            await self.journal.step(
+            # Done once per run (the store keeps the run's id with the turns): it needs no
+            # journal record of its own, a resumed run doing it again changes nothing.
+            await self.journal.once(
                 "remember",
                 self.stores.remember,
                 conversation,
