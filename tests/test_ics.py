@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config import SearchSettings
+from bot.tools.calendar_search import LOOK_BACK
 from integrations.calendar import CalendarError, Event
 from integrations.calendar.ics import IcsCalendarSource
 from tests.fakes import running, silent_server
@@ -215,6 +217,22 @@ def test_occurrences_per_event_are_capped_and_the_cap_is_named(tmp_path: Path):
     )
     later = calendar.events(at(date(2026, 11, 26), 12), at(date(2026, 11, 26), 13))
     assert titles(later).count("Every second") == 50  # not the first expansion's leftovers
+
+
+def test_a_search_asked_again_as_the_clock_moves_on_reuses_the_last_expansion(monkeypatch):
+    calendar = IcsCalendarSource("alex", path=SAMPLE)
+    expanded: list[tuple[datetime, datetime]] = []
+    expand = calendar._expand
+    monkeypatch.setattr(
+        calendar, "_expand", lambda *args: expanded.append(args[2:]) or expand(*args)
+    )
+    # The calendar search's window: a month back to the horizon (bot/tools/calendar_search.py).
+    back, ahead = LOOK_BACK, timedelta(days=SearchSettings().horizon_days)
+    first = at(date(2026, 11, 26), 9)
+    for asked in (first, first + timedelta(minutes=1), first + timedelta(days=1)):
+        calendar.events(asked - back, asked + ahead)
+
+    assert len(expanded) == 1, expanded  # before: once a question, the window ending past it
 
 
 def test_events_carry_the_calendar_name_and_uid():

@@ -1,7 +1,7 @@
 """The durable journal: each step a DBOS step, and each read recorded with the step after it.
 
-A step (a model call, a message sent, the chat remembered) is checkpointed on its own: after a
-crash the run replays it from the journal instead of doing it again. A read (the chat's
+A step (a model call, a message sent) is checkpointed on its own: after a crash the run
+replays it from the journal instead of doing it again. A read (the chat's
 history and settings, the person's allowance, a tool looking something up) has no effect
 outside, so it needs no record of its own: its result goes into the record of the next step,
 which then holds everything the run learnt since the step before. After a crash, a read whose

@@ -49,8 +49,12 @@ log = logging.getLogger(__name__)
 # Ask the library for a wider range than the window, then filter exactly ourselves: the query's
 # zone and an event's zone may be up to 26 hours apart, and floating times follow the query's.
 _MARGIN = timedelta(days=2)
-# Each expansion reaches at least this far ahead, so the next questions reuse it.
+# Each expansion reaches at least this far ahead, and this far past the window asked for, so
+# the next questions reuse it: a search's window moves on with the clock (bot/tools/
+# calendar_search.py asks from a month back to the horizon), and one ending just where the
+# last expansion did was expanded again at every question.
 _EXPAND_AHEAD = timedelta(days=120)
+_EXPAND_PAST_END = timedelta(days=7)
 # A series is expanded from its first occurrence: past this many steps it is left out. Every
 # hour for twenty years is 175,000; every second since last month is millions.
 _STEPS_PER_SERIES = 200_000
@@ -199,7 +203,7 @@ class IcsCalendarSource:
             and cached.start <= start < end <= cached.complete_until
         ):
             return cached
-        last = max(end, start + _EXPAND_AHEAD)
+        last = max(end + _EXPAND_PAST_END, start + _EXPAND_AHEAD)
         try:
             self._expanded = self._expand(parsed, zone, start, last)
         except ValueError:
