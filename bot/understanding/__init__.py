@@ -24,6 +24,7 @@ from bot.understanding.times import (
     TimeReading,
     TimeWindow,
     date_order_for,
+    in_each,
     prepare,
     read_time,
 )
@@ -126,6 +127,11 @@ _LIST_ME = re.compile(
 )
 _ASKS_A_QUESTION = re.compile(
     r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
+)
+# Questions whose answer is an event or its absence: "when is…", "is there…", "does X start…".
+_ASKS_OF_A_TIME = re.compile(
+    r"^(?:\W*(?:so|and|but|also|oh|ok|okay|hey|um|btw)\W+)?"
+    r"(?:when|is|are|am|do|does|did|will|have|has|got|any|anything|something)\b"
 )
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
@@ -277,8 +283,7 @@ def understand(
         plural = {f"{part_of_day}s", part_of_day}
         subject_words = [w for w in subject_words if w.lower() not in plural]
         if window:
-            label = f"{window.label}, in the {part_of_day}s"
-            window = TimeWindow(window.start, window.end, label)
+            window = in_each(window, part_of_day)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
     subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
@@ -453,6 +458,12 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         # name an event ("date night").
         named = len(subject) >= 2
         return "calendar" if reading.window or reading.problem or named else "other"
+    # "When is the plumber coming Friday?", "is there school on Monday?": a question that names
+    # a time asks about the user's time, even when no event has its words; the honest answer is
+    # what is on then, and that nothing matches.
+    # "What is the Sensex at today?", "how is the traffic right now?" ask about the world.
+    if reading.window and _ASKS_OF_A_TIME.match(corrected):
+        return "calendar"
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
     # A word only an event's notes have counts too: "the green fees at bowls".

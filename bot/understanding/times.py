@@ -217,7 +217,9 @@ _RULES: list[tuple[str, Any]] = [
     (rf"\b(?:the )?({_WEEKDAY}) before last\b", lambda m, n: _weekday_before_last(m[1], n)),
     # Not "the week off", "the week after", "the week of the 14th", "the day of the week".
     (
-        r"(?<!\bof )\b(?:my|this|the rest of the|rest of the|the|rest of my) week\b"
+        r"(?<!\bof )\b(?:my|this|the rest of the|rest of the|the|rest of my|"
+        # "is it a busy week?": how this week is, asked of it.
+        r"an? (?:busy|full|packed|hectic|quiet|light|heavy|big|long|crazy|mad|good)) week\b"
         r"(?! (?:off|after|before|of|following|ahead)\b)",
         lambda m, n: _week(n, 0),
     ),
@@ -753,6 +755,13 @@ PARTS_OF_DAY: dict[PartOfDay, tuple[int, int]] = {
     "evening": (18, 24),
     "night": (18, 24),
 }
+
+
+def in_each(window: TimeWindow, part: PartOfDay) -> TimeWindow:
+    """The window named as that part of each of its days ("next week, in the mornings")."""
+    return TimeWindow(window.start, window.end, f"{window.label}, in the {part}s")
+
+
 _PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
 
 

@@ -32,6 +32,7 @@ ALIASES = {
     "arvos": "afternoons", "avvo": "afternoon", "ive": "i've",
     "wuts": "what's", "abt": "about", "sched": "schedule", "aft": "afternoon", "goin": "going",
     "doin": "doing", "nothin": "nothing", "somethin": "something", "sm": "so much",
+    "anythin": "anything", "owt": "anything", "nowt": "nothing",  # Northern English
 }  # fmt: skip
 # Short weekday names that are also words ("the sun", "sat down", "c'mon"): a weekday only
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
@@ -90,6 +91,7 @@ VAGUE_WORDS = frozenset(
     links url notes note details address reference ref confirmation code password dial number
     count total meeting meetings story deal plate lined sleeps rundown lineup itinerary
     timetable overview summary breakdown period
+    packed hectic full crazy mad manic quiet slammed swamped rammed jammed chocka
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
 )
