@@ -1,10 +1,10 @@
 """The durable journal: each step a DBOS step, and each read recorded with the step after it.
 
 A step (a model call, a message sent) is checkpointed on its own: after a crash the run
-replays it from the journal instead of doing it again. A read (the chat's
-history and settings, the person's allowance, a tool looking something up) has no effect
-outside, so it needs no record of its own: its result goes into the record of the next step,
-which then holds everything the run learnt since the step before. After a crash, a read whose
+replays it from the journal instead of doing it again. A read (the chat's history and settings,
+the person's allowance, a tool looking something up) has no effect outside, so it needs no
+record of its own: its result goes into the record of the next step, which then holds
+everything the run learnt since the step before. After a crash, a read whose
 next step was recorded takes its result from that record, so the resumed run takes the same
 path; one whose next step was not recorded is simply done again, as if the crash had come just
 before it. Each step is two journal transactions (is it recorded? record it): a one-call answer
