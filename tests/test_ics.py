@@ -118,6 +118,28 @@ def test_free_time_and_tentative_events_say_so(tmp_path: Path):
     }
 
 
+def test_an_all_day_event_takes_up_no_time_unless_marked_busy(tmp_path: Path):
+    path = tmp_path / "periods.ics"
+    day = "DTSTART;VALUE=DATE:20261204\nDTEND;VALUE=DATE:20261205\n"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        f"BEGIN:VEVENT\nUID:term\nSUMMARY:School holidays\n{day}END:VEVENT\n"
+        f"BEGIN:VEVENT\nUID:ooo\nSUMMARY:Conference\n{day}"
+        "X-MICROSOFT-CDO-BUSYSTATUS:OOF\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:gym\nSUMMARY:Gym\nDTSTART:20261204T080000Z\n"
+        "DTEND:20261204T090000Z\nX-MICROSOFT-CDO-BUSYSTATUS:FREE\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:call\nSUMMARY:Call\nDTSTART:20261204T100000Z\n"
+        "DTEND:20261204T110000Z\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    events = IcsCalendarSource("test", path=path).events(
+        at(date(2026, 12, 4)), at(date(2026, 12, 5))
+    )
+
+    busy = {event.title: event.busy for event in events}
+    assert busy == {"School holidays": False, "Conference": True, "Gym": False, "Call": True}
+
+
 def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
     (tmp_path / "mixed.ics").write_text(
         "BEGIN:VCALENDAR\nVERSION:2.0\n"

@@ -167,11 +167,16 @@ class CalendarFindings:
                     f"{count} event{'' if count == 1 else 's'} {when}:", False, view
                 )
             return self._listed(f"{when[:1].upper()}{when[1:]}:", False, view)
+        if view.asks == "count" and not subject:
+            # "How many jobs today?": what takes up time; a period ("Half term") is only named.
+            counted = replace(self, events=[e for e in self.events if e.busy or not e.all_day])
+            count = len(counted.events) + self.more
+            listed = counted._listed(f"{count} event{'s' * (count != 1)} {when}.", one_day, view)
+            shown_free = _shown_free([e for e in self.events if e not in counted.events])
+            return f"{listed}\n{shown_free.strip()}" if shown_free else listed
         if view.asks == "count":
             count = len(self.events) + self.more
-            what = f"“{subject}”" if subject else "event"
-            plural = "" if count == 1 or subject else "s"
-            return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
+            return self._listed(f"{count} “{subject}” {when}.", one_day, view)
         if view.asks == "until" and not subject and view.window_label:
             return self._until(view)
         if view.asks == "day_off":
@@ -186,6 +191,10 @@ class CalendarFindings:
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when"):
             return describe(self.events[0], view, "notes")
+        if self.in_notes and view.asks == "where":
+            # "Where's the key for Mrs Patel?": the place, and the notes that name what is asked.
+            event = self.events[0]
+            return f"{describe(event, view, 'where')} Notes: {event.description.strip()}"
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
@@ -298,7 +307,7 @@ def _shown_free(events: list[Event]) -> str:
     """What is on the calendar but does not take up the time ("Bin day", "Working remotely")."""
     if not events:
         return ""
-    return f" ({', '.join(event.title for event in events)}: marked as free.)"
+    return f" ({', '.join(event.title for event in events)}: not taking up the time.)"
 
 
 def _away(days: int) -> str:
@@ -341,6 +350,8 @@ def search_calendar(
     if not significant(text):
         events = context.calendar.events(begin, finish)
         notes, unread = tuple(getattr(events, "notes", ())), getattr(events, "unread", ())
+        if limit == 1:  # "what's next?": an appointment, not the half term or a birthday under way
+            events = [event for event in events if event.busy or not event.all_day] or events
     else:
         # One read serves the word weights, the window and what the words name elsewhere.
         known_from, known_to = _known_range(context)

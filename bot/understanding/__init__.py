@@ -125,7 +125,8 @@ _LIST_ME = re.compile(
     r"|^(?:please )?list\b"
 )
 _ASKS_A_QUESTION = re.compile(
-    r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
+    r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has|any|"
+    r"anything)\b"
 )
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
@@ -200,6 +201,11 @@ _NEXT = re.compile(
     r"\bnext\b|\bwhen(?:'s| is| are|'re) (?:my|the|our)\b|\bwhen (?:do|am|will|does|is) \b"
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
 )
+# "What's first tomorrow?", "where am I off to first?": the first event, in the window if named.
+_FIRST = re.compile(
+    r"^what(?:'s| is) (?:the )?first\b(?! of\b)"
+    r"|^(?:where|when)\b.* first\b(?! (?:of|time|day|week)\b)"
+)
 _OWNED = re.compile(r"\bmy (\w+)")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
@@ -256,6 +262,8 @@ def understand(
     )
     if _NEXT.search(corrected) and reading.window is None and asks not in ("last", "day_off"):
         next_only = not during
+    if _FIRST.search(corrected.rstrip("?!. ")) and asks in ("list", "where", "when"):
+        next_only = True
     window = reading.window
     if asks == "day_off":  # "my next day off": "next day" is not tomorrow
         window = read_time(_DAY_OFF.sub(lambda m: " " * len(m[0]), corrected), now, order).window
@@ -382,6 +390,10 @@ def _subject(
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
+    # "gazs do": a name's possessive typed without its apostrophe ("Gaz's 40th").
+    words = [
+        f"{w[:-1]}'s" if w.endswith("s") and known.names_a_person(w[:-1]) else w for w in words
+    ]
     kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
@@ -412,7 +424,7 @@ _REQUEST = re.compile(
     r"|\bif you (?:don't|do not) mind(?: me asking| my asking)?\b"
     r"|\b(?:(?:could|would|can) you )?(?:possibly|kindly) (?:tell|let|remind|show) (?:me|us)"
     r"(?: know)?\b"
-    r"|\bdo you (?:happen to )?know\b"
+    r"|\bdo you (?:happen to )?know\b|^any idea\b"
 )
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
@@ -499,7 +511,9 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
     # "where do I park?" and "where did I put the present?" ask for the notes still.
     cues = [cue[0] for cue in _NOTES.finditer(corrected.rstrip("?!. "))]
     if re.match(r"where\b", corrected):
-        cues = [cue for cue in cues if not re.match(r"(?:need|have|got) to be|arrive|get", cue)]
+        cues = [
+            cue for cue in cues if not re.match(r"(?:need|have|got) to be|arrive|get|take", cue)
+        ]
     if cues:
         return "notes"
     if _WHERE.search(corrected):

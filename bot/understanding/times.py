@@ -59,10 +59,15 @@ _MEAL_TIME = re.compile(
 _MEALS = re.compile(r"\b(?:breakfast|brunch|lunch|lunchtime|dinner|supper|tea)\b")
 _BARE_TWELVE = re.compile(r"\b12(?::00)?\b(?!\s*(?:a\.?m|midnight|at night))")
 _UP_TO = re.compile(r"\b((?:am i|are (?:you|we|they)|i'm|we're|is \w+) )(up to)\b")
+# Not "what's first thing tomorrow?": the first event of the day, whenever it is.
 _FIRST_THING = re.compile(
-    r"\bfirst thing (?:in the morning )?(?:on )?(today|tomorrow|monday|tuesday|wednesday|thursday"
-    r"|friday|saturday|sunday)\b"
+    r"(?<!what's )(?<!what is )\bfirst thing (?:in the morning )?(?:on )?"
+    r"(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
 )
+# "What's my day look like?": today, when nothing else names the day.
+_MY_DAY = re.compile(r"\bmy day\b(?! (?:off|out|trip|after|before|of)\b)")
+# "What's first on Friday?", "where do I go first tomorrow?": the first event, not the 1st.
+_FIRST_EVENT = re.compile(r"(?<=what's )first\b|\bfirst(?= (?:on|up|today|tomorrow|tonight)\b)")
 _NOT_A_NAME = (
     FUNCTION_WORDS | VAGUE_WORDS | {"eve", "period", "holidays", "hols", "break", "season"}
 )
@@ -408,6 +413,7 @@ def prepare(corrected: str, order: DateOrder, keep_meals: bool = False) -> str:
     text = corrected if keep_meals else _MEALS.sub(_blank, corrected)
     text = _UP_TO.sub(lambda m: m[1] + _blank(m[2]), text)
     text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
+    text = _FIRST_EVENT.sub(_blank, text)
     text = _HOURS_THEN_DAY.sub(lambda m: f"{m[2]} {m[1]}", text)
     return _rewrite_numeric_dates(text, order)
 
@@ -437,6 +443,8 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
             if _SINCE.search(text[: found.start]):
                 reading = _since(_from_duckling(found, now, clock, True, whole=True), now)
             reading = _from_now(reading, text, now, clock)
+        elif my_day := _MY_DAY.search(corrected):
+            reading = TimeReading(whole_day(now.date(), now), span=my_day.span())
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
         reading = _part_of_day(reading, text, now, clock)

@@ -29,11 +29,25 @@ ALIASES = {
     "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday", "wat": "what",
     "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
     "wks": "weeks", "mnth": "month", "hrs": "hours", "fri": "friday", "arvo": "afternoon",
-    "arvos": "afternoons", "avvo": "afternoon", "ive": "i've",
-    "wuts": "what's", "abt": "about", "sched": "schedule", "aft": "afternoon", "goin": "going",
+    "arvos": "afternoons", "avvo": "afternoon",
+    "abt": "about", "sched": "schedule", "aft": "afternoon", "goin": "going",
     "doin": "doing", "nothin": "nothing", "somethin": "something", "sm": "so much",
     "anythin": "anything", "owt": "anything", "nowt": "nothing",  # Northern English
+    "wots": "what's", "wuts": "what's", "wats": "what's",
+    # Contractions typed without the apostrophe, where no other word is spelt so.
+    "whats": "what's", "whens": "when's", "wheres": "where's", "whos": "who's", "hows": "how's",
+    "im": "i'm", "ive": "i've", "dont": "don't", "didnt": "didn't", "doesnt": "doesn't",
+    "isnt": "isn't", "arent": "aren't", "cant": "can't", "wasnt": "wasn't", "havent": "haven't",
 }  # fmt: skip
+# "What's me day look like?", "any jobs in me diary?": "me" for "my" (Northern English, Irish,
+# Australian), before what a question may ask about, unless a verb takes it ("show me next week").
+_ME_AS_MY = re.compile(
+    r"\b(?:(\w+) )?me (?=(?:day|week|weekend|month|diary|calendar|schedule|plans?|jobs?|work|"
+    r"shifts?|appointments?|next|first|last|morning|afternoon|evening|night|mum|mam|dad|missus|"
+    r"wife|husband|fella|kids?|lad|lass|birthday|holidays?|hols)\b)"
+)
+_TAKES_ME = {"show", "tell", "give", "send", "remind", "let", "help", "meet", "see", "ask",
+             "call", "ring", "text", "for", "to", "with"}  # fmt: skip
 # Short weekday names that are also words ("the sun", "sat down", "c'mon"): a weekday only
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
 _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
@@ -90,7 +104,7 @@ VAGUE_WORDS = frozenset(
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
     count total meeting meetings story deal plate lined sleeps rundown lineup itinerary
-    timetable overview summary breakdown period
+    timetable overview summary breakdown period job jobs
     packed hectic full crazy mad manic quiet slammed swamped rammed jammed chocka
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
     """.split()  # noqa: SIM905
@@ -123,5 +137,8 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
         best = extractOne(word, choices, scorer=OSA.distance, score_cutoff=allowed)
         return best[0] if best and not protected(word) else word
 
+    text = _ME_AS_MY.sub(
+        lambda m: m[0] if m[1] in _TAKES_ME else m[0].removesuffix("me ") + "my ", text
+    )
     text = _SHORT_WEEKDAY.sub(lambda m: _SHORT_WEEKDAYS[m[1]], text)
     return re.sub(r"[a-z0-9]+", fix, text)

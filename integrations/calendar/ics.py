@@ -369,7 +369,7 @@ class IcsCalendarSource:
             description=str(component.get("DESCRIPTION", "")),
             calendar=self.name,
             uid=str(component.get("UID", "")),
-            busy=str(component.get("TRANSP", "")).upper() != "TRANSPARENT",
+            busy=_busy(component, all_day=not isinstance(first, datetime)),
             tentative=str(component.get("STATUS", "")).upper() == "TENTATIVE",
             cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
             attendees=_attendees(component),
@@ -420,3 +420,17 @@ def _attendees(component: icalendar.Component) -> tuple[str, ...]:
         for person in people
         if str(person.params.get("PARTSTAT", "")).upper() != "DECLINED"
     )
+
+
+def _busy(component: icalendar.Component, all_day: bool) -> bool:
+    """Whether the event takes up its time. As marked (TRANSP, or Outlook's busy status); else a
+    timed event does and an all-day one does not: "Half term", "Working from home", "Mum's
+    birthday" mark a period or a day, they are no appointment (Google, Apple and Outlook create
+    all-day events as free too)."""
+    status = str(component.get("X-MICROSOFT-CDO-BUSYSTATUS", "")).upper()
+    transparency = str(component.get("TRANSP", "")).upper()
+    if status:
+        return status != "FREE"
+    if transparency:
+        return transparency != "TRANSPARENT"
+    return not all_day
