@@ -185,11 +185,17 @@ def _week(now: datetime, weeks_on: int) -> TimeWindow:
 
 
 def _next_week(match: re.Match[str], now: datetime) -> TimeWindow:
-    """ "Next week", or a day of it ("wednesday next week")."""
+    """ "Next week", or a day of it ("wednesday next week"), or part of one ("saturday morning
+    next week")."""
     if not match[1]:
         return _week(now, 1)
     monday = _monday(now.date()) + timedelta(days=7)
-    return whole_day(monday + timedelta(days=WEEKDAYS.index(match[1])), now)
+    day = monday + timedelta(days=WEEKDAYS.index(match[1]))
+    if not match[2]:
+        return whole_day(day, now)
+    first, last = PARTS_OF_DAY[match[2]]
+    start, end = at(day, first, now.tzinfo), at(day, last, now.tzinfo)
+    return TimeWindow(start, end, window_label(start, end, now, "24h"))
 
 
 def _days_from_now(now: datetime, days: int, label: str) -> TimeWindow:
@@ -228,7 +234,10 @@ _RULES: list[tuple[str, Any]] = [
         r"(?! (?:off|after|before|of|following|ahead)\b)",
         lambda m, n: _week(n, 0),
     ),
-    (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
+    (
+        rf"\b(?:({_WEEKDAY})(?: (morning|afternoon|evening|night))? (?:of )?)?next week\b",
+        lambda m, n: _next_week(m, n),
+    ),
     (r"\blast week\b", lambda m, n: _week(n, -1)),
     (
         rf"\b(?:over |in |for )?(?:the )?(?:next|coming) ({_COUNT}) days\b",
@@ -252,9 +261,21 @@ _RULES: list[tuple[str, Any]] = [
         r"(?:the |this )?(month|year)\b",
         lambda m, n: _to_end_of(m[1], n),
     ),
+    # "From now till the end of Nov": to the end of the next such month.
+    (
+        rf"\b(?:until|till|til|through|thru|to|by|before|now and) (?:the )?end of ({_MONTH})\b",
+        lambda m, n: _to_end_of_month(m[1], n),
+    ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
+    *[
+        (pattern, lambda m, n, day=day: _observance(day, n))
+        for pattern, day in {
+            r"\b(?:bonfire|guy fawkes|fireworks) night\b": (11, 5, "Bonfire Night"),
+            r"\b(?:armistice|remembrance) day\b": (11, 11, "Armistice Day"),
+        }.items()
+    ],
     (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
     (
         r"\b(?:(today|tomorrow) )?(?:before |by |until |till |til )?(?:the )?"
@@ -322,6 +343,26 @@ def _to_end_of(period: str, now: datetime) -> TimeWindow:
     else:
         following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
     return TimeWindow(now, at(following, 0, now.tzinfo), f"from now to the end of the {period}")
+
+
+def _to_end_of_month(name: str, now: datetime) -> TimeWindow:
+    month = _month_number(name)
+    year = now.year + (month < now.month)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    last = following - DAY
+    label = f"from now to {day_label(last, now.date())}"
+    return TimeWindow(now, at(following, 0, now.tzinfo), label)
+
+
+def _observance(day: tuple[int, int, str], now: datetime) -> TimeWindow:
+    """A day kept on the same date each year that Duckling does not know: the next one."""
+    month, number, name = day
+    that = date(now.year, month, number)
+    that = that if that >= now.date() else date(now.year + 1, month, number)
+    window = whole_day(that, now)
+    if name.endswith("Night"):  # "am I free on Bonfire Night?" asks about its evening
+        window = replace(window, start=at(that, PARTS_OF_DAY["night"][0], now.tzinfo))
+    return replace(window, label=f"{window.label} ({name})")
 
 
 def _month_end(now: datetime, months_on: int) -> TimeWindow:

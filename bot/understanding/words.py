@@ -54,6 +54,8 @@ _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
 _SHORT_WEEKDAY = re.compile(
     r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
 )
+# "Fri eve", "tomorrow eve": the evening ("Christmas eve" is the day before).
+_DAY_EVE = re.compile(rf"\b((?:{'|'.join(WEEKDAYS)}|today|tomorrow|sat|sun|mon)) eve\b")
 # Chat phrases Duckling does not read, as it reads them.
 PHRASES = {
     r"\bin the a\.?m\b\.?": "in the morning",
@@ -67,6 +69,13 @@ CORRECTABLE = (
     "tomorrow", "yesterday", "tonight", "weekend", "morning", "afternoon", "evening",
     "fortnight", "christmas",
 )  # fmt: skip
+# What a word cut short may stand for ("frid", "morn", "wedn", "novem"): one target only.
+TRUNCATED = (*WEEKDAYS, *MONTHS, "morning", "afternoon", "evening", "tomorrow", "tonight")
+# Words that begin a time word but are words of their own, or another's shorthand.
+_NOT_CUT_SHORT = {
+    "sat", "sun", "mon", "mar", "may", "jun", "jul", "even", "eve", "after", "tom", "ton", "tone",
+    "tom's", "aug", "dec", "sept", "wed", "thu", "tue", "fri", "mor", "more", "tomb",
+}  # fmt: skip
 # Ordinary words within an edit or two of a time word.
 _LOOKALIKES = {
     "money", "mondays", "sundae", "sunday's", "morningside", "evenings", "mornings", "tonights",
@@ -130,6 +139,9 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
         word = match[0]
         if word in ALIASES:
             return ALIASES[word]
+        cut_short = [t for t in TRUNCATED if t.startswith(word) and t != word]
+        if len(word) >= 3 and len(cut_short) == 1 and word not in _NOT_CUT_SHORT:
+            return word if protected(word) else cut_short[0]
         if len(word) < 5 or word in CORRECTABLE or word in _LOOKALIKES:
             return word
         allowed = 1 if len(word) <= 6 else 2
@@ -140,5 +152,6 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
     text = _ME_AS_MY.sub(
         lambda m: m[0] if m[1] in _TAKES_ME else m[0].removesuffix("me ") + "my ", text
     )
-    text = _SHORT_WEEKDAY.sub(lambda m: _SHORT_WEEKDAYS[m[1]], text)
-    return re.sub(r"[a-z0-9]+", fix, text)
+    text = re.sub(r"[a-z0-9]+", fix, text)
+    text = _DAY_EVE.sub(r"\1 evening", text)
+    return _SHORT_WEEKDAY.sub(lambda m: _SHORT_WEEKDAYS[m[1]], text)
