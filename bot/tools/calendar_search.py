@@ -79,6 +79,7 @@ class CalendarFindings:
     during: Event | None = None  # the events listed are those while this one lasts
     part_of_day: PartOfDay | Literal[""] = ""  # the events listed take up this part of a day
     unread: tuple[str, ...] = ()  # calendars that could not be read (also among the notes)
+    days_after: tuple[Event, ...] = ()  # the first event again on each following day (a refit)
 
     @property
     def missing(self) -> str:
@@ -195,6 +196,8 @@ class CalendarFindings:
             # "Where's the key for Mrs Patel?": the place, and the notes that name what is asked.
             event = self.events[0]
             return f"{describe(event, view, 'where')} Notes: {event.description.strip()}"
+        if view.asks == "duration" and self.days_after:
+            return self._days_running(view)
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
@@ -243,6 +246,14 @@ class CalendarFindings:
             f"Your next day off: {day_name(day, view.today)} (no work on your calendar that day)."
         )
         return "\n".join([said, *lines])
+
+    def _days_running(self, view: View) -> str:
+        """ "How long will the Hendersons take?": a job on four days in a row takes four days."""
+        first, last = self.events[0], self.days_after[-1]
+        days = len(self.days_after) + 1
+        hours = f"{clock_time(first.start, view.clock)}–{clock_time(first.end, view.clock)}"
+        begins, ends = (day_name(e.start.date(), view.today) for e in (first, last))
+        return f"{titled(first)} takes {days} days: {begins} to {ends}, {hours} each day."
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
@@ -383,6 +394,7 @@ def search_calendar(
     if part_of_day:
         events = [event for event in events if _part_days(event, part_of_day)]
     limit = max(1, limit)
+    days_after = _days_after(events) if limit == 1 and significant(text) else ()
     # One event wanted ("when is ...?"): the others are not "more" of an answer.
     more = max(0, len(events) - limit) if limit > 1 else 0
     return CalendarFindings(
@@ -399,7 +411,23 @@ def search_calendar(
         during=stay,
         part_of_day=part_of_day,
         unread=tuple(unread),
+        days_after=days_after,
     )
+
+
+def _days_after(events: list[Event]) -> tuple[Event, ...]:
+    """The first event again on each day that follows, with no day missed, when that is all of
+    it: a job over four days ends, a practice on Tuesdays and Wednesdays goes on."""
+    if not events or events[0].all_day:
+        return ()
+    again = [e for e in events[1:] if e.title == events[0].title and not e.all_day]
+    following: list[Event] = []
+    for event in again:
+        last = following[-1] if following else events[0]
+        if (event.start.date() - last.start.date()).days != 1:
+            return ()
+        following.append(event)
+    return tuple(following)
 
 
 def _longest(events: list[Event]) -> Event | None:

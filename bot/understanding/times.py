@@ -478,7 +478,9 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         reading = TimeReading(None)
         if found is not None:
             past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
-            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
+            # "How many times did I play in October?", asked on the 26th: the whole month.
+            whole = bool(_COUNTING.search(corrected))
+            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "", whole)
             if _OVER.search(text[: found.start]) and not found.body.endswith("day"):
                 reading = _holiday_days(reading, now)
             if _SINCE.search(text[: found.start]):
@@ -537,6 +539,10 @@ def _from_now(reading: TimeReading, text: str, now: datetime, clock: str) -> Tim
     return TimeReading(TimeWindow(now, end, label), span=span)
 
 
+_COUNTING = re.compile(
+    r"\bhow many\b(?! more\b)(?!.*\b(?:left|until|till|til|to go|before|since|remaining|still)\b)"
+    r"|\bnumber of\b"
+)
 _BEFORE = re.compile(r"\b(?:before|ahead of|prior to)\s+(?:the\s+)?$")
 _SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:(?:start|beginning) of\s+(?:the\s+)?)?$")
 
