@@ -96,7 +96,10 @@ _WRITE_ANYWHERE = re.compile(
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
     r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
-    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b)\b"
+    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b|"
+    # "ring Mrs Patel and say I'll be late", "text Sam and tell him…": a message to send.
+    r"^(?:please )?(?:call|ring|phone|text|message|email|e-mail|whatsapp|bell) (?!me\b).+ and "
+    r"(?:say|tell|let|ask|explain|warn)\b)\b"
 )
 # Questions about the world, not the user's plans, even when they name a time.
 _GENERAL = re.compile(
