@@ -209,6 +209,7 @@ _FIRST = re.compile(
     r"^what(?:'s| is) (?:the )?first\b(?! of\b)"
     r"|^(?:where|when)\b.* first\b(?! (?:of|time|day|week)\b)"
 )
+_PAST_ASKED = re.compile(r"^(?:how long|where) (?:was|were|did)\b")
 _OWNED = re.compile(r"\bmy (\w+)")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
@@ -277,6 +278,9 @@ def understand(
         window = named.window or window
     if asks == "last" and window is None:
         window = past_year(now)
+    if asks in ("duration", "where") and window is None and _PAST_ASKED.search(corrected):
+        # "How long was the burst pipe call-out?": the one that happened, not the next.
+        window, next_only = past_year(now), False
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
