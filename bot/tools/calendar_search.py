@@ -26,12 +26,15 @@ from bot.formatting import (
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.journeys import (
+    AWAY,
+    AWAY_WORDS,
     DEPART,
     RETURN,
     TRANSPORT,
     TRIP,
     back_from,
     coming_back,
+    first_trip,
     towards,
     trip,
 )
@@ -476,6 +479,8 @@ def _ranked(
     if RETURN.search(text.lower()) and set(words) & _JOURNEYS:
         # "our flight home": "home" says which flight, it names no event ("Working from home").
         words = [word for word in words if word != "home"]
+    if AWAY.search(text.lower()) and not set(words) - AWAY_WORDS - VAGUE_WORDS:
+        return first_trip(events, user.home.split(",")[0])
     owned = owners(text, user.name)
     scores = []
     for event in events:
