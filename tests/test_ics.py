@@ -664,3 +664,24 @@ def test_attendees_are_named_and_those_who_declined_left_out(tmp_path: Path):
         at(date(2026, 12, 4)), at(date(2026, 12, 5))
     )
     assert event.attendees == ("Chidi Okafor", "sam@example.org")
+
+
+def test_a_time_written_in_another_zone_keeps_its_zone(tmp_path: Path):
+    path = tmp_path / "flight.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        "BEGIN:VEVENT\nUID:out\nSUMMARY:Flight to Lisbon\n"
+        "DTSTART;TZID=Europe/London:20261204T080000\nDTEND;TZID=Europe/Lisbon:20261204T110000\n"
+        "END:VEVENT\n"
+        "BEGIN:VEVENT\nUID:back\nSUMMARY:Flight to Berlin\n"
+        "DTSTART;TZID=Europe/Berlin:20261204T180000\nDTEND;TZID=Europe/London:20261204T190000\n"
+        "END:VEVENT\nEND:VCALENDAR\n"
+    )
+    source = IcsCalendarSource("test", path=path)
+    events = source.events(at(date(2026, 12, 4)), at(date(2026, 12, 5)))
+
+    zones = {event.title: (event.start_zone, event.end_zone) for event in events}
+    assert zones == {
+        "Flight to Lisbon": ("", "Europe/Lisbon"),
+        "Flight to Berlin": ("Europe/Berlin", ""),
+    }

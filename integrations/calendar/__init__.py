@@ -40,6 +40,10 @@ class Event:
     tentative: bool = False
     cancelled: bool = False
     attendees: tuple[str, ...] = ()
+    # Where the calendar set the start and end in a zone of their own (a flight: "Europe/Madrid"),
+    # those zones' names, so times can be said there too; "" for the user's zone or none given.
+    start_zone: str = ""
+    end_zone: str = ""
 
 
 class Events(list[Event]):
