@@ -52,7 +52,7 @@ _TAKES_ME = {"show", "tell", "give", "send", "remind", "let", "help", "meet", "s
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
 _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
 _SHORT_WEEKDAY = re.compile(
-    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
+    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|(?:the )?\d))"
 )
 # "Fri eve", "tomorrow eve": the evening ("Christmas eve" is the day before).
 _DAY_EVE = re.compile(rf"\b((?:{'|'.join(WEEKDAYS)}|today|tomorrow|sat|sun|mon)) eve\b")
@@ -62,6 +62,9 @@ PHRASES = {
     r"\bin the p\.?m\b\.?": "in the afternoon",
     r"\bturkey day\b": "thanksgiving",  # American
     r"\bthis side of\b": "before",  # "anything on this side of Christmas?"
+    # Holidays' other names, which Duckling's English lacks.
+    r"\b(?:saint |st\.? )?stephen's day\b": "boxing day",  # Irish
+    r"\bhogmanay\b": "new year's eve",  # Scottish
 }
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
@@ -97,7 +100,7 @@ FUNCTION_WORDS = frozenset(
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
     interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
-    checking wondering idk dunno tbh ngl fyi imo lmk since
+    checking wondering idk dunno tbh ngl fyi imo lmk since often frequently
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
