@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from integrations.calendar import Event
 
@@ -30,13 +31,24 @@ def event_line(event: Event, view: View) -> str:
     if event.all_day:
         when = "all day" if last_day <= event.start.date() else f"all day to {_day(last_day, view)}"
     else:
-        start, end = clock_time(event.start, view.clock), clock_time(event.end, view.clock)
+        start = clock_time(event.start, view.clock) + _there(event.start, event.start_zone, view)
+        end = clock_time(event.end, view.clock) + _there(event.end, event.end_zone, view)
         if event.end.date() != event.start.date() and event.end - event.start > _ONE_NIGHT:
             when = f"{start} to {_day(event.end.date(), view)} {end}"
         else:
             when = f"{start}–{end}"
     where = f" — {event.location}" if event.location else ""
     return f"• {when}  {titled(event)}{where}"
+
+
+def _there(moment: datetime, zone: str, view: View) -> str:
+    """ " (19:40 Madrid time)": a time the calendar set in another zone, said there as well."""
+    if not zone:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    if local.utcoffset() == moment.utcoffset():
+        return ""
+    return f" ({clock_time(local, view.clock)} {zone.rsplit('/', 1)[-1].replace('_', ' ')} time)"
 
 
 def titled(event: Event) -> str:
@@ -81,7 +93,8 @@ def when_text(event: Event, view: View) -> str:
         if last_day <= event.start.date():
             return f"{first}, all day"
         return f"{first} to {day_name(last_day, view.today)}"
-    start, end = clock_time(event.start, view.clock), clock_time(event.end, view.clock)
+    start = clock_time(event.start, view.clock) + _there(event.start, event.start_zone, view)
+    end = clock_time(event.end, view.clock) + _there(event.end, event.end_zone, view)
     if event.end.date() == event.start.date() or event.end - event.start <= _ONE_NIGHT:
         return f"{first}, {start}–{end}"
     return f"{first} {start} to {day_name(event.end.date(), view.today)} {end}"

@@ -118,6 +118,28 @@ def test_free_time_and_tentative_events_say_so(tmp_path: Path):
     }
 
 
+def test_an_all_day_event_takes_up_no_time_unless_marked_busy(tmp_path: Path):
+    path = tmp_path / "periods.ics"
+    day = "DTSTART;VALUE=DATE:20261204\nDTEND;VALUE=DATE:20261205\n"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        f"BEGIN:VEVENT\nUID:term\nSUMMARY:School holidays\n{day}END:VEVENT\n"
+        f"BEGIN:VEVENT\nUID:ooo\nSUMMARY:Conference\n{day}"
+        "X-MICROSOFT-CDO-BUSYSTATUS:OOF\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:gym\nSUMMARY:Gym\nDTSTART:20261204T080000Z\n"
+        "DTEND:20261204T090000Z\nX-MICROSOFT-CDO-BUSYSTATUS:FREE\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:call\nSUMMARY:Call\nDTSTART:20261204T100000Z\n"
+        "DTEND:20261204T110000Z\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    events = IcsCalendarSource("test", path=path).events(
+        at(date(2026, 12, 4)), at(date(2026, 12, 5))
+    )
+
+    busy = {event.title: event.busy for event in events}
+    assert busy == {"School holidays": False, "Conference": True, "Gym": False, "Call": True}
+
+
 def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
     (tmp_path / "mixed.ics").write_text(
         "BEGIN:VCALENDAR\nVERSION:2.0\n"
@@ -757,3 +779,24 @@ def test_attendees_are_named_and_those_who_declined_left_out(tmp_path: Path):
         at(date(2026, 12, 4)), at(date(2026, 12, 5))
     )
     assert event.attendees == ("Chidi Okafor", "sam@example.org")
+
+
+def test_a_time_written_in_another_zone_keeps_its_zone(tmp_path: Path):
+    path = tmp_path / "flight.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        "BEGIN:VEVENT\nUID:out\nSUMMARY:Flight to Lisbon\n"
+        "DTSTART;TZID=Europe/London:20261204T080000\nDTEND;TZID=Europe/Lisbon:20261204T110000\n"
+        "END:VEVENT\n"
+        "BEGIN:VEVENT\nUID:back\nSUMMARY:Flight to Berlin\n"
+        "DTSTART;TZID=Europe/Berlin:20261204T180000\nDTEND;TZID=Europe/London:20261204T190000\n"
+        "END:VEVENT\nEND:VCALENDAR\n"
+    )
+    source = IcsCalendarSource("test", path=path)
+    events = source.events(at(date(2026, 12, 4)), at(date(2026, 12, 5)))
+
+    zones = {event.title: (event.start_zone, event.end_zone) for event in events}
+    assert zones == {
+        "Flight to Lisbon": ("", "Europe/Lisbon"),
+        "Flight to Berlin": ("Europe/Berlin", ""),
+    }

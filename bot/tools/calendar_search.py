@@ -26,6 +26,8 @@ from bot.formatting import (
 from bot.places import names_a_place
 from bot.tools.context import ToolContext
 from bot.tools.journeys import (
+    AWAY,
+    AWAY_WORDS,
     DEPART,
     RETURN,
     TRANSPORT,
@@ -33,6 +35,7 @@ from bot.tools.journeys import (
     back_from,
     coming_back,
     destination,
+    first_trip,
     is_journey,
     towards,
     trip,
@@ -81,6 +84,7 @@ class CalendarFindings:
     during: Event | None = None  # the events listed are those while this one lasts
     part_of_day: PartOfDay | Literal[""] = ""  # the events listed take up this part of a day
     unread: tuple[str, ...] = ()  # calendars that could not be read (also among the notes)
+    days_after: tuple[Event, ...] = ()  # the first event again on each following day (a refit)
 
     @property
     def missing(self) -> str:
@@ -169,11 +173,16 @@ class CalendarFindings:
                     f"{count} event{'' if count == 1 else 's'} {when}:", False, view
                 )
             return self._listed(f"{when[:1].upper()}{when[1:]}:", False, view)
+        if view.asks == "count" and not subject:
+            # "How many jobs today?": what takes up time; a period ("Half term") is only named.
+            counted = replace(self, events=[e for e in self.events if e.busy or not e.all_day])
+            count = len(counted.events) + self.more
+            listed = counted._listed(f"{count} event{'s' * (count != 1)} {when}.", one_day, view)
+            shown_free = _shown_free([e for e in self.events if e not in counted.events])
+            return f"{listed}\n{shown_free.strip()}" if shown_free else listed
         if view.asks == "count":
             count = len(self.events) + self.more
-            what = f"“{subject}”" if subject else "event"
-            plural = "" if count == 1 or subject else "s"
-            return self._listed(f"{count} {what}{plural} {when}.", one_day, view)
+            return self._listed(f"{count} “{subject}” {when}.", one_day, view)
         if view.asks == "until" and not subject and view.window_label:
             return self._until(view)
         if view.asks == "day_off":
@@ -192,6 +201,8 @@ class CalendarFindings:
             # "Where do we meet Anna at the market?": the place, and the notes that say where.
             event = self.events[0]
             return f"{describe(event, view, 'where')} Notes: {event.description.strip()}"
+        if view.asks == "duration" and self.days_after:
+            return self._days_running(view)
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
@@ -240,6 +251,14 @@ class CalendarFindings:
             f"Your next day off: {day_name(day, view.today)} (no work on your calendar that day)."
         )
         return "\n".join([said, *lines])
+
+    def _days_running(self, view: View) -> str:
+        """ "How long will the Hendersons take?": a job on four days in a row takes four days."""
+        first, last = self.events[0], self.days_after[-1]
+        days = len(self.days_after) + 1
+        hours = f"{clock_time(first.start, view.clock)}–{clock_time(first.end, view.clock)}"
+        begins, ends = (day_name(e.start.date(), view.today) for e in (first, last))
+        return f"{titled(first)} takes {days} days: {begins} to {ends}, {hours} each day."
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
         """Free or busy, answered as asked ("am I free…?" no, "am I busy…?" yes). At a moment,
@@ -304,7 +323,7 @@ def _shown_free(events: list[Event]) -> str:
     """What is on the calendar but does not take up the time ("Bin day", "Working remotely")."""
     if not events:
         return ""
-    return f" ({', '.join(event.title for event in events)}: marked as free.)"
+    return f" ({', '.join(event.title for event in events)}: not taking up the time.)"
 
 
 def _away(days: int) -> str:
@@ -355,6 +374,8 @@ def search_calendar(
     if not significant(text):
         events = context.calendar.events(begin, finish)
         notes, unread = tuple(getattr(events, "notes", ())), getattr(events, "unread", ())
+        if limit == 1:  # "what's next?": an appointment, not the half term or a birthday under way
+            events = [event for event in events if event.busy or not event.all_day] or events
     else:
         # One read serves the word weights, the window and what the words name elsewhere.
         known_from, known_to = _known_range(context)
@@ -386,6 +407,7 @@ def search_calendar(
     if part_of_day:
         events = [event for event in events if _part_days(event, part_of_day)]
     limit = max(1, limit)
+    days_after = _days_after(events) if limit == 1 and significant(text) else ()
     # One event wanted ("when is ...?"): the others are not "more" of an answer.
     more = max(0, len(events) - limit) if limit > 1 else 0
     return CalendarFindings(
@@ -402,7 +424,23 @@ def search_calendar(
         during=stay,
         part_of_day=part_of_day,
         unread=tuple(unread),
+        days_after=days_after,
     )
+
+
+def _days_after(events: list[Event]) -> tuple[Event, ...]:
+    """The first event again on each day that follows, with no day missed, when that is all of
+    it: a job over four days ends, a practice on Tuesdays and Wednesdays goes on."""
+    if not events or events[0].all_day:
+        return ()
+    again = [e for e in events[1:] if e.title == events[0].title and not e.all_day]
+    following: list[Event] = []
+    for event in again:
+        last = following[-1] if following else events[0]
+        if (event.start.date() - last.start.date()).days != 1:
+            return ()
+        following.append(event)
+    return tuple(following)
 
 
 def _between_events(
@@ -470,6 +508,8 @@ def _ranked(
     if RETURN.search(text.lower()) and set(words) & _JOURNEYS:
         # "our flight home": "home" says which flight, it names no event ("Working from home").
         words = [word for word in words if word != "home"]
+    if AWAY.search(text.lower()) and not set(words) - AWAY_WORDS - VAGUE_WORDS:
+        return first_trip(events, user.home.split(",")[0])
     owned = owners(text, user.name)
     scores = []
     for event in events:

@@ -27,6 +27,9 @@ DEPART = re.compile(
     r"off)\b"
 )
 TRIP = re.compile(r"\btrip\b")
+# Being or going away names no event: it asks for a trip ("am I away next month?").
+AWAY = re.compile(r"\b(?:away|abroad)\b")
+AWAY_WORDS = frozenset({"away", "abroad", "go", "going", "trip", "trips"})
 STAY = timedelta(days=1)  # an event this long or longer can be a stay away
 _TOWARDS = re.compile(r"→|->|–>|\bto\b", re.IGNORECASE)
 
@@ -124,3 +127,12 @@ def trip(events: list[Event], found: list[Event], home: str) -> list[Event]:
     if not (anchor and back):
         return []
     return [event for event in events if anchor.start <= event.start < back.end]
+
+
+def first_trip(events: list[Event], home: str) -> list[Event]:
+    """The first trip away among the events, from setting off to the journey home (or its
+    stay alone when no journey home is on the calendar)."""
+    anchor = away(events, events, home)
+    if anchor is None:
+        return []
+    return trip(events, [anchor], home) or [anchor]

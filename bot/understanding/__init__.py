@@ -100,7 +100,10 @@ _WRITE_ANYWHERE = re.compile(
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
     r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
-    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b)\b"
+    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b|"
+    # "ring Mrs Patel and say I'll be late", "text Sam and tell him…": a message to send.
+    r"^(?:please )?(?:call|ring|phone|text|message|email|e-mail|whatsapp|bell) (?!me\b).+ and "
+    r"(?:say|tell|let|ask|explain|warn)\b)\b"
 )
 # Questions about the world, not the user's plans, even when they name a time.
 _GENERAL = re.compile(
@@ -211,6 +214,12 @@ _NEXT = re.compile(
     r"\bnext\b|\bwhen(?:'s| is| are|'re) (?:my|the|our)\b|\bwhen (?:do|am|will|does|is) \b"
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
 )
+# "What's first tomorrow?", "where am I off to first?": the first event, in the window if named.
+_FIRST = re.compile(
+    r"^what(?:'s| is) (?:the )?first\b(?! of\b)"
+    r"|^(?:where|when)\b.* first\b(?! (?:of|time|day|week)\b)"
+)
+_PAST_ASKED = re.compile(r"^(?:how long|where) (?:was|were|did)\b")
 _OWNED = re.compile(r"\bmy (\w+)")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
@@ -285,6 +294,8 @@ def understand(
     )
     if _NEXT.search(corrected) and reading.window is None and asks not in ("last", "day_off"):
         next_only = not during
+    if _FIRST.search(corrected.rstrip("?!. ")) and asks in ("list", "where", "when"):
+        next_only = True
     window = reading.window
     if asks == "day_off":  # "my next day off": "next day" is not tomorrow
         window = read_time(_DAY_OFF.sub(lambda m: " " * len(m[0]), corrected), now, order).window
@@ -295,6 +306,9 @@ def understand(
         window = named.window or window
     if asks == "last" and window is None:
         window = past_year(now)
+    if asks in ("duration", "where") and window is None and _PAST_ASKED.search(corrected):
+        # "How long was the burst pipe call-out?": the one that happened, not the next.
+        window, next_only = past_year(now), False
     if anchor and window:  # "Wednesday 16 December after the bowls": not all of that day
         window = TimeWindow(window.start, window.end, f"{window.label} {' the '.join(anchor)}")
     if asks in ("free", "busy") and window:
@@ -458,6 +472,10 @@ def _subject(
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
+    # "gazs do": a name's possessive typed without its apostrophe ("Gaz's 40th").
+    words = [
+        f"{w[:-1]}'s" if w.endswith("s") and known.names_a_person(w[:-1]) else w for w in words
+    ]
     # A vague word an event's notes have stays beside a telling word only notes have: "door
     # code" in "what's the door code for the school?", as the notes may say it.
     beside_noted = {
@@ -515,7 +533,7 @@ _REQUEST = re.compile(
     r"|\bif you (?:don't|do not) mind(?: me asking| my asking)?\b"
     r"|\b(?:(?:could|would|can) you )?(?:possibly|kindly) (?:tell|let|remind|show) (?:me|us)"
     r"(?: know)?\b"
-    r"|\bdo you (?:happen to )?know\b"
+    r"|\bdo you (?:happen to )?know\b|^any idea\b"
 )
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
@@ -610,7 +628,9 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
     # "where do I park?" and "where did I put the present?" ask for the notes still.
     cues = [cue[0] for cue in _NOTES.finditer(corrected.rstrip("?!. "))]
     if re.match(r"where\b", corrected):
-        cues = [cue for cue in cues if not re.match(r"(?:need|have|got) to be|arrive|get", cue)]
+        cues = [
+            cue for cue in cues if not re.match(r"(?:need|have|got) to be|arrive|get|take", cue)
+        ]
     if cues:
         return "notes"
     if _WHERE.search(corrected):

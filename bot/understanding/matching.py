@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 
@@ -126,27 +126,42 @@ class Significance:
     people: frozenset[str] = frozenset()  # who the titles name: "Katrin's leaving do", "with Aoife"
     titles: frozenset[tuple[str, ...]] = frozenset()
     notes: frozenset[str] = frozenset()  # the words of their notes: recognition only, no weight
+    # The home town, in most addresses, counts by its rarity among titles: "Leeds" in one title
+    # ("Leeds v Villa") names that event.
+    title_weights: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Significance:
         series = {(event.title, event.location): event for event in events}
         counts: Counter[str] = Counter()
+        in_titles: Counter[str] = Counter()
+        in_places: Counter[str] = Counter()
         people: set[str] = set()
         titles = frozenset(tuple(significant(title, joined=False)) for title, _ in series)
         for event in series.values():
             counts.update(set(event_words(f"{event.title} {event.location}")))
+            in_titles.update(set(event_words(event.title)))
+            in_places.update(set(event_words(event.location)))
             named = (a or b for a, b in _PEOPLE.findall(event.title.replace("’", "'")))
             people.update(_folded(word) for word in named if word.lower() not in VAGUE_WORDS)
         total = len(series) + 1
         weights = {word: math.log(total / count) + 0.1 for word, count in counts.items()}
         notes = frozenset(w for event in series.values() for w in event_words(event.description))
-        return cls(weights, math.log(total) + 0.1, frozenset(people), titles, notes)
+        title_weights = {
+            word: math.log(total / count) + 0.1
+            for word, count in in_titles.items()
+            if in_places[word] * 2 >= len(series)
+        }
+        return cls(weights, math.log(total) + 0.1, frozenset(people), titles, notes, title_weights)
 
     def is_person(self, word: str) -> bool:
         return word.removesuffix("'s") in self.people
 
     def weight(self, word: str) -> float:
         return self.weights.get(word, self.default)
+
+    def title_weight(self, word: str) -> float:
+        return max(self.weight(word), self.title_weights.get(word, 0.0))
 
     def known(self, word: str) -> bool:
         return any(similar(word, known) for known in self.weights)
@@ -175,19 +190,25 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
         word for pair in pairwise(asked) if _side_by_side(pair, title_words) for word in pair
     }
     in_notes = paired_in_notes(event, asked, significance)
-    fields = [(event_words(getattr(event, name)), weight) for name, weight in FIELD_WEIGHTS]
+    fields = [(name, event_words(getattr(event, name)), weight) for name, weight in FIELD_WEIGHTS]
     total, told = 0.0, False
     for word in asked:
         best = 0.0
-        for field_words, field_weight in fields:
+        for name, field_words, field_weight in fields:
             match = max((similar(word, other) for other in field_words), default=0.0)
-            best = max(best, match * field_weight)
+            rarity = (
+                significance.title_weight(word) if name == "title" else significance.weight(word)
+            )
+            best = max(best, match * field_weight * rarity)
         if word in in_notes:  # "door code" as the notes say it weighs as a title would
-            best = max(best, FIELD_WEIGHTS[0][1])
+            best = max(best, FIELD_WEIGHTS[0][1] * significance.weight(word))
         vague = word in VAGUE_WORDS and word not in in_pair
         told = told or (best > 0 and not vague)
-        weight = significance.weight(word) * (VAGUE_SHARE if vague else 1.0)
-        total += best * weight * (LAST_WORD if telling and word == telling[-1] else 1.0)
+        total += (
+            best
+            * (VAGUE_SHARE if vague else 1.0)
+            * (LAST_WORD if telling and word == telling[-1] else 1.0)
+        )
     # Asked for something ("turkey day"), an event that has only the vague word is not it.
     return total if told or not telling else 0.0
 

@@ -59,10 +59,15 @@ _MEAL_TIME = re.compile(
 _MEALS = re.compile(r"\b(?:breakfast|brunch|lunch|lunchtime|dinner|supper|tea)\b")
 _BARE_TWELVE = re.compile(r"\b12(?::00)?\b(?!\s*(?:a\.?m|midnight|at night))")
 _UP_TO = re.compile(r"\b((?:am i|are (?:you|we|they)|i'm|we're|is \w+) )(up to)\b")
+# Not "what's first thing tomorrow?": the first event of the day, whenever it is.
 _FIRST_THING = re.compile(
-    r"\bfirst thing (?:in the morning )?(?:on )?(today|tomorrow|monday|tuesday|wednesday|thursday"
-    r"|friday|saturday|sunday)\b"
+    r"(?<!what's )(?<!what is )\bfirst thing (?:in the morning )?(?:on )?"
+    r"(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
 )
+# "What's my day look like?": today, when nothing else names the day.
+_MY_DAY = re.compile(r"\bmy day\b(?! (?:off|out|trip|after|before|of)\b)")
+# "What's first on Friday?", "where do I go first tomorrow?": the first event, not the 1st.
+_FIRST_EVENT = re.compile(r"(?<=what's )first\b|\bfirst(?= (?:on|up|today|tomorrow|tonight)\b)")
 _NOT_A_NAME = (
     FUNCTION_WORDS | VAGUE_WORDS | {"eve", "period", "holidays", "hols", "break", "season"}
 )
@@ -180,11 +185,17 @@ def _week(now: datetime, weeks_on: int) -> TimeWindow:
 
 
 def _next_week(match: re.Match[str], now: datetime) -> TimeWindow:
-    """ "Next week", or a day of it ("wednesday next week")."""
+    """ "Next week", or a day of it ("wednesday next week"), or part of one ("saturday morning
+    next week")."""
     if not match[1]:
         return _week(now, 1)
     monday = _monday(now.date()) + timedelta(days=7)
-    return whole_day(monday + timedelta(days=WEEKDAYS.index(match[1])), now)
+    day = monday + timedelta(days=WEEKDAYS.index(match[1]))
+    if not match[2]:
+        return whole_day(day, now)
+    first, last = PARTS_OF_DAY[match[2]]
+    start, end = at(day, first, now.tzinfo), at(day, last, now.tzinfo)
+    return TimeWindow(start, end, window_label(start, end, now, "24h"))
 
 
 def _days_from_now(now: datetime, days: int, label: str) -> TimeWindow:
@@ -223,7 +234,10 @@ _RULES: list[tuple[str, Any]] = [
         r"(?! (?:off|after|before|of|following|ahead)\b)",
         lambda m, n: _week(n, 0),
     ),
-    (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
+    (
+        rf"\b(?:({_WEEKDAY})(?: (morning|afternoon|evening|night))? (?:of )?)?next week\b",
+        lambda m, n: _next_week(m, n),
+    ),
     (r"\blast week\b", lambda m, n: _week(n, -1)),
     (
         rf"\b(?:over |in |for )?(?:the )?(?:next|coming) ({_COUNT}) days\b",
@@ -247,9 +261,21 @@ _RULES: list[tuple[str, Any]] = [
         r"(?:the |this )?(month|year)\b",
         lambda m, n: _to_end_of(m[1], n),
     ),
+    # "From now till the end of Nov": to the end of the next such month.
+    (
+        rf"\b(?:until|till|til|through|thru|to|by|before|now and) (?:the )?end of ({_MONTH})\b",
+        lambda m, n: _to_end_of_month(m[1], n),
+    ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
+    *[
+        (pattern, lambda m, n, day=day: _observance(day, n))
+        for pattern, day in {
+            r"\b(?:bonfire|guy fawkes|fireworks) night\b": (11, 5, "Bonfire Night"),
+            r"\b(?:armistice|remembrance) day\b": (11, 11, "Armistice Day"),
+        }.items()
+    ],
     (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
     (
         r"\b(?:(today|tomorrow) )?(?:before |by |until |till |til )?(?:the )?"
@@ -317,6 +343,26 @@ def _to_end_of(period: str, now: datetime) -> TimeWindow:
     else:
         following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
     return TimeWindow(now, at(following, 0, now.tzinfo), f"from now to the end of the {period}")
+
+
+def _to_end_of_month(name: str, now: datetime) -> TimeWindow:
+    month = _month_number(name)
+    year = now.year + (month < now.month)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    last = following - DAY
+    label = f"from now to {day_label(last, now.date())}"
+    return TimeWindow(now, at(following, 0, now.tzinfo), label)
+
+
+def _observance(day: tuple[int, int, str], now: datetime) -> TimeWindow:
+    """A day kept on the same date each year that Duckling does not know: the next one."""
+    month, number, name = day
+    that = date(now.year, month, number)
+    that = that if that >= now.date() else date(now.year + 1, month, number)
+    window = whole_day(that, now)
+    if name.endswith("Night"):  # "am I free on Bonfire Night?" asks about its evening
+        window = replace(window, start=at(that, PARTS_OF_DAY["night"][0], now.tzinfo))
+    return replace(window, label=f"{window.label} ({name})")
 
 
 def _month_end(now: datetime, months_on: int) -> TimeWindow:
@@ -441,6 +487,7 @@ def prepare(corrected: str, order: DateOrder, keep_meals: bool = False) -> str:
     text = corrected if keep_meals else _MEALS.sub(_blank, corrected)
     text = _UP_TO.sub(lambda m: m[1] + _blank(m[2]), text)
     text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
+    text = _FIRST_EVENT.sub(_blank, text)
     text = _HOURS_THEN_DAY.sub(lambda m: f"{m[2]} {m[1]}", text)
     return _rewrite_numeric_dates(text, order)
 
@@ -464,12 +511,16 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         reading = TimeReading(None)
         if found is not None:
             past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
-            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
+            # "How many times did I play in October?", asked on the 26th: the whole month.
+            whole = bool(_COUNTING.search(corrected))
+            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "", whole)
             if _OVER.search(text[: found.start]) and not found.body.endswith("day"):
                 reading = _holiday_days(reading, now)
             if _SINCE.search(text[: found.start]):
                 reading = _since(_from_duckling(found, now, clock, True, whole=True), now)
             reading = _from_now(reading, text, now, clock)
+        elif my_day := _MY_DAY.search(corrected):
+            reading = TimeReading(whole_day(now.date(), now), span=my_day.span())
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
         reading = _part_of_day(reading, text, now, clock)
@@ -521,6 +572,10 @@ def _from_now(reading: TimeReading, text: str, now: datetime, clock: str) -> Tim
     return TimeReading(TimeWindow(now, end, label), span=span)
 
 
+_COUNTING = re.compile(
+    r"\bhow many\b(?! more\b)(?!.*\b(?:left|until|till|til|to go|before|since|remaining|still)\b)"
+    r"|\bnumber of\b"
+)
 _BEFORE = re.compile(r"\b(?:before|ahead of|prior to)\s+(?:the\s+)?$")
 _SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:(?:start|beginning) of\s+(?:the\s+)?)?$")
 

@@ -31,7 +31,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from time import monotonic
@@ -133,6 +133,8 @@ class _Parsed:
     query: recurring_ical_events.CalendarQuery
     titles: dict[str, str]  # series UID -> title, for the notes
     unreadable: int
+    # series UID -> the zone its end is written in: an occurrence's end is moved to its start's
+    end_zones: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,9 @@ class IcsCalendarSource:
                 with suppress(*skipped):  # a broken series does not hide the rest
                     for occurrence in series.between(start - _MARGIN, last + _MARGIN):
                         event = self._event(occurrence.as_component(False), zone)
+                        written = parsed.end_zones.get(event.uid, "")
+                        own = "/" in written and written != getattr(zone, "key", "")
+                        event = replace(event, end_zone=written if own else "")
                         if event.end < start:
                             continue
                         if kept == self._max_occurrences:
@@ -468,7 +473,12 @@ class IcsCalendarSource:
             # Counts only: the events' text is the user's and may be private.
             log.warning("calendar %r: %d events could not be read", self.name, unreadable)
         titles = {str(event.get("UID")): str(event.get("SUMMARY", "")) for event in events}
-        return _Parsed(query, titles, unreadable)
+        end_zones = {
+            str(event.get("UID")): str(event["DTEND"].params.get("TZID", ""))
+            for event in events
+            if "DTEND" in event
+        }
+        return _Parsed(query, titles, unreadable, end_zones)
 
     def _event(self, component: icalendar.Component, zone: tzinfo) -> Event:
         first = component.decoded("DTSTART")
@@ -482,10 +492,12 @@ class IcsCalendarSource:
             description=str(component.get("DESCRIPTION", "")),
             calendar=self.name,
             uid=str(component.get("UID", "")),
-            busy=str(component.get("TRANSP", "")).upper() != "TRANSPARENT",
+            busy=_busy(component, all_day=not isinstance(first, datetime)),
             tentative=str(component.get("STATUS", "")).upper() == "TENTATIVE",
             cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
             attendees=_attendees(component),
+            start_zone=_zone_name(first, zone),
+            end_zone=_zone_name(last, zone),
         )
 
     def _checked_url(self) -> str:
@@ -562,3 +574,24 @@ def _attendees(component: icalendar.Component) -> tuple[str, ...]:
         for person in people
         if str(person.params.get("PARTSTAT", "")).upper() != "DECLINED"
     )
+
+
+def _busy(component: icalendar.Component, all_day: bool) -> bool:
+    """Whether the event takes up its time. As marked (TRANSP, or Outlook's busy status); else a
+    timed event does and an all-day one does not: "Half term", "Working from home", "Mum's
+    birthday" mark a period or a day, they are no appointment (Google, Apple and Outlook create
+    all-day events as free too)."""
+    status = str(component.get("X-MICROSOFT-CDO-BUSYSTATUS", "")).upper()
+    transparency = str(component.get("TRANSP", "")).upper()
+    if status:
+        return status != "FREE"
+    if transparency:
+        return transparency != "TRANSPARENT"
+    return not all_day
+
+
+def _zone_name(moment: date | datetime, zone: tzinfo) -> str:
+    """The zone a time was written in ("Europe/Madrid"), when it is not the user's."""
+    written = getattr(moment, "tzinfo", None)
+    name = str(getattr(written, "key", "") or getattr(written, "zone", "") or "")
+    return name if "/" in name and name != getattr(zone, "key", "") else ""
