@@ -178,6 +178,8 @@ _FREE = re.compile(
 _FITS = re.compile(
     r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
     r"|\b(?:does|would|will) .+ work(?: for\b|$)"
+    # "Is Sunday good for a picnic?", "is friday ok for drinks?"
+    r"|^(?:is|would|will) .+ (?:be )?(?:good|ok|okay|fine|alright|all right) for\b"
 )
 _AT_A_MOMENT = re.compile(
     r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
@@ -552,8 +554,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "other"
     if _OCCASION.match(corrected.rstrip("?!. ")):
         return "calendar"
-    # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
-    # picnic?". The question is about the calendar if most of them are in the user's events
+    # Words that name no event and are no calendar word: "pizza" in "the best pizza place in
+    # Brooklyn". The question is about the calendar if most of them are in the user's events
     # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
     unknown = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
     if not unknown:
