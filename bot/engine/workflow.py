@@ -23,7 +23,6 @@ from bot.engine.run import Run, ToolCall, ToolError
 from bot.formatting import View
 from bot.messages import Reply, TraceStep
 from bot.tools import ToolRegistry
-from bot.tools.calendar_search import between_events
 from bot.tools.registry import Focused, ToolResult
 from bot.understanding import Question
 from integrations.calendar import Event
@@ -111,10 +110,6 @@ class Workflow:
     async def _follow(self, rule: Rule, question: Question, run: Run) -> str:
         """The rule's steps in order, to the text of the reply."""
         found = self._from_question(rule, question, run.focus)
-        if question.after or question.before:  # "after the dentist on Monday"
-            found["start"], found["end"] = between_events(
-                run.context, found["start"], found["end"], question.after, question.before
-            )
         # A step with `if:` that looked for an event and found none is a probe: the steps after it
         # fall back ("$event.location|$text") and say so, so its "nothing" is shown only alone.
         probes: list[ToolResult] = []
@@ -172,6 +167,10 @@ class Workflow:
             found["part_of_day"] = question.part_of_day
         if question.during:
             found["during"] = True
+        if question.after:
+            found["after"] = question.after
+        if question.before:
+            found["before"] = question.before
         return found
 
 
@@ -199,7 +198,7 @@ def _failed(rule: Rule, error: ToolError) -> str:
 
 
 # Known before any step runs.
-QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during"}
+QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during", "after", "before"}
 
 
 def batches(steps: Sequence[ToolStep | AnswerStep]) -> Iterator[list[ToolStep] | AnswerStep]:

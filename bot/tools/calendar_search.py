@@ -319,6 +319,8 @@ def search_calendar(
     limit: int = 10,
     part_of_day: PartOfDay | Literal[""] = "",
     during: bool = False,
+    after: str = "",
+    before: str = "",
 ) -> CalendarFindings:
     """Look up events in the user's own calendars, between two times, ranked by words.
 
@@ -338,9 +340,15 @@ def search_calendar(
             am I out next week?". Leave empty otherwise.
         during: True for every event while the one the words name lasts, e.g. for "what's on
             while I'm in Sydney?" (text "Sydney").
+        after: Words naming an event the range starts after, e.g. "holidays" for "the next
+            piano lesson after the holidays" (text "piano lesson"). Leave empty otherwise.
+        before: Words naming an event the range ends before, e.g. "dentist" for "anything
+            before the dentist?". Leave empty otherwise.
     """
     begin = context.localize(start) if start else context.now()
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
+    if after or before:
+        begin, finish = _between_events(context, begin, finish, after, before)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
     matched, elsewhere, in_notes, cancelled = True, None, False, ()
@@ -397,14 +405,12 @@ def search_calendar(
     )
 
 
-def between_events(
-    context: ToolContext, start: datetime | None, end: datetime | None, after: str, before: str
+def _between_events(
+    context: ToolContext, begin: datetime, finish: datetime, after: str, before: str
 ) -> tuple[datetime, datetime]:
-    """The range a search would read, cut at the events named: from the end of the first one
-    `after` names that ends in it ("after the dentist on Monday"), to the start of the first one
-    `before` names that starts in it. An event not found leaves the range as it was."""
-    begin = start or context.now()
-    finish = end or begin + timedelta(days=context.search.horizon_days)
+    """The range cut at the events named: from the end of the first `after` names that ends in
+    it ("after the dentist on Monday"), to the start of the first `before` names that starts in
+    it. An event not found leaves the range as it was."""
     known = context.calendar.events(*_known_range(context))
     significance = Significance.of(known)
     if after:
