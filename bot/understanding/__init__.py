@@ -481,7 +481,9 @@ def _subject(
     beside_noted = {
         word
         for pair in pairwise(words)
-        if any(w.removesuffix("'s") in VAGUE_WORDS for w in pair)
+        # The words alone first: the calendar is read only for a vague word beside another.
+        if any(w in VAGUE_WORDS for w in pair)
+        and any(w not in VAGUE_WORDS for w in pair)
         and all(known.noted(w) for w in pair)
         and any(w not in VAGUE_WORDS and not known.uses(w) for w in pair)
         for word in pair
