@@ -24,19 +24,29 @@ def day_name(day: date, today: date) -> str:
     return text if day.year == today.year else f"{text} {day.year}"
 
 
-def event_line(event: Event, view: View) -> str:
-    """One line of a list: its times (with the day it ends, past one night), title, place."""
+def event_line(event: Event, view: View, on: date | None = None) -> str:
+    """One line of a list: its times (with the day it ends, past one night), title, place.
+    Listed `on` a day after the one it began, a timed event is said as going on until it ends
+    ("until 7 AM  Night shift (from Tuesday)"), not as if it started again that evening."""
     last_day = event.end.date() - timedelta(days=1)
+    start, end = clock_time(event.start, view.clock), clock_time(event.end, view.clock)
+    began = ""
     if event.all_day:
         when = "all day" if last_day <= event.start.date() else f"all day to {_day(last_day, view)}"
+    elif on is not None and event.start.date() < on:
+        ends_later = event.end.date() > on
+        when = f"until {_day(event.end.date(), view)} {end}" if ends_later else f"until {end}"
+        since = on - event.start.date()
+        began = f" (from {event.start:%A})" if since < timedelta(days=7) else ""
+        began = began or f" (from {_day(event.start.date(), view)})"
+    elif on is not None and event.start.date() > on:  # "Friday night": Saturday's 12:15 am
+        when = f"{event.start:%A} {start}–{end}"
+    elif event.end.date() != event.start.date() and event.end - event.start > _ONE_NIGHT:
+        when = f"{start} to {_day(event.end.date(), view)} {end}"
     else:
-        start, end = clock_time(event.start, view.clock), clock_time(event.end, view.clock)
-        if event.end.date() != event.start.date() and event.end - event.start > _ONE_NIGHT:
-            when = f"{start} to {_day(event.end.date(), view)} {end}"
-        else:
-            when = f"{start}–{end}"
+        when = f"{start}–{end}"
     where = f" — {event.location}" if event.location else ""
-    return f"• {when}  {titled(event)}{where}"
+    return f"• {when}  {titled(event)}{began}{where}"
 
 
 def titled(event: Event) -> str:
@@ -69,7 +79,7 @@ def events_by_day(events: list[Event], view: View, since: datetime) -> list[str]
         if day != current:
             lines.append(f"{day_name(day, view.today)}:")
             current = day
-        lines.append(event_line(event, view))
+        lines.append(event_line(event, view, day))
     return lines
 
 

@@ -23,14 +23,17 @@ NOW = at(2026, 11, 25, 10)  # a Wednesday
     ("text", "start", "end", "label"),
     [
         ("what's on today?", at(2026, 11, 25), at(2026, 11, 26), "today"),
-        ("anything tonight?", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
+        # A night runs into the small hours; an evening ends at midnight.
+        ("anything tonight?", at(2026, 11, 25, 18), at(2026, 11, 26, 4), "tonight"),
         ("what's on this morning?", at(2026, 11, 25), at(2026, 11, 25, 12), "this morning"),
         ("this afternoon", at(2026, 11, 25, 12), at(2026, 11, 25, 19), "this afternoon"),
         ("this evening", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
         ("what's on tomorrow?", at(2026, 11, 26), at(2026, 11, 27), "tomorrow"),
         ("tomorrow morning", at(2026, 11, 26), at(2026, 11, 26, 12), "tomorrow morning"),
         ("tomorrow afternoon", at(2026, 11, 26, 12), at(2026, 11, 26, 19), "tomorrow afternoon"),
-        ("tomorrow night", at(2026, 11, 26, 18), at(2026, 11, 27), "tomorrow evening"),
+        ("tomorrow night", at(2026, 11, 26, 18), at(2026, 11, 27, 4), "tomorrow night"),
+        ("tomorrow evening", at(2026, 11, 26, 18), at(2026, 11, 27), "tomorrow evening"),
+        ("what was on last night?", at(2026, 11, 24, 18), at(2026, 11, 25, 4), "last night"),
         ("the day after tomorrow", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
         ("what did I have yesterday?", at(2026, 11, 24), at(2026, 11, 25), "yesterday"),
         ("this weekend", at(2026, 11, 28), at(2026, 11, 30), "this weekend"),
@@ -115,7 +118,7 @@ def test_no_time_named(text: str) -> None:
 
 def test_tonight_starts_now_when_the_evening_has_begun() -> None:
     late = at(2026, 11, 25, 21)
-    assert understand("tonight", late).window == TimeWindow(late, at(2026, 11, 26), "tonight")
+    assert understand("tonight", late).window == TimeWindow(late, at(2026, 11, 26, 4), "tonight")
 
 
 def test_weekend_when_already_in_it() -> None:

@@ -229,7 +229,7 @@ class CalendarFindings:
             for e in self.events
             if e.start.date() <= day <= (e.end - timedelta(microseconds=1)).date()
         ]
-        lines = [event_line(event, view) for event in that_day if not is_work(event)]
+        lines = [event_line(event, view, day) for event in that_day if not is_work(event)]
         said = (
             f"Your next day off: {day_name(day, view.today)} (no work on your calendar that day)."
         )
@@ -245,7 +245,7 @@ class CalendarFindings:
             when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
             running = [event for event in self.events if event.start <= moment < event.end]
             if any(event.busy for event in running):
-                lines = [event_line(event, view) for event in running]
+                lines = [event_line(event, view, moment.date()) for event in running]
                 return "\n".join([f"{no}, {when} you have:", *lines])
             later = [event for event in self.events if event.start > moment and event.busy]
             after = ""
@@ -287,7 +287,7 @@ class CalendarFindings:
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
-            lines = [event_line(event, view) for event in self.events]
+            lines = [event_line(event, view, self.start.date()) for event in self.events]
         else:
             lines = events_by_day(self.events, view, self.start)
         more = [f"…and {self.more} more."] if self.more else []

@@ -440,6 +440,7 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
         reading = _part_of_day(reading, text, now, clock)
+        reading = _into_the_small_hours(reading, text, now)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -517,6 +518,28 @@ def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> 
         at(window.start.date(), last, now.tzinfo),
     )
     return TimeReading(TimeWindow(start, end, window_label(start, end, now, clock)), span=span)
+
+
+# "Friday night" runs into Saturday's small hours (a 12:15 am pickup is Friday night's); an
+# early start after them ("a 5 am flight") is the next morning's.
+_SMALL_HOURS_END = 4
+_NIGHT = re.compile(r"\b(?:to)?ni(?:ght|te)\b")
+
+
+def _into_the_small_hours(reading: TimeReading, text: str, now: datetime) -> TimeReading:
+    """A night named ("tonight", "Friday night"), read by Duckling as the evening, to the small
+    hours."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or reading.moment:
+        return reading
+    evening = window.start.hour >= 18 and window.end - window.start <= timedelta(hours=6)
+    ends_at_midnight = (window.end.hour, window.end.minute) == (0, 0)
+    if not (evening and ends_at_midnight and _NIGHT.search(text[span[0] : span[1]])):
+        return reading
+    end = at(window.end.date(), _SMALL_HOURS_END, now.tzinfo)
+    label = "last night" if window.label == "yesterday evening" else window.label
+    label = label.replace("evening", "night")
+    return replace(reading, window=TimeWindow(window.start, end, label))
 
 
 def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
