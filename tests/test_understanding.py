@@ -371,6 +371,34 @@ def test_a_name_before_a_title_owns_what_follows() -> None:
 
 
 @pytest.mark.parametrize(
+    ("asked", "title", "found"),
+    [
+        ("mom", "Call with Mami (FaceTime)", True),
+        ("mom", "Mum's birthday", True),
+        ("mum", "Mom – dentist", True),
+        ("papi", "Dinner with Dad", True),
+        ("barber", "Haircut – Salon Luz", True),
+        ("hairdressers", "Barber", True),
+        ("movie", "Cinema with Jo", True),
+        ("soccer", "Footy training", True),
+        ("physio", "PT – knee", True),
+        ("church", "Mass – St. Hedwig", True),
+        ("working", "Night shift – MICU", True),
+        # Another meaning, or only a look-alike: no match.
+        ("church", "Car service", False),
+        ("mom", "Moment of truth", False),
+        ("gym", "Gymnastics gala", False),
+    ],
+)
+def test_a_word_finds_other_words_for_the_same_thing(asked: str, title: str, found: bool) -> None:
+    from bot.understanding.matching import Significance, score
+    from integrations.calendar import Event
+
+    event = Event(title, NOW, NOW + timedelta(hours=1))
+    assert bool(score(event, [asked], Significance.of([event]))) == found
+
+
+@pytest.mark.parametrize(
     ("text", "kind"),
     [
         ("Change choir to half past seven please.", "write"),

@@ -153,12 +153,14 @@ class CalendarFindings:
             return self._free(view, when, one_day)
         if subject and not self.matched:
             found = f"I found nothing matching “{subject}” {when}."
+            if view.asks == "whether":  # "am I working on 3/18?"
+                found = f"No, {found}"
             if self.elsewhere:
                 found += f" {describe(self.elsewhere, view, 'when')}"
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
-        if self.during is not None and view.asks in ("list", "count"):
+        if self.during is not None and view.asks in ("list", "count", "whether"):
             if not self.events:
                 return f"Nothing else is on your calendar {when}."
             if view.asks == "count":
@@ -184,11 +186,13 @@ class CalendarFindings:
             return self._until(view)
         if view.asks == "last":
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
-        if self.in_notes and view.asks in ("list", "when"):
+        if self.in_notes and view.asks in ("list", "when", "whether"):
             return describe(self.events[0], view, "notes")
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
-        if subject and len(self.events) == 1 and not view.window_label:
+        if view.asks == "whether":
+            heading = f"Yes, {when}:"
+        elif subject and len(self.events) == 1 and not view.window_label:
             heading = f"Your next “{subject}”:"
         elif subject:
             heading = f"Matching “{subject}” {when}:"
@@ -369,6 +373,11 @@ def search_calendar(
     stay = _longest(events) if during and matched and significant(text) else None
     if stay is not None:
         events = [e for e in context.calendar.events(stay.start, stay.end) if e != stay]
+        # "Am I working while I'm in Puerto Rico?": what the other words name, during the stay.
+        text = " ".join(w for w in significant(text) if not named_in(stay, [w]))
+        if text:
+            ranked = _ranked(events, text, significance, context.user)
+            matched, events = bool(ranked), ranked or events
     if part_of_day:
         events = [event for event in events if _part_days(event, part_of_day)]
     limit = max(1, limit)

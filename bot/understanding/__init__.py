@@ -45,6 +45,7 @@ Asks = Literal[
     "until",
     "who",
     "day_off",
+    "whether",
 ]
 
 
@@ -205,6 +206,12 @@ _OWNED = re.compile(r"\bmy (\w+)")
 _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
     r"(?:in|at|on|staying|visiting)\b|\bduring (?:my|our|the)\b"
+    r"|\bwhat (?:am i|are we|will i be|will we be) (?:doing|up to) in\b"  # "…in Puerto Rico?"
+)
+# "Am I working Saturday?", "is there practice Monday?": a yes or no, then what is on.
+_YES_NO = re.compile(
+    r"^(?:(?:hey|so|and|ok|okay|oh|also|but|well|um)\W+)?"
+    r"(?:am i|are we|do i|do we|is|are there|have i got|have i|will i be)\b"
 )
 # "In the mornings next week", "every evening this week", "any afternoon", "a free morning":
 # that part of each day, not a subject.
@@ -251,6 +258,8 @@ def understand(
     during = bool(_DURING.search(corrected)) and not reading.window
     if during and asks not in ("count", "free", "busy"):
         asks = "list"
+    if asks == "list" and subject_words and _YES_NO.match(corrected):
+        asks = "whether"
     next_only = (
         asks in ("when", "where", "duration", "notes", "until", "who") and not reading.window
     )

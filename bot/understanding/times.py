@@ -776,7 +776,7 @@ PARTS_OF_DAY: dict[PartOfDay, tuple[int, int]] = {
     "morning": (0, 12),
     "afternoon": (12, 19),
     "evening": (18, 24),
-    "night": (18, 24),
+    "night": (20, 24),  # later than the evening: a day shift to 7 pm is no night's work
 }
 _PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
 
