@@ -358,6 +358,15 @@ def test_a_date_asked_about_in_the_past_tense_is_the_last_one(
     assert window is not None and (window.start, window.end) == (start, end)
 
 
+def test_a_name_is_also_its_initials() -> None:
+    from bot.understanding.matching import event_words
+
+    assert "pr" in event_words("Puerto Rico – Easter with Mami")
+    assert "hr" in event_words("Call with Human Resources")
+    assert "lmc" in event_words("Lakeshore Medical Center")
+    assert "wc" not in event_words("walk the dog, clean up")  # no names, no initials
+
+
 def test_a_name_before_a_title_owns_what_follows() -> None:
     from bot.understanding.matching import owned_by_another
     from integrations.calendar import Event

@@ -121,6 +121,7 @@ class Workflow:
                     question.window.label if question.window else None,
                     question.asks,
                     question.moment is not None,
+                    run.context.user.numeric_date_order,
                 )
                 llm = self.llm if batch.answer == "llm_or_template" else None
                 found_things = [r for r in run.results if not any(r is p for p in probes)]

@@ -30,8 +30,11 @@ from bot.tools.journeys import (
     RETURN,
     TRANSPORT,
     TRIP,
+    away,
     back_from,
     coming_back,
+    is_journey,
+    journey_to,
     towards,
     trip,
 )
@@ -125,9 +128,8 @@ class CalendarFindings:
     def for_person(self, view: View) -> str:
         """A plain answer shaped by what was asked, with any reading notes; it says so when
         nothing was found."""
-        today = view.today
         called_off = [
-            f"“{event.title}” on {day_name(event.start.date(), today)} is cancelled."
+            f"“{event.title}” on {day_name(event.start.date(), view)} is cancelled."
             for event in self.cancelled
         ]
         if called_off and not self.events:
@@ -136,12 +138,12 @@ class CalendarFindings:
         return "\n".join([listing, *called_off, *(f"({note})" for note in self.notes)])
 
     def _listing(self, view: View) -> str:
-        when = view.window_label or f"in the next {(self.end - self.start).days} days"
+        when = view.label or f"in the next {(self.end - self.start).days} days"
         # Same-zone subtraction counts wall-clock time, so a day across a DST change is one day.
         one_day = bool(view.window_label) and self.end - self.start <= timedelta(days=1)
         if (
             one_day
-            and when != (day := day_name(self.start.date(), view.today))
+            and when != (day := day_name(self.start.date(), view))
             and (not when.startswith(day))
         ):
             when = f"{when}, {day}"
@@ -213,7 +215,7 @@ class CalendarFindings:
         day = self.start.date()
         if day <= view.today:
             day = (self.end - timedelta(microseconds=1)).date()
-        return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
+        return f"{day_name(day, view)} is {_away((day - view.today).days)}."
 
     def _day_off(self, view: View) -> str:
         """The first day from tomorrow (or from the window asked about) with no work on it."""
@@ -226,7 +228,7 @@ class CalendarFindings:
             )
         day = first_day_off(self.events, first, last)
         if day is None:
-            between = f"{day_name(first, view.today)} to {day_name(last, view.today)}"
+            between = f"{day_name(first, view)} to {day_name(last, view)}"
             return f"I found no day without work from {between}."
         that_day = [
             e
@@ -234,9 +236,7 @@ class CalendarFindings:
             if e.start.date() <= day <= (e.end - timedelta(microseconds=1)).date()
         ]
         lines = [event_line(event, view, day) for event in that_day if not is_work(event)]
-        said = (
-            f"Your next day off: {day_name(day, view.today)} (no work on your calendar that day)."
-        )
+        said = f"Your next day off: {day_name(day, view)} (no work on your calendar that day)."
         return "\n".join([said, *lines])
 
     def _free(self, view: View, when: str, one_day: bool) -> str:
@@ -246,7 +246,7 @@ class CalendarFindings:
         no, yes = ("No", "Yes") if view.asks == "free" else ("Yes", "No")
         if view.moment:
             moment = self.start
-            when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
+            when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view)}"
             running = [event for event in self.events if event.start <= moment < event.end]
             if any(event.busy for event in running):
                 lines = [event_line(event, view, moment.date()) for event in running]
@@ -281,7 +281,7 @@ class CalendarFindings:
             self.start.date() + timedelta(days=n)
             for n in range((last - self.start.date()).days + 1)
         ]
-        free = [day_name(day, view.today) for day in days if day not in taken]
+        free = [day_name(day, view) for day in days if day not in taken]
         # Only what takes the time up is listed ("Olivia's birthday", marked free, is not).
         busy = replace(self, events=[event for event in self.events if event.busy])
         if not free:
@@ -503,8 +503,14 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     if coming_back(asked):
         back = back_from(events, found, home, anywhere=not _places(asked))
         return [back] if back else []
-    if DEPART.search(asked):
-        return towards(found, significant(asked))[:1]
+    by_transport = bool(set(significant(asked)) & TRANSPORT)
+    if DEPART.search(asked) or (by_transport and found and not is_journey(found[0])):
+        if going := towards(found, significant(asked))[:1]:
+            return going
+        # "When do I fly to Puerto Rico?": the journey there, not the stay the words name best.
+        anchor = away(events, found, home)
+        there = journey_to(events, anchor, home) if anchor else None
+        return [there] if there else []
     return []
 
 

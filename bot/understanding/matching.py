@@ -109,7 +109,26 @@ def event_words(text: str) -> tuple[str, ...]:
         words.append("flight")
     if "flight" in words:  # "YYZ → DEL" is Toronto to Delhi
         words += [word for word in significant(places(text)) if word not in words]
+    words += [word for word in _initials(text) if word not in words]
     return tuple(words)
+
+
+# A name of capitalised words ("Puerto Rico", "Human Resources"), as people shorten it.
+_NAME_WORD = re.compile(r"[A-Z][^\W\d_A-Z]+")
+
+
+def _initials(text: str) -> list[str]:
+    """ "pr" for "Puerto Rico", "lmc" for "Lakeshore Medical Center": the initials of two or
+    three capitalised words in a row, as a question may write them ("my PR trip")."""
+    found = []
+    for run in re.findall(r"[A-Z][^\W\d_A-Z]+(?:[ -][A-Z][^\W\d_A-Z]+)+", text):
+        names = _NAME_WORD.findall(run)
+        for size in (2, 3):
+            found += [
+                "".join(n[0] for n in names[at : at + size]).lower()
+                for at in range(len(names) - size + 1)
+            ]
+    return found
 
 
 _STEMMER = snowballstemmer.stemmer("english")
