@@ -180,6 +180,8 @@ class CalendarFindings:
             return self._until(view)
         if view.asks == "day_off":
             return self._day_off(view)
+        if view.asks == "conflicts":
+            return self._conflicts(view, when, one_day)
         if not self.events:
             if subject:
                 return f"I found nothing matching “{subject}” {when}."
@@ -216,6 +218,22 @@ class CalendarFindings:
         if day <= view.today:
             day = (self.end - timedelta(microseconds=1)).date()
         return f"{day_name(day, view)} is {_away((day - view.today).days)}."
+
+    def _conflicts(self, view: View, when: str, one_day: bool) -> str:
+        """Which events overlap another (all-day ones and those shown as free block nothing)."""
+        timed = [event for event in self.events if event.busy and not event.all_day]
+        clashing = [
+            event
+            for event in timed
+            if any(other is not event and _overlap(event, other) for other in timed)
+        ]
+        if clashing:
+            return replace(self, events=clashing, more=0)._listed(
+                f"Yes, these overlap {when}:", one_day, view
+            )
+        if not self.events:
+            return f"No conflicts {when}: nothing is on your calendar then."
+        return self._listed(f"No conflicts {when}, nothing overlaps:", one_day, view)
 
     def _day_off(self, view: View) -> str:
         """The first day from tomorrow (or from the window asked about) with no work on it."""
@@ -296,6 +314,10 @@ class CalendarFindings:
             lines = events_by_day(self.events, view, self.start)
         more = [f"…and {self.more} more."] if self.more else []
         return "\n".join([heading, *lines, *more])
+
+
+def _overlap(one: Event, other: Event) -> bool:
+    return one.start < other.end and other.start < one.end
 
 
 def _shown_free(events: list[Event]) -> str:

@@ -46,6 +46,7 @@ Asks = Literal[
     "who",
     "day_off",
     "whether",
+    "conflicts",
 ]
 
 
@@ -140,6 +141,8 @@ _CALENDAR_CUES = re.compile(
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
     r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown|go)\b|\bgoing down\b"
+    r"|\b(?:any|have i got|do i have) (?:\w+ )?(?:conflicts?|clash(?:es)?|overlaps?)\b"
+    r"|\bdouble[- ]booked\b"
 )
 # Cues that a how-to or trivia question shares ("how do I convert…", "how many ounces…"): they
 # make a question the calendar's only with a time or the user's own event words.
@@ -153,6 +156,12 @@ _UNTIL = re.compile(
 )
 _UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
+# "How many days is the CE course?", "how many hours is my shift?": its length, not a count.
+_HOW_MANY_LONG = re.compile(
+    r"\bhow many (?:days|nights|hours|minutes|weeks) (?:is|are|was|will|does|do|did|'s)\b"
+)
+# "Any conflicts Tuesday?", "am I double-booked?": events that overlap each other.
+_CONFLICTS = re.compile(r"\b(?:conflicts?|clash(?:es)?|overlap(?:s|ping)?|double[- ]booked)\b")
 _DAY_OFF = re.compile(r"\bdays? off\b|\bday without (?:work|a shift|shifts)\b")
 _WHERE = re.compile(
     r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
@@ -251,7 +260,7 @@ def understand(
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
     asks = _asks(corrected, reading)
-    if asks == "day_off":  # "when's my next day off?": days without work, no event named
+    if asks in ("day_off", "conflicts"):  # "my next day off", "any clashes": no event named
         subject_words = []
     kind = plain or ("calendar" if asks == "day_off" else None)
     kind = kind or _kind(corrected, reading, subject_words, calendar)
@@ -279,7 +288,8 @@ def understand(
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
     part_of_day: PartOfDay | Literal[""] = ""
-    if each_part := _EACH_PART.search(corrected):
+    # "How many nights is the trip?" asks its length: "nights" is no part of each day.
+    if (each_part := _EACH_PART.search(corrected)) and asks != "duration":
         part_of_day = cast(PartOfDay, each_part[1] or each_part[2])
         if asks == "list" and re.search(r"\b(?:free|spare|clear)\b", corrected):
             asks = "free"  # "have I got a free morning next week?"
@@ -489,8 +499,12 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
 def _asks(corrected: str, reading: TimeReading) -> Asks:
     if _DAY_OFF.search(corrected) and not _COUNT.search(corrected):
         return "day_off"
+    if _CONFLICTS.search(corrected):
+        return "conflicts"
     if _UNTIL.search(corrected):
         return "until"
+    if _HOW_MANY_LONG.search(corrected):
+        return "duration"
     if _COUNT.search(corrected):
         return "count"
     if reading.window and _FITS.search(corrected.rstrip("?!. ")):
