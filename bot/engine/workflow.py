@@ -39,7 +39,10 @@ READ_ONLY = (
 
 
 def matches(trigger: Trigger, question: Question) -> bool:
-    """Whether a message fits a rule's trigger: any one of its conditions is enough."""
+    """Whether a message fits a rule's trigger: any one of its conditions is enough. A question
+    about the world fits none: "hot" in "calories in a hot dog" asks for no weather."""
+    if question.knowledge:
+        return False
     return named_by(trigger, question) or (trigger.personal_event and question.kind == "calendar")
 
 
@@ -168,6 +171,8 @@ class Workflow:
             found["part_of_day"] = question.part_of_day
         if question.during:
             found["during"] = True
+        if question.before:
+            found["before"] = question.before
         return found
 
 
@@ -195,7 +200,7 @@ def _failed(rule: Rule, error: ToolError) -> str:
 
 
 # Known before any step runs.
-QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during"}
+QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during", "before"}
 
 
 def batches(steps: Sequence[ToolStep | AnswerStep]) -> Iterator[list[ToolStep] | AnswerStep]:

@@ -82,6 +82,7 @@ class CalendarFindings:
     during: Event | None = None  # the events listed are those while this one lasts
     part_of_day: PartOfDay | Literal[""] = ""  # the events listed take up this part of a day
     unread: tuple[str, ...] = ()  # calendars that could not be read (also among the notes)
+    before: Event | None = None  # the events are those before this one ("before the trip")
 
     @property
     def missing(self) -> str:
@@ -189,7 +190,8 @@ class CalendarFindings:
         if view.asks == "until":
             return self._until(view)
         if view.asks == "last":
-            return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
+            until = f" before {titled(self.before)}" if self.before else ""
+            return f"The last “{subject}”{until}: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when", "whether"):
             return describe(self.events[0], view, "notes")
         if view.asks in ("where", "duration", "notes", "who"):
@@ -339,6 +341,7 @@ def search_calendar(
     limit: int = 10,
     part_of_day: PartOfDay | Literal[""] = "",
     during: bool = False,
+    before: str = "",
 ) -> CalendarFindings:
     """Look up events in the user's own calendars, between two times, ranked by words.
 
@@ -358,9 +361,14 @@ def search_calendar(
             am I out next week?". Leave empty otherwise.
         during: True for every event while the one the words name lasts, e.g. for "what's on
             while I'm in Sydney?" (text "Sydney").
+        before: Words naming a later event: only what comes before its next occurrence, e.g.
+            "trip" (text "shift") for "when's my last shift before the trip?".
     """
     begin = context.localize(start) if start else context.now()
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
+    up_to = _next_named(context, before, begin) if significant(before) else None
+    if up_to is not None:
+        finish = min(finish, up_to.start)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
     matched, elsewhere, in_notes, cancelled = True, None, False, ()
@@ -419,7 +427,15 @@ def search_calendar(
         during=stay,
         part_of_day=part_of_day,
         unread=tuple(unread),
+        before=up_to,
     )
+
+
+def _next_named(context: ToolContext, words: str, moment: datetime) -> Event | None:
+    """The first event from `moment` on that the words name ("the trip")."""
+    known = context.calendar.events(*_known_range(context))
+    named = _ranked(known, words, significance_of(context), context.user)
+    return next((event for event in named if event.start >= moment), None)
 
 
 def _longest(events: list[Event]) -> Event | None:
@@ -520,7 +536,8 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     if TRIP.search(asked):
         # "The Byron trip": the words besides "trip" say which ("Holiday - Byron Bay").
         named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]
-        found = [e for e in found if named_in(e, named)] if named else found
+        # With no other word, "the trip" is the first one away, whatever else says "trip".
+        found = [e for e in found if named_in(e, named)] if named else events
         return trip(events, found, home) or found
     if coming_back(asked):
         back = back_from(events, found, home, anywhere=not _places(asked))

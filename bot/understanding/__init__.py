@@ -64,6 +64,8 @@ class Question:
     moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
     part_of_day: PartOfDay | Literal[""] = ""  # "in the mornings next week": of each day
     during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
+    knowledge: bool = False  # "how many calories in a hot dog?": no rule's keyword is about it
+    before: str = ""  # "my last shift before the trip": the event the answer comes before
 
 
 _POLITE = (
@@ -100,20 +102,26 @@ _WRITE_ANYWHERE = re.compile(
     r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
     r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b)\b"
 )
-# Questions about the world, not the user's plans, even when they name a time.
-_GENERAL = re.compile(
+# Questions about the world, not the user's plans, even when they name a time or their events'
+# words ("recommend a good book for my book club"): no rule's keyword makes them the user's.
+_KNOWLEDGE = re.compile(
     r"^(?:who (?:won|is|was|were|invented|wrote|sang|played|discovered)\b(?! (?:i|me)\b)|"
-    r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
+    r"what(?: is| was| are|'s) the (?:capital|population|score|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
-    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
-    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b)|"
     # Advice, not plans: "what's the best way to…", "what's a good recipe for…".
     r"what(?:'s|s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
     r"quickest|simplest|right|proper) (?:way|ways|recipe|recipes|method|remedy|cure|trick|tip)s?\b|"
+    # A recommendation, unless of a time: "suggest a slot for a call" is about the calendar.
+    r"(?:(?:can|could) you )?(?:please )?(?:recommend|suggest)\b(?!.*\b(?:time|slot|day|date)s?\b)|"
     r"what(?:'s| is) \d|what does .* mean\b|"
     r"how many (?:kilometres|kilometers|kms?|miles|metres|meters|feet|inches|grams|kilos|"
     r"kilograms|pounds|ounces|cups|litres|liters|calories|people live)\b)"
+)
+_GENERAL = re.compile(
+    _KNOWLEDGE.pattern + r"|^(?:what(?: is| was| are|'s) the (?:weather|temperature)|"
+    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
+    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b))"
 )
 # "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
 # Such a question is about the user's own events even when none has that name: the honest answer
@@ -211,6 +219,9 @@ _NEXT = re.compile(
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
 )
 _OWNED = re.compile(r"\bmy (\w+)")
+# "My last shift before the trip", "the final practice before the game": the last of something
+# ahead, before another event (not a time: "my last shift before Friday" is a window).
+_LAST_BEFORE = re.compile(r"\b(?:last|final) .+? before (?:the |my |our )?(.+?)[?!. ]*$")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
@@ -282,7 +293,13 @@ def understand(
         # window up to it) leaves out: the day counted to is the time named after "until".
         named = read_time(_UNTIL_WORD.sub(lambda m: " " * len(m[0]), corrected), now, order, clock)
         window = named.window or window
-    if asks == "last" and window is None:
+    before = ""
+    ahead = _LAST_BEFORE.search(corrected) if window is None else None
+    if ahead and asks in ("last", "when", "list"):
+        asks, before, next_only = "last", ahead[1], False
+        named = {*significant(before), "final"}
+        subject_words = [w for w in subject_words if w.lower().removesuffix("'s") not in named]
+    if asks == "last" and window is None and not before:
         window = past_year(now)
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
@@ -312,6 +329,8 @@ def understand(
         moment=reading.moment,
         part_of_day=part_of_day,
         during=during,
+        knowledge=kind == "other" and bool(_KNOWLEDGE.match(corrected)),
+        before=before,
     )
 
 
