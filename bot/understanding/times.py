@@ -420,6 +420,10 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     """The time a question names, from text already lower-cased and corrected."""
     try:
         _check_explicit_dates(corrected)
+        if (around := _WEEKDAY_AROUND.search(corrected)) and (
+            reading := _weekday_around(around, now, order, clock)
+        ):
+            return reading
         for pattern, rule in _OWN_RULES:
             if match := pattern.search(corrected):
                 found = rule(match, now)
@@ -448,6 +452,26 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+# "The Monday after Easter", "the Friday before Christmas", "the Sunday after the 14th": that
+# weekday nearest after or before the day named (Duckling reads "after Easter" as from then on).
+_WEEKDAY_AROUND = re.compile(rf"\b(?:the )?({_WEEKDAY}) (after|before) (.+?)[?!.]*$")
+
+
+def _weekday_around(
+    match: re.Match[str], now: datetime, order: DateOrder, clock: str
+) -> TimeReading | None:
+    named = read_time(match[3], now, order, clock)
+    if named.window is None or named.window.end - named.window.start > DAY:
+        return None
+    step = timedelta(days=1 if match[2] == "after" else -1)
+    day = named.window.start.date() + step
+    while day.weekday() != WEEKDAYS.index(match[1]):
+        day += step
+    window = whole_day(day, now)
+    end = match.start(3) + (named.span[1] if named.span else len(match[3]))
+    return TimeReading(window, span=(match.start(), end), holiday=named.holiday)
 
 
 def _holiday_days(reading: TimeReading, now: datetime) -> TimeReading:
