@@ -33,6 +33,7 @@ from bot.tools.journeys import (
     away,
     back_from,
     coming_back,
+    destination,
     is_journey,
     journey_to,
     towards,
@@ -82,7 +83,6 @@ class CalendarFindings:
     during: Event | None = None  # the events listed are those while this one lasts
     part_of_day: PartOfDay | Literal[""] = ""  # the events listed take up this part of a day
     unread: tuple[str, ...] = ()  # calendars that could not be read (also among the notes)
-    before: Event | None = None  # the events are those before this one ("before the trip")
 
     @property
     def missing(self) -> str:
@@ -159,7 +159,9 @@ class CalendarFindings:
             if view.asks == "whether":  # "am I working on 3/18?"
                 found = f"No, {found}"
             if self.elsewhere:
-                found += f" {describe(self.elsewhere, view, 'when')}"
+                # "What do I need for the tax appointment?" (gone by): its notes, as asked.
+                asked = view.asks if view.asks in ("where", "duration", "notes", "who") else "when"
+                found += f" {describe(self.elsewhere, view, asked)}"
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
@@ -190,10 +192,13 @@ class CalendarFindings:
         if view.asks == "until":
             return self._until(view)
         if view.asks == "last":
-            until = f" before {titled(self.before)}" if self.before else ""
-            return f"The last “{subject}”{until}: {describe(self.events[-1], view, 'when')}"
+            return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when", "whether"):
             return describe(self.events[0], view, "notes")
+        if self.in_notes and view.asks == "where" and self.events[0].description:
+            # "Where do we meet Anna at the market?": the place, and the notes that say where.
+            event = self.events[0]
+            return f"{describe(event, view, 'where')} Notes: {event.description.strip()}"
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if view.asks == "whether":
@@ -341,6 +346,7 @@ def search_calendar(
     limit: int = 10,
     part_of_day: PartOfDay | Literal[""] = "",
     during: bool = False,
+    after: str = "",
     before: str = "",
 ) -> CalendarFindings:
     """Look up events in the user's own calendars, between two times, ranked by words.
@@ -361,14 +367,15 @@ def search_calendar(
             am I out next week?". Leave empty otherwise.
         during: True for every event while the one the words name lasts, e.g. for "what's on
             while I'm in Sydney?" (text "Sydney").
-        before: Words naming a later event: only what comes before its next occurrence, e.g.
-            "trip" (text "shift") for "when's my last shift before the trip?".
+        after: Words naming an event the range starts after, e.g. "holidays" for "the next
+            piano lesson after the holidays" (text "piano lesson"). Leave empty otherwise.
+        before: Words naming an event the range ends before, e.g. "dentist" for "anything
+            before the dentist?". Leave empty otherwise.
     """
     begin = context.localize(start) if start else context.now()
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
-    up_to = _next_named(context, before, begin) if significant(before) else None
-    if up_to is not None:
-        finish = min(finish, up_to.start)
+    if after or before:
+        begin, finish = _between_events(context, begin, finish, after, before)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
     matched, elsewhere, in_notes, cancelled = True, None, False, ()
@@ -427,15 +434,26 @@ def search_calendar(
         during=stay,
         part_of_day=part_of_day,
         unread=tuple(unread),
-        before=up_to,
     )
 
 
-def _next_named(context: ToolContext, words: str, moment: datetime) -> Event | None:
-    """The first event from `moment` on that the words name ("the trip")."""
+def _between_events(
+    context: ToolContext, begin: datetime, finish: datetime, after: str, before: str
+) -> tuple[datetime, datetime]:
+    """The range cut at the events named: from the end of the first `after` names that ends in
+    it ("after the dentist on Monday"), to the start of the first `before` names that starts in
+    it. An event not found leaves the range as it was."""
     known = context.calendar.events(*_known_range(context))
-    named = _ranked(known, words, significance_of(context), context.user)
-    return next((event for event in named if event.start >= moment), None)
+    significance = Significance.of(known)
+    if after:
+        named = _ranked(known, after, significance, context.user)
+        edge = next((e for e in named if begin < e.end <= finish), None)
+        begin = edge.end if edge else begin
+    if before:
+        named = _ranked(known, before, significance, context.user)
+        edge = next((e for e in named if begin <= e.start < finish), None)
+        finish = edge.start if edge else finish
+    return begin, finish
 
 
 def _longest(events: list[Event]) -> Event | None:
@@ -536,9 +554,22 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     if TRIP.search(asked):
         # "The Byron trip": the words besides "trip" say which ("Holiday - Byron Bay").
         named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]
-        # With no other word, "the trip" is the first one away, whatever else says "trip".
-        found = [e for e in found if named_in(e, named)] if named else events
+        # Those words name it by its title or place, though notes saying "the Byron trip" rank
+        # higher; with no other word, "the trip" is the first one away.
+        if named:
+            found = [e for e in found if named_in(e, named)] or [
+                e for e in events if named_in(e, named)
+            ]
+        else:
+            found = events
         return trip(events, found, home) or found
+    # "The flight to Finland", "my flight home to Delhi": the journeys going there, when others
+    # (the way back from there) are found as well.
+    journeys = [event for event in found if is_journey(event)]
+    there = set(significant(" ".join(_GOING_TO.findall(asked)))) - TRANSPORT - VAGUE_WORDS
+    going = [event for event in journeys if destination(event) & there]
+    if going and len(going) < len(journeys):
+        return going
     if coming_back(asked):
         back = back_from(events, found, home, anywhere=not _places(asked))
         return [back] if back else []
@@ -551,6 +582,9 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
         there = journey_to(events, anchor, home) if anchor else None
         return [there] if there else []
     return []
+
+
+_GOING_TO = re.compile(r"\b(?:to|into|for)\s+((?:[^\W\d_]+\s*){1,3})")
 
 
 def _places(asked: str) -> list[str]:

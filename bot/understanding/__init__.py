@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Literal, cast
 
 from bot.small_talk import small_talk
@@ -24,6 +25,7 @@ from bot.understanding.times import (
     TimeReading,
     TimeWindow,
     date_order_for,
+    in_each,
     prepare,
     read_time,
 )
@@ -64,8 +66,9 @@ class Question:
     moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
     part_of_day: PartOfDay | Literal[""] = ""  # "in the mornings next week": of each day
     during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
+    after: str = ""  # "the next piano lesson after the holidays": words naming that event
+    before: str = ""  # "anything before the dentist?": the window ends as that event starts
     knowledge: bool = False  # "how many calories in a hot dog?": no rule's keyword is about it
-    before: str = ""  # "my last shift before the trip": the event the answer comes before
 
 
 _POLITE = (
@@ -137,6 +140,11 @@ _LIST_ME = re.compile(
 _ASKS_A_QUESTION = re.compile(
     r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
 )
+# Questions whose answer is an event or its absence: "when is…", "is there…", "does X start…".
+_ASKS_OF_A_TIME = re.compile(
+    r"^(?:\W*(?:so|and|but|also|oh|ok|okay|hey|um|btw)\W+)?"
+    r"(?:when|is|are|am|do|does|did|will|have|has|got|any|anything|something)\b"
+)
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
     r"\bmy\b|\b(?:what's|what is|whats|anything|something|nothing) on\b|\bon (?:for|at|in)\b"
@@ -163,13 +171,13 @@ _UNTIL = re.compile(
     r"|\bdays (?:until|till|left)\b"
 )
 _UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
-_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
 # "How many days is the CE course?", "how many hours is my shift?": its length, not a count.
 _HOW_MANY_LONG = re.compile(
     r"\bhow many (?:days|nights|hours|minutes|weeks) (?:is|are|was|will|does|do|did|'s)\b"
 )
 # "Any conflicts Tuesday?", "am I double-booked?": events that overlap each other.
 _CONFLICTS = re.compile(r"\b(?:conflicts?|clash(?:es)?|overlap(?:s|ping)?|double[- ]booked)\b")
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow (?:often|frequently)\b")
 _DAY_OFF = re.compile(r"\bdays? off\b|\bday without (?:work|a shift|shifts)\b")
 _WHERE = re.compile(
     r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
@@ -187,6 +195,8 @@ _FREE = re.compile(
 _FITS = re.compile(
     r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
     r"|\b(?:does|would|will) .+ work(?: for\b|$)"
+    # "Is Sunday good for a picnic?", "is friday ok for drinks?"
+    r"|^(?:is|would|will) .+ (?:be )?(?:good|ok|okay|fine|alright|all right) for\b"
 )
 _AT_A_MOMENT = re.compile(
     r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
@@ -220,8 +230,8 @@ _NEXT = re.compile(
 )
 _OWNED = re.compile(r"\bmy (\w+)")
 # "My last shift before the trip", "the final practice before the game": the last of something
-# ahead, before another event (not a time: "my last shift before Friday" is a window).
-_LAST_BEFORE = re.compile(r"\b(?:last|final) .+? before (?:the |my |our )?(.+?)[?!. ]*$")
+# ahead, before another event.
+_LAST_BEFORE = re.compile(r"\b(?:last|final) .+? before\b")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
@@ -273,9 +283,31 @@ def understand(
     asks = _asks(corrected, reading)
     if asks in ("day_off", "conflicts"):  # "my next day off", "any clashes": no event named
         subject_words = []
+    counted = re.search(r"\bhow many (\w+)", corrected)
+    if asks == "count" and counted and calendar.noted(counted[1]) and not calendar.uses(counted[1]):
+        asks = "notes"  # "how many pages is the Hofer contract?": the notes say how many
     kind = plain or ("calendar" if asks == "day_off" else None)
     kind = kind or _kind(corrected, reading, subject_words, calendar)
-    during = bool(_DURING.search(corrected)) and not reading.window
+    # "After the dentist on Monday", "before the holidays": a time beside one of the user's
+    # events, and words in the subject that name that event rather than what is asked about.
+    # Not when the question asks about that event: "what do I need to do before the physical?"
+    # "My last shift before the trip": the last one ahead, up to that event, not the past's.
+    if asks in ("last", "when", "list") and not reading.window and _LAST_BEFORE.search(corrected):
+        asks = "last"
+    anchored = kind == "calendar" and asks in ("list", "count", "free", "busy", "when", "last")
+    anchor = _anchor(corrected, reading, order, calendar) if anchored else None
+    after = before = ""
+    if anchor:
+        relation, edge = anchor
+        after, before = (edge, "") if relation == "after" else ("", edge)
+        named = {*significant(edge), "final"}
+        subject_words = [w for w in subject_words if w.lower().removesuffix("'s") not in named]
+    # "Do we travel anywhere in the holidays?": what is on while that event lasts.
+    in_event = asks in ("list", "count", "free", "busy") and kind in ("calendar", "other")
+    in_event = in_event and _names_events(_IN_AN_EVENT.search(corrected), calendar)
+    during = (bool(_DURING.search(corrected)) or in_event) and not reading.window
+    if during and kind == "other":
+        kind = "calendar"
     if during and asks not in ("count", "free", "busy"):
         asks = "list"
     if asks == "list" and subject_words and _YES_NO.match(corrected):
@@ -293,31 +325,34 @@ def understand(
         # window up to it) leaves out: the day counted to is the time named after "until".
         named = read_time(_UNTIL_WORD.sub(lambda m: " " * len(m[0]), corrected), now, order, clock)
         window = named.window or window
-    before = ""
-    ahead = _LAST_BEFORE.search(corrected) if window is None else None
-    if ahead and asks in ("last", "when", "list"):
-        asks, before, next_only = "last", ahead[1], False
-        named = {*significant(before), "final"}
-        subject_words = [w for w in subject_words if w.lower().removesuffix("'s") not in named]
     if asks == "last" and window is None and not before:
         window = past_year(now)
+    if anchor and window:  # "Wednesday 16 December after the bowls": not all of that day
+        window = TimeWindow(window.start, window.end, f"{window.label} {' the '.join(anchor)}")
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
     part_of_day: PartOfDay | Literal[""] = ""
-    # "How many nights is the trip?" asks its length: "nights" is no part of each day.
-    if (each_part := _EACH_PART.search(corrected)) and asks != "duration":
+    each_part = _EACH_PART.search(corrected)
+    if each_part and asks == "duration":  # "how many nights is the trip?" asks its length
+        subject_words = [w for w in subject_words if w.lower() != each_part[0]]
+    elif each_part:
         part_of_day = cast(PartOfDay, each_part[1] or each_part[2])
         if asks == "list" and re.search(r"\b(?:free|spare|clear)\b", corrected):
             asks = "free"  # "have I got a free morning next week?"
         plural = {f"{part_of_day}s", part_of_day}
         subject_words = [w for w in subject_words if w.lower() not in plural]
         if window:
-            label = f"{window.label}, in the {part_of_day}s"
-            window = TimeWindow(window.start, window.end, label)
+            window = in_each(window, part_of_day)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
-    subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
+    # "The flight to Finland": where a journey goes keeps its "to", so the search can tell the
+    # flight there from the flight back ("to" names no event: it weighs nothing).
+    towards = _towards(corrected)
+    subject = " ".join(
+        f"my {w}" if w.lower() in mine else f"to {w}" if w.lower() in towards else w
+        for w in subject_words
+    )
     return Question(
         text=text,
         window=window,
@@ -329,9 +364,49 @@ def understand(
         moment=reading.moment,
         part_of_day=part_of_day,
         during=during,
-        knowledge=kind == "other" and bool(_KNOWLEDGE.match(corrected)),
+        after=after,
         before=before,
+        knowledge=kind == "other" and bool(_KNOWLEDGE.match(corrected)),
     )
+
+
+# "After the holidays", "before my dentist": one of the user's events as the edge of a time.
+_RELATIVE = re.compile(
+    r"\b(after|before) (?:the |my |our |his |her |their )?((?:[a-z][\w'-]* ?){1,3})"
+)
+# "In the holidays", "over the conference": while an event of the user's lasts.
+_IN_AN_EVENT = re.compile(
+    r"\b(?:in|over|throughout) (?:the|my|our) ([a-z][\w'-]*(?: [a-z][\w'-]*)?)[?!.]*$"
+)
+
+
+def _anchor(
+    corrected: str, reading: TimeReading, order: DateOrder, known: _Known
+) -> tuple[str, str] | None:
+    """ "after" or "before", and the words of the user's event it is said of; None when the
+    words after it are a time ("after 7pm", "before Christmas") or name no event of theirs."""
+    text = prepare(corrected, order)
+    for match in _RELATIVE.finditer(text):
+        if reading.span and reading.span[0] <= match.start(2) < reading.span[1]:
+            continue  # a time phrase: "after the 5th", "before noon"
+        named = []
+        for word in significant(match[2], joined=False):
+            # "Before the trip": a stay away, whatever its title says.
+            if not (known.uses(word) or word == "trip"):
+                break
+            named.append(word)
+        if any(word not in VAGUE_WORDS for word in named):
+            return match[1], " ".join(named)
+    return None
+
+
+def _names_events(match: re.Match[str] | None, known: _Known) -> bool:
+    """Whether "in the …" names one of the user's events ("in the holidays"), not a place or a
+    time ("in the kitchen", "in the morning")."""
+    if match is None:
+        return False
+    words = significant(match[1])
+    return bool(words) and all(w not in VAGUE_WORDS and known.uses(w) for w in words)
 
 
 def past_year(now: datetime) -> TimeWindow:
@@ -420,9 +495,35 @@ def _subject(
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
-    kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
+    # A vague word an event's notes have stays beside a telling word only notes have: "door
+    # code" in "what's the door code for the school?", as the notes may say it.
+    beside_noted = {
+        word
+        for pair in pairwise(words)
+        if all(known.noted(w) for w in pair)
+        and any(w not in VAGUE_WORDS and not known.uses(w) for w in pair)
+        for word in pair
+    }
+    kept = [
+        w
+        for w in words
+        if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w) or w in beside_noted
+    ]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
+
+
+def _towards(corrected: str) -> set[str]:
+    """Where a journey asked about goes: "finland" in "the flight to Finland"."""
+    if not _JOURNEY.search(corrected):
+        return set()
+    return {word for to in _GOING_TO.findall(corrected) for word in significant(to)}
+
+
+_JOURNEY = re.compile(
+    r"\b(?:fly|flying|flight|flights|plane|train|trains|bus|coach|ferry|eurostar|boat|drive)\b"
+)
+_GOING_TO = re.compile(r"\b(?:to|into) (?:the )?([a-z][\w'-]*)")
 
 
 def _as_written(word: str, as_written: dict[str, str]) -> str:
@@ -465,9 +566,14 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 
 
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
-    # "Who is at the potluck?" may be about an event: its words decide, below.
+    # "Who is at the potluck?" may be about an event: its words decide, below; so does "who is
+    # Jonas's piano teacher?", when every word of it is in the user's events or their notes
+    # (not "who is the president of Austria?").
     if _GENERAL.match(corrected) and not _WHO.search(corrected):
-        return "other"
+        telling = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
+        who = re.match(r"who (?:is|was)\b", corrected)
+        if not (who and telling and all(known.uses(w) or known.noted(w) for w in telling)):
+            return "other"
     # "How do I make mulled wine?" asks how to do something: about the calendar only when what
     # it names is in the user's events ("how do I get to the flat viewing?").
     if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
@@ -482,8 +588,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "other"
     if _OCCASION.match(corrected.rstrip("?!. ")):
         return "calendar"
-    # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
-    # picnic?". The question is about the calendar if most of them are in the user's events
+    # Words that name no event and are no calendar word: "pizza" in "the best pizza place in
+    # Brooklyn". The question is about the calendar if most of them are in the user's events
     # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
     unknown = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
     if not unknown:
@@ -494,7 +600,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     # "When is the plumber coming Friday?", "is there school on Monday?": a question that names
     # a time asks about the user's time, even when no event has its words; the honest answer is
     # what is on then, and that nothing matches.
-    if reading.window and _ASKS_A_QUESTION.match(corrected) and not _HOW_TO.match(corrected):
+    # "What is the Sensex at today?", "how is the traffic right now?" ask about the world.
+    if reading.window and _ASKS_OF_A_TIME.match(corrected):
         return "calendar"
     if any(known.names_a_person(word) for word in unknown):  # "who's collecting for Katrin?"
         return "calendar"
@@ -537,6 +644,8 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "duration"
     if _WHO.search(corrected):
         return "who"
+    if re.match(r"who(?:'s| is| was)\b", corrected):
+        return "notes"  # "who is Jonas's piano teacher?": a name the notes give
     # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes;
     # "where do I park?" and "where did I put the present?" ask for the notes still.
     cues = [cue[0] for cue in _NOTES.finditer(corrected.rstrip("?!. "))]

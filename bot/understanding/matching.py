@@ -234,6 +234,7 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
     in_pair = {
         word for pair in pairwise(asked) if _side_by_side(pair, title_words) for word in pair
     }
+    in_notes = paired_in_notes(event, asked, significance)
     fields = [(event_words(getattr(event, name)), weight) for name, weight in FIELD_WEIGHTS]
     total, told = 0.0, False
     for word in asked:
@@ -241,6 +242,8 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
         for field_words, field_weight in fields:
             match = max((similar(word, other) for other in field_words), default=0.0)
             best = max(best, match * field_weight)
+        if word in in_notes:  # "door code" as the notes say it weighs as a title would
+            best = max(best, FIELD_WEIGHTS[0][1])
         vague = word in VAGUE_WORDS and word not in in_pair
         told = told or (best > 0 and not vague)
         weight = significance.weight(word) * (VAGUE_SHARE if vague else 1.0)
@@ -253,7 +256,9 @@ def coverage(event: Event, asked: Sequence[str], significance: Significance) -> 
     """The share, by weight, of the asked words the user's events use that this event has:
     "Lily's piano" is not "Sophie's party (Lily)", which has only the commoner of its words.
     Words no event uses ("confirmed", "leave") are not counted: they never empty a search."""
-    known = [word for word in asked if significance.known(word)]
+    # Words the notes say together ("door code") count too, though no title or place has them.
+    in_notes = paired_in_notes(event, asked, significance)
+    known = [word for word in asked if significance.known(word) or word in in_notes]
     if not known:
         return 1.0
     fields = [word for name, _ in FIELD_WEIGHTS for word in event_words(getattr(event, name))]
@@ -263,6 +268,20 @@ def coverage(event: Event, asked: Sequence[str], significance: Significance) -> 
 
     had = sum(weight(word) for word in known if any(similar(word, other) for other in fields))
     return had / sum(weight(word) for word in known)
+
+
+def paired_in_notes(event: Event, asked: Sequence[str], significance: Significance) -> set[str]:
+    """The asked words that stand side by side in the event's notes as in the question, one of
+    them a telling word no title or place has ("door code" in "Door code 4711#"): what the
+    question asks about is in these notes."""
+    notes = significant(event.description, joined=False)
+    return {
+        word
+        for pair in pairwise(asked)
+        if any(w not in VAGUE_WORDS and not significance.known(w) for w in pair)
+        and _side_by_side(pair, notes)
+        for word in pair
+    }
 
 
 def _side_by_side(pair: tuple[str, str], words: Sequence[str]) -> bool:
