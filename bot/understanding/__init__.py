@@ -500,7 +500,8 @@ def _subject(
     beside_noted = {
         word
         for pair in pairwise(words)
-        if all(known.noted(w) for w in pair)
+        if any(w.removesuffix("'s") in VAGUE_WORDS for w in pair)
+        and all(known.noted(w) for w in pair)
         and any(w not in VAGUE_WORDS and not known.uses(w) for w in pair)
         for word in pair
     }
