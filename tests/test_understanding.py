@@ -24,14 +24,17 @@ NOW = at(2026, 11, 25, 10)  # a Wednesday
     ("text", "start", "end", "label"),
     [
         ("what's on today?", at(2026, 11, 25), at(2026, 11, 26), "today"),
-        ("anything tonight?", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
+        # A night runs into the small hours; an evening ends at midnight.
+        ("anything tonight?", at(2026, 11, 25, 18), at(2026, 11, 26, 4), "tonight"),
         ("what's on this morning?", at(2026, 11, 25), at(2026, 11, 25, 12), "this morning"),
         ("this afternoon", at(2026, 11, 25, 12), at(2026, 11, 25, 19), "this afternoon"),
         ("this evening", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
         ("what's on tomorrow?", at(2026, 11, 26), at(2026, 11, 27), "tomorrow"),
         ("tomorrow morning", at(2026, 11, 26), at(2026, 11, 26, 12), "tomorrow morning"),
         ("tomorrow afternoon", at(2026, 11, 26, 12), at(2026, 11, 26, 19), "tomorrow afternoon"),
-        ("tomorrow night", at(2026, 11, 26, 18), at(2026, 11, 27), "tomorrow evening"),
+        ("tomorrow night", at(2026, 11, 26, 18), at(2026, 11, 27, 4), "tomorrow night"),
+        ("tomorrow evening", at(2026, 11, 26, 18), at(2026, 11, 27), "tomorrow evening"),
+        ("what was on last night?", at(2026, 11, 24, 18), at(2026, 11, 25, 4), "last night"),
         ("the day after tomorrow", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
         ("what did I have yesterday?", at(2026, 11, 24), at(2026, 11, 25), "yesterday"),
         ("this weekend", at(2026, 11, 28), at(2026, 11, 30), "this weekend"),
@@ -116,7 +119,7 @@ def test_no_time_named(text: str) -> None:
 
 def test_tonight_starts_now_when_the_evening_has_begun() -> None:
     late = at(2026, 11, 25, 21)
-    assert understand("tonight", late).window == TimeWindow(late, at(2026, 11, 26), "tonight")
+    assert understand("tonight", late).window == TimeWindow(late, at(2026, 11, 26, 4), "tonight")
 
 
 def test_weekend_when_already_in_it() -> None:
@@ -367,7 +370,7 @@ def test_where_a_journey_goes_keeps_its_to() -> None:
     assert understand("When is the flight to Finland?", NOW).subject == "flight to Finland"
     assert understand("when do we fly home to the States", NOW).subject == "flight home to States"
     # Not a journey: "to" says nothing.
-    assert understand("how do I get to the concert?", NOW).subject == "gig"
+    assert understand("how do I get to the concert?", NOW).subject == "concert"
 
 
 @pytest.mark.parametrize(
@@ -389,6 +392,15 @@ def test_a_date_asked_about_in_the_past_tense_is_the_last_one(
     assert window is not None and (window.start, window.end) == (start, end)
 
 
+def test_a_name_is_also_its_initials() -> None:
+    from bot.understanding.matching import event_words
+
+    assert "pr" in event_words("Puerto Rico – Easter with Mami")
+    assert "hr" in event_words("Call with Human Resources")
+    assert "lmc" in event_words("Lakeshore Medical Center")
+    assert "wc" not in event_words("walk the dog, clean up")  # no names, no initials
+
+
 def test_a_name_before_a_title_owns_what_follows() -> None:
     from bot.understanding.matching import owned_by_another
     from integrations.calendar import Event
@@ -399,6 +411,34 @@ def test_a_name_before_a_title_owns_what_follows() -> None:
     assert not owned_by_another(titled("Kavya didi's wedding"), "wedding", "kavya")
     assert not owned_by_another(titled("Aunt Mary's party"), "party", "mary")
     assert owned_by_another(titled("Sam's wedding"), "wedding", "kavya")
+
+
+@pytest.mark.parametrize(
+    ("asked", "title", "found"),
+    [
+        ("mom", "Call with Mami (FaceTime)", True),
+        ("mom", "Mum's birthday", True),
+        ("mum", "Mom – dentist", True),
+        ("papi", "Dinner with Dad", True),
+        ("barber", "Haircut – Salon Luz", True),
+        ("hairdressers", "Barber", True),
+        ("movie", "Cinema with Jo", True),
+        ("soccer", "Footy training", True),
+        ("physio", "PT – knee", True),
+        ("church", "Mass – St. Hedwig", True),
+        ("working", "Night shift – MICU", True),
+        # Another meaning, or only a look-alike: no match.
+        ("church", "Car service", False),
+        ("mom", "Moment of truth", False),
+        ("gym", "Gymnastics gala", False),
+    ],
+)
+def test_a_word_finds_other_words_for_the_same_thing(asked: str, title: str, found: bool) -> None:
+    from bot.understanding.matching import Significance, score
+    from integrations.calendar import Event
+
+    event = Event(title, NOW, NOW + timedelta(hours=1))
+    assert bool(score(event, [asked], Significance.of([event]))) == found
 
 
 @pytest.mark.parametrize(

@@ -32,11 +32,13 @@ from bot.tools.journeys import (
     RETURN,
     TRANSPORT,
     TRIP,
+    away,
     back_from,
     coming_back,
     destination,
     first_trip,
     is_journey,
+    journey_to,
     towards,
     trip,
 )
@@ -131,9 +133,8 @@ class CalendarFindings:
     def for_person(self, view: View) -> str:
         """A plain answer shaped by what was asked, with any reading notes; it says so when
         nothing was found."""
-        today = view.today
         called_off = [
-            f"“{event.title}” on {day_name(event.start.date(), today)} is cancelled."
+            f"“{event.title}” on {day_name(event.start.date(), view)} is cancelled."
             for event in self.cancelled
         ]
         if called_off and not self.events:
@@ -142,12 +143,12 @@ class CalendarFindings:
         return "\n".join([listing, *called_off, *(f"({note})" for note in self.notes)])
 
     def _listing(self, view: View) -> str:
-        when = view.window_label or f"in the next {(self.end - self.start).days} days"
+        when = view.label or f"in the next {(self.end - self.start).days} days"
         # Same-zone subtraction counts wall-clock time, so a day across a DST change is one day.
         one_day = bool(view.window_label) and self.end - self.start <= timedelta(days=1)
         if (
             one_day
-            and when != (day := day_name(self.start.date(), view.today))
+            and when != (day := day_name(self.start.date(), view))
             and (not when.startswith(day))
         ):
             when = f"{when}, {day}"
@@ -159,12 +160,16 @@ class CalendarFindings:
             return self._free(view, when, one_day)
         if subject and not self.matched:
             found = f"I found nothing matching “{subject}” {when}."
+            if view.asks == "whether":  # "am I working on 3/18?"
+                found = f"No, {found}"
             if self.elsewhere:
-                found += f" {describe(self.elsewhere, view, 'when')}"
+                # "What do I need for the tax appointment?" (gone by): its notes, as asked.
+                asked = view.asks if view.asks in ("where", "duration", "notes", "who") else "when"
+                found += f" {describe(self.elsewhere, view, asked)}"
             if not self.events:
                 return found
             return self._listed(f"{found}\nEverything {when}:", one_day, view)
-        if self.during is not None and view.asks in ("list", "count"):
+        if self.during is not None and view.asks in ("list", "count", "whether"):
             if not self.events:
                 return f"Nothing else is on your calendar {when}."
             if view.asks == "count":
@@ -187,6 +192,8 @@ class CalendarFindings:
             return self._until(view)
         if view.asks == "day_off":
             return self._day_off(view)
+        if view.asks == "conflicts":
+            return self._conflicts(view, when, one_day)
         if not self.events:
             if subject:
                 return f"I found nothing matching “{subject}” {when}."
@@ -195,7 +202,7 @@ class CalendarFindings:
             return self._until(view)
         if view.asks == "last":
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
-        if self.in_notes and view.asks in ("list", "when"):
+        if self.in_notes and view.asks in ("list", "when", "whether"):
             return describe(self.events[0], view, "notes")
         if self.in_notes and view.asks == "where" and self.events[0].description:
             # "Where do we meet Anna at the market?": the place, and the notes that say where.
@@ -205,7 +212,9 @@ class CalendarFindings:
             return self._days_running(view)
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
-        if subject and len(self.events) == 1 and not view.window_label:
+        if view.asks == "whether":
+            heading = f"Yes, {when}:"
+        elif subject and len(self.events) == 1 and not view.window_label:
             heading = f"Your next “{subject}”:"
         elif subject:
             heading = f"Matching “{subject}” {when}:"
@@ -226,7 +235,23 @@ class CalendarFindings:
         day = self.start.date()
         if day <= view.today:
             day = (self.end - timedelta(microseconds=1)).date()
-        return f"{day_name(day, view.today)} is {_away((day - view.today).days)}."
+        return f"{day_name(day, view)} is {_away((day - view.today).days)}."
+
+    def _conflicts(self, view: View, when: str, one_day: bool) -> str:
+        """Which events overlap another (all-day ones and those shown as free block nothing)."""
+        timed = [event for event in self.events if event.busy and not event.all_day]
+        clashing = [
+            event
+            for event in timed
+            if any(other is not event and _overlap(event, other) for other in timed)
+        ]
+        if clashing:
+            return replace(self, events=clashing, more=0)._listed(
+                f"Yes, these overlap {when}:", one_day, view
+            )
+        if not self.events:
+            return f"No conflicts {when}: nothing is on your calendar then."
+        return self._listed(f"No conflicts {when}, nothing overlaps:", one_day, view)
 
     def _day_off(self, view: View) -> str:
         """The first day from tomorrow (or from the window asked about) with no work on it."""
@@ -239,17 +264,15 @@ class CalendarFindings:
             )
         day = first_day_off(self.events, first, last)
         if day is None:
-            between = f"{day_name(first, view.today)} to {day_name(last, view.today)}"
+            between = f"{day_name(first, view)} to {day_name(last, view)}"
             return f"I found no day without work from {between}."
         that_day = [
             e
             for e in self.events
             if e.start.date() <= day <= (e.end - timedelta(microseconds=1)).date()
         ]
-        lines = [event_line(event, view) for event in that_day if not is_work(event)]
-        said = (
-            f"Your next day off: {day_name(day, view.today)} (no work on your calendar that day)."
-        )
+        lines = [event_line(event, view, day) for event in that_day if not is_work(event)]
+        said = f"Your next day off: {day_name(day, view)} (no work on your calendar that day)."
         return "\n".join([said, *lines])
 
     def _days_running(self, view: View) -> str:
@@ -267,10 +290,10 @@ class CalendarFindings:
         no, yes = ("No", "Yes") if view.asks == "free" else ("Yes", "No")
         if view.moment:
             moment = self.start
-            when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view.today)}"
+            when = f"at {clock_time(moment, view.clock)} on {day_name(moment.date(), view)}"
             running = [event for event in self.events if event.start <= moment < event.end]
             if any(event.busy for event in running):
-                lines = [event_line(event, view) for event in running]
+                lines = [event_line(event, view, moment.date()) for event in running]
                 return "\n".join([f"{no}, {when} you have:", *lines])
             later = [event for event in self.events if event.start > moment and event.busy]
             after = ""
@@ -302,7 +325,7 @@ class CalendarFindings:
             self.start.date() + timedelta(days=n)
             for n in range((last - self.start.date()).days + 1)
         ]
-        free = [day_name(day, view.today) for day in days if day not in taken]
+        free = [day_name(day, view) for day in days if day not in taken]
         # Only what takes the time up is listed ("Olivia's birthday", marked free, is not).
         busy = replace(self, events=[event for event in self.events if event.busy])
         if not free:
@@ -312,11 +335,15 @@ class CalendarFindings:
 
     def _listed(self, heading: str, one_day: bool, view: View) -> str:
         if one_day:
-            lines = [event_line(event, view) for event in self.events]
+            lines = [event_line(event, view, self.start.date()) for event in self.events]
         else:
             lines = events_by_day(self.events, view, self.start)
         more = [f"…and {self.more} more."] if self.more else []
         return "\n".join([heading, *lines, *more])
+
+
+def _overlap(one: Event, other: Event) -> bool:
+    return one.start < other.end and other.start < one.end
 
 
 def _shown_free(events: list[Event]) -> str:
@@ -404,6 +431,11 @@ def search_calendar(
     stay = _longest(events) if during and matched and significant(text) else None
     if stay is not None:
         events = [e for e in context.calendar.events(stay.start, stay.end) if e != stay]
+        # "Am I working while I'm in Puerto Rico?": what the other words name, during the stay.
+        text = " ".join(w for w in significant(text) if not named_in(stay, [w]))
+        if text:
+            ranked = _ranked(events, text, significance, context.user)
+            matched, events = bool(ranked), ranked or events
     if part_of_day:
         events = [event for event in events if _part_days(event, part_of_day)]
     limit = max(1, limit)
@@ -562,7 +594,14 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     if TRIP.search(asked):
         # "The Byron trip": the words besides "trip" say which ("Holiday - Byron Bay").
         named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]
-        found = [e for e in found if named_in(e, named)] if named else found
+        # Those words name it by its title or place, though notes saying "the Byron trip" rank
+        # higher; with no other word, "the trip" is the first one away.
+        if named:
+            found = [e for e in found if named_in(e, named)] or [
+                e for e in events if named_in(e, named)
+            ]
+        else:
+            found = events
         return trip(events, found, home) or found
     # "The flight to Finland", "my flight home to Delhi": the journeys going there, when others
     # (the way back from there) are found as well.
@@ -574,8 +613,14 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     if coming_back(asked):
         back = back_from(events, found, home, anywhere=not _places(asked))
         return [back] if back else []
-    if DEPART.search(asked):
-        return towards(found, significant(asked))[:1]
+    by_transport = bool(set(significant(asked)) & TRANSPORT)
+    if DEPART.search(asked) or (by_transport and found and not is_journey(found[0])):
+        if going := towards(found, significant(asked))[:1]:
+            return going
+        # "When do I fly to Puerto Rico?": the journey there, not the stay the words name best.
+        anchor = away(events, found, home)
+        there = journey_to(events, anchor, home) if anchor else None
+        return [there] if there else []
     return []
 
 

@@ -96,6 +96,23 @@ def away(events: list[Event], found: list[Event], home: str) -> Event | None:
     return None
 
 
+def journey_to(events: list[Event], stay: Event, home: str) -> Event | None:
+    """The journey away that takes the user to `stay`: the last one setting off by its start
+    (the flight the day before a conference), else the first within it (on the trip's first
+    day), going where it is held or not said."""
+    place = set(significant(f"{stay.title} {stay.location}"))
+    going_home = journeys_home(events, home)
+    journeys = [
+        e
+        for e in events
+        if is_journey(e) and e not in going_home and e.start < stay.end and e is not stay
+    ]
+    to_it = [e for e in journeys if destination(e) & place] or journeys
+    before = [e for e in to_it if e.start <= stay.start and stay.start - e.start < STAY]
+    within = [e for e in to_it if e.start >= stay.start]
+    return (before[-1:] or within[:1] or [None])[0]
+
+
 def homeward(events: list[Event], since: Event, home: str) -> Event | None:
     """The first journey home from `since` on."""
     return next((e for e in journeys_home(events, home) if e.start >= since.start), None)

@@ -47,6 +47,8 @@ Asks = Literal[
     "until",
     "who",
     "day_off",
+    "whether",
+    "conflicts",
 ]
 
 
@@ -66,6 +68,7 @@ class Question:
     during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
     after: str = ""  # "the next piano lesson after the holidays": words naming that event
     before: str = ""  # "anything before the dentist?": the window ends as that event starts
+    knowledge: bool = False  # "how many calories in a hot dog?": no rule's keyword is about it
 
 
 _POLITE = (
@@ -105,20 +108,26 @@ _WRITE_ANYWHERE = re.compile(
     r"^(?:please )?(?:call|ring|phone|text|message|email|e-mail|whatsapp|bell) (?!me\b).+ and "
     r"(?:say|tell|let|ask|explain|warn)\b)\b"
 )
-# Questions about the world, not the user's plans, even when they name a time.
-_GENERAL = re.compile(
+# Questions about the world, not the user's plans, even when they name a time or their events'
+# words ("recommend a good book for my book club"): no rule's keyword makes them the user's.
+_KNOWLEDGE = re.compile(
     r"^(?:who (?:won|is|was|were|invented|wrote|sang|played|discovered)\b(?! (?:i|me)\b)|"
-    r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
+    r"what(?: is| was| are|'s) the (?:capital|population|score|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
-    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
-    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b)|"
     # Advice, not plans: "what's the best way to…", "what's a good recipe for…".
     r"what(?:'s|s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
     r"quickest|simplest|right|proper) (?:way|ways|recipe|recipes|method|remedy|cure|trick|tip)s?\b|"
+    # A recommendation, unless of a time: "suggest a slot for a call" is about the calendar.
+    r"(?:(?:can|could) you )?(?:please )?(?:recommend|suggest)\b(?!.*\b(?:time|slot|day|date)s?\b)|"
     r"what(?:'s| is) \d|what does .* mean\b|"
     r"how many (?:kilometres|kilometers|kms?|miles|metres|meters|feet|inches|grams|kilos|"
     r"kilograms|pounds|ounces|cups|litres|liters|calories|people live)\b)"
+)
+_GENERAL = re.compile(
+    _KNOWLEDGE.pattern + r"|^(?:what(?: is| was| are|'s) the (?:weather|temperature)|"
+    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
+    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b))"
 )
 # "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
 # Such a question is about the user's own events even when none has that name: the honest answer
@@ -151,6 +160,8 @@ _CALENDAR_CUES = re.compile(
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
     r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown|go)\b|\bgoing down\b"
+    r"|\b(?:any|have i got|do i have) (?:\w+ )?(?:conflicts?|clash(?:es)?|overlaps?)\b"
+    r"|\bdouble[- ]booked\b"
 )
 # Cues that a how-to or trivia question shares ("how do I convert…", "how many ounces…"): they
 # make a question the calendar's only with a time or the user's own event words.
@@ -163,6 +174,12 @@ _UNTIL = re.compile(
     r"|\bdays (?:until|till|left)\b"
 )
 _UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
+# "How many days is the CE course?", "how many hours is my shift?": its length, not a count.
+_HOW_MANY_LONG = re.compile(
+    r"\bhow many (?:days|nights|hours|minutes|weeks) (?:is|are|was|will|does|do|did|'s)\b"
+)
+# "Any conflicts Tuesday?", "am I double-booked?": events that overlap each other.
+_CONFLICTS = re.compile(r"\b(?:conflicts?|clash(?:es)?|overlap(?:s|ping)?|double[- ]booked)\b")
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow (?:often|frequently)\b")
 _DAY_OFF = re.compile(r"\bdays? off\b|\bday without (?:work|a shift|shifts)\b")
 _WHERE = re.compile(
@@ -221,10 +238,19 @@ _FIRST = re.compile(
 )
 _PAST_ASKED = re.compile(r"^(?:how long|where) (?:was|were|did)\b")
 _OWNED = re.compile(r"\bmy (\w+)")
+# "My last shift before the trip", "the final practice before the game": the last of something
+# ahead, before another event.
+_LAST_BEFORE = re.compile(r"\b(?:last|final) .+? before\b")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
     r"(?:in|at|on|staying|visiting)\b|\bduring (?:my|our|the)\b"
+    r"|\bwhat (?:am i|are we|will i be|will we be) (?:doing|up to) in\b"  # "…in Puerto Rico?"
+)
+# "Am I working Saturday?", "is there practice Monday?": a yes or no, then what is on.
+_YES_NO = re.compile(
+    r"^(?:(?:hey|so|and|ok|okay|oh|also|but|well|um)\W+)?"
+    r"(?:am i|are we|do i|do we|is|are there|have i got|have i|will i be)\b"
 )
 # "In the mornings next week", "every evening this week", "any afternoon", "a free morning":
 # that part of each day, not a subject.
@@ -264,7 +290,7 @@ def understand(
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
     asks = _asks(corrected, reading)
-    if asks == "day_off":  # "when's my next day off?": days without work, no event named
+    if asks in ("day_off", "conflicts"):  # "my next day off", "any clashes": no event named
         subject_words = []
     counted = re.search(r"\bhow many (\w+)", corrected)
     if asks == "count" and counted and calendar.noted(counted[1]) and not calendar.uses(counted[1]):
@@ -274,13 +300,17 @@ def understand(
     # "After the dentist on Monday", "before the holidays": a time beside one of the user's
     # events, and words in the subject that name that event rather than what is asked about.
     # Not when the question asks about that event: "what do I need to do before the physical?"
-    anchored = kind == "calendar" and asks in ("list", "count", "free", "busy", "when")
+    # "My last shift before the trip": the last one ahead, up to that event, not the past's.
+    if asks in ("last", "when", "list") and not reading.window and _LAST_BEFORE.search(corrected):
+        asks = "last"
+    anchored = kind == "calendar" and asks in ("list", "count", "free", "busy", "when", "last")
     anchor = _anchor(corrected, reading, order, calendar) if anchored else None
     after = before = ""
     if anchor:
         relation, edge = anchor
         after, before = (edge, "") if relation == "after" else ("", edge)
-        subject_words = [w for w in subject_words if w.lower() not in significant(edge)]
+        named = {*significant(edge), "final"}
+        subject_words = [w for w in subject_words if w.lower().removesuffix("'s") not in named]
     # "Do we travel anywhere in the holidays?": what is on while that event lasts.
     in_event = asks in ("list", "count", "free", "busy") and kind in ("calendar", "other")
     in_event = in_event and _names_events(_IN_AN_EVENT.search(corrected), calendar)
@@ -289,6 +319,8 @@ def understand(
         kind = "calendar"
     if during and asks not in ("count", "free", "busy"):
         asks = "list"
+    if asks == "list" and subject_words and _YES_NO.match(corrected):
+        asks = "whether"
     next_only = (
         asks in ("when", "where", "duration", "notes", "until", "who") and not reading.window
     )
@@ -304,7 +336,7 @@ def understand(
         # window up to it) leaves out: the day counted to is the time named after "until".
         named = read_time(_UNTIL_WORD.sub(lambda m: " " * len(m[0]), corrected), now, order, clock)
         window = named.window or window
-    if asks == "last" and window is None:
+    if asks == "last" and window is None and not before:
         window = past_year(now)
     if asks in ("duration", "where") and window is None and _PAST_ASKED.search(corrected):
         # "How long was the burst pipe call-out?": the one that happened, not the next.
@@ -315,7 +347,10 @@ def understand(
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
     part_of_day: PartOfDay | Literal[""] = ""
-    if each_part := _EACH_PART.search(corrected):
+    each_part = _EACH_PART.search(corrected)
+    if each_part and asks == "duration":  # "how many nights is the trip?" asks its length
+        subject_words = [w for w in subject_words if w.lower() != each_part[0]]
+    elif each_part:
         part_of_day = cast(PartOfDay, each_part[1] or each_part[2])
         if asks == "list" and re.search(r"\b(?:free|spare|clear)\b", corrected):
             asks = "free"  # "have I got a free morning next week?"
@@ -345,6 +380,7 @@ def understand(
         during=during,
         after=after,
         before=before,
+        knowledge=kind == "other" and bool(_KNOWLEDGE.match(corrected)),
     )
 
 
@@ -369,7 +405,8 @@ def _anchor(
             continue  # a time phrase: "after the 5th", "before noon"
         named = []
         for word in significant(match[2], joined=False):
-            if not known.uses(word):
+            # "Before the trip": a stay away, whatever its title says.
+            if not (known.uses(word) or word == "trip"):
                 break
             named.append(word)
         if any(word not in VAGUE_WORDS for word in named):
@@ -609,8 +646,12 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
 def _asks(corrected: str, reading: TimeReading) -> Asks:
     if _DAY_OFF.search(corrected) and not _COUNT.search(corrected):
         return "day_off"
+    if _CONFLICTS.search(corrected):
+        return "conflicts"
     if _UNTIL.search(corrected):
         return "until"
+    if _HOW_MANY_LONG.search(corrected):
+        return "duration"
     if _COUNT.search(corrected):
         return "count"
     if reading.window and _FITS.search(corrected.rstrip("?!. ")):

@@ -3,8 +3,8 @@
 A word's weight is its inverse document frequency over the user's distinct events (a series
 counts once), so a word most events share ("meeting", "call") counts for little and a rare one
 ("dentist", "Omar") for much. Words match fuzzily ("dentists", "denist" → "dentist") and through
-a few everyday synonyms ("fly" → "flight"). Title matches count more than place, place more than
-notes.
+groups of everyday words for one thing ("mom" finds "Mami", "barber" finds "Salon"). Title
+matches count more than place, place more than notes.
 """
 
 from __future__ import annotations
@@ -26,18 +26,42 @@ from bot.understanding.words import FUNCTION_WORDS, VAGUE_WORDS, expand_shorthan
 from integrations.calendar import Event
 
 FIELD_WEIGHTS = (("title", 3.0), ("location", 1.5), ("description", 1.0))
-SYNONYMS = {
+# Ways of saying "flight" that the journey and trip logic reads as the one word "flight" ("when
+# do I fly home?"), in questions and titles alike.
+SPELLINGS = {
     "fly": "flight", "flying": "flight", "flights": "flight", "plane": "flight",
-    "flies": "flight", "flew": "flight", "doc": "doctor", "gp": "doctor", "docs": "doctor",
-    "concert": "gig", "vets": "vet", "bday": "birthday", "b'day": "birthday",
-    "birthdays": "birthday", "hair": "haircut", "dentist's": "dentist", "mom": "mum",
-    "conf": "conference", "dr": "doctor", "land": "flight", "landing": "flight",
-    "takeoff": "flight", "airport": "flight", "summit": "conference", "congress": "conference",
-    "symposium": "conference", "convention": "conference", "conferences": "conference",
-    "movie": "film", "movies": "film", "films": "film", "work": "shift", "shifts": "shift",
-    "appt": "appointment", "appts": "appointment", "mtg": "meeting", "mtgs": "meeting",
-    "hols": "holidays", "hol": "holiday",
+    "flies": "flight", "flew": "flight", "land": "flight", "landing": "flight",
+    "takeoff": "flight", "airport": "flight",
 }  # fmt: skip
+# Words for one thing in everyday speech, across countries and families: a word matches its own
+# spelling and the others of its group ("mom" finds "Call with Mami" and "Mum's birthday"), never
+# instead of itself. A word of two meanings stays out ("service": a car's or a church's).
+CONCEPTS = tuple(
+    frozenset(group.split())
+    for group in (
+        "mom mum mother mama mami mommy mummy mam madre maman mamma",
+        "dad father papa papi daddy padre pops",
+        "grandma granny grandmother nan nana nanna abuela oma gran",
+        "grandpa grandad granddad grandfather abuelo opa gramps",
+        "hairdresser barber salon haircut hair hairstylist",
+        "doctor doc gp physician dr",
+        "dentist dental",
+        "film movie cinema flick",
+        "football soccer footy futbol",
+        "gym workout fitness",
+        "church mass worship",
+        "physio physiotherapy physiotherapist pt",
+        "concert gig",
+        "vet veterinarian veterinary",
+        "birthday bday b'day",
+        "conference conf summit congress symposium convention",
+        "work working shift",
+        "appointment appt",
+        "meeting mtg",
+        "holiday hol vacation vacay",
+        "call talk facetime skype",  # not "phone": "the plumber's phone number"
+    )
+)
 
 
 def _folded(text: str) -> str:
@@ -47,14 +71,14 @@ def _folded(text: str) -> str:
 
 
 def tokens(text: str, joined: bool = True, possessive: bool = False) -> list[str]:
-    """Lower-case words, possessives dropped ("Sam's" → "sam") unless `possessive`, synonyms
-    mapped; with `joined`, "stand-up" is also "standup", as people type it."""
+    """Lower-case words, possessives dropped ("Sam's" → "sam") unless `possessive`, the ways of
+    saying "flight" as one; with `joined`, "stand-up" is also "standup", as people type it."""
     lowered = _folded(text).replace("’", "'")
     # Letters of any alphabet ("Neukölln" is one word); "1:1" is a word too.
     found = re.findall(r"[^\W_]+(?:'[^\W_]+|:\d+)?", lowered)
     if joined:
         found += [a + b for a, b in re.findall(r"\b([a-z]+)-([a-z]+)\b", lowered)]
-    words = [SYNONYMS.get(word, word) for word in found]
+    words = [SPELLINGS.get(word, word) for word in found]
     return words if possessive else [word.removesuffix("'s") for word in words]
 
 
@@ -85,7 +109,26 @@ def event_words(text: str) -> tuple[str, ...]:
         words.append("flight")
     if "flight" in words:  # "YYZ → DEL" is Toronto to Delhi
         words += [word for word in significant(places(text)) if word not in words]
+    words += [word for word in _initials(text) if word not in words]
     return tuple(words)
+
+
+# A name of capitalised words ("Puerto Rico", "Human Resources"), as people shorten it.
+_NAME_WORD = re.compile(r"[A-Z][^\W\d_A-Z]+")
+
+
+def _initials(text: str) -> list[str]:
+    """ "pr" for "Puerto Rico", "lmc" for "Lakeshore Medical Center": the initials of two or
+    three capitalised words in a row, as a question may write them ("my PR trip")."""
+    found = []
+    for run in re.findall(r"[A-Z][^\W\d_A-Z]+(?:[ -][A-Z][^\W\d_A-Z]+)+", text):
+        names = _NAME_WORD.findall(run)
+        for size in (2, 3):
+            found += [
+                "".join(n[0] for n in names[at : at + size]).lower()
+                for at in range(len(names) - size + 1)
+            ]
+    return found
 
 
 _STEMMER = snowballstemmer.stemmer("english")
@@ -97,11 +140,28 @@ def _stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
+# By stem too: "meet" and "meeting", "haircuts" and "haircut" are of one group.
+_CONCEPT_OF = {_stem(word): group for group in CONCEPTS for word in group}
+
+
+def same_concept(asked: str, word: str) -> bool:
+    """Whether two words are said for one thing ("mom" and "mami", "barber" and "salon")."""
+    group = _CONCEPT_OF.get(_stem(asked))
+    return group is not None and _CONCEPT_OF.get(_stem(word)) is group
+
+
 @lru_cache(maxsize=4096)
 def similar(asked: str, word: str) -> float:
-    """1.0 for the same word, less for a plural or a misspelling, 0 for another word."""
+    """1.0 for the same word, less for a plural, a misspelling or another word for the same
+    thing, 0 for another word."""
     if asked == word:
         return 1.0
+    # Below the word itself ("the talk" is a talk before it is a call), and the same for every
+    # word of the group: "work" is no nearer "Working from home" than "Night shift".
+    return 0.9 if same_concept(asked, word) else _spelt_alike(asked, word)
+
+
+def _spelt_alike(asked: str, word: str) -> float:
     if len(asked) < 4 or len(word) < 4 or asked[0] != word[0]:
         return 0.0  # a typo rarely changes the first letter: "cooking" is not "booking"
     same_stem = asked.rstrip("s") == word.rstrip("s") or _stem(asked) == _stem(word)
@@ -288,7 +348,8 @@ def owned_by_another(event: Event, word: str, owner: str) -> bool:
     return any(
         holder.endswith("'s")
         and owner not in (holder.removesuffix("'s"), named_before)
-        and [after] == wanted
+        and wanted
+        and (after == wanted[0] or same_concept(wanted[0], after))
         # "Kavya didi's wedding", "Aunt Mary's party": the name before a title is the owner.
         for named_before, holder, after in zip(["", *words], words, words[1:], strict=False)
     )

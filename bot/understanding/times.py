@@ -500,6 +500,10 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     """The time a question names, from text already lower-cased and corrected."""
     try:
         _check_explicit_dates(corrected)
+        if (around := _WEEKDAY_AROUND.search(corrected)) and (
+            reading := _weekday_around(around, now, order, clock)
+        ):
+            return reading
         for pattern, rule in _OWN_RULES:
             if match := pattern.search(corrected):
                 found = rule(match, now)
@@ -524,6 +528,7 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
         reading = _part_of_day(reading, text, now, clock)
+        reading = _into_the_small_hours(reading, text, now)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -531,6 +536,26 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+# "The Monday after Easter", "the Friday before Christmas", "the Sunday after the 14th": that
+# weekday nearest after or before the day named (Duckling reads "after Easter" as from then on).
+_WEEKDAY_AROUND = re.compile(rf"\b(?:the )?({_WEEKDAY}) (after|before) (.+?)[?!.]*$")
+
+
+def _weekday_around(
+    match: re.Match[str], now: datetime, order: DateOrder, clock: str
+) -> TimeReading | None:
+    named = read_time(match[3], now, order, clock)
+    if named.window is None or named.window.end - named.window.start > DAY:
+        return None
+    step = timedelta(days=1 if match[2] == "after" else -1)
+    day = named.window.start.date() + step
+    while day.weekday() != WEEKDAYS.index(match[1]):
+        day += step
+    window = whole_day(day, now)
+    end = match.start(3) + (named.span[1] if named.span else len(match[3]))
+    return TimeReading(window, span=(match.start(), end), holiday=named.holiday)
 
 
 def _holiday_days(reading: TimeReading, now: datetime) -> TimeReading:
@@ -605,6 +630,28 @@ def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> 
         at(window.start.date(), last, now.tzinfo),
     )
     return TimeReading(TimeWindow(start, end, window_label(start, end, now, clock)), span=span)
+
+
+# "Friday night" runs into Saturday's small hours (a 12:15 am pickup is Friday night's); an
+# early start after them ("a 5 am flight") is the next morning's.
+_SMALL_HOURS_END = 4
+_NIGHT = re.compile(r"\b(?:to)?ni(?:ght|te)\b")
+
+
+def _into_the_small_hours(reading: TimeReading, text: str, now: datetime) -> TimeReading:
+    """A night named ("tonight", "Friday night"), read by Duckling as the evening, to the small
+    hours."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or reading.moment:
+        return reading
+    evening = window.start.hour >= 18 and window.end - window.start <= timedelta(hours=6)
+    ends_at_midnight = (window.end.hour, window.end.minute) == (0, 0)
+    if not (evening and ends_at_midnight and _NIGHT.search(text[span[0] : span[1]])):
+        return reading
+    end = at(window.end.date(), _SMALL_HOURS_END, now.tzinfo)
+    label = "last night" if window.label == "yesterday evening" else window.label
+    label = label.replace("evening", "night")
+    return replace(reading, window=TimeWindow(window.start, end, label))
 
 
 def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
@@ -872,7 +919,7 @@ PARTS_OF_DAY: dict[PartOfDay, tuple[int, int]] = {
     "morning": (0, 12),
     "afternoon": (12, 19),
     "evening": (18, 24),
-    "night": (18, 24),
+    "night": (20, 24),  # later than the evening: a day shift to 7 pm is no night's work
 }
 
 
