@@ -280,7 +280,7 @@ class CalendarFindings:
         first, last = self.events[0], self.days_after[-1]
         days = len(self.days_after) + 1
         hours = f"{clock_time(first.start, view.clock)}–{clock_time(first.end, view.clock)}"
-        begins, ends = (day_name(e.start.date(), view.today) for e in (first, last))
+        begins, ends = (day_name(e.start.date(), view) for e in (first, last))
         return f"{titled(first)} takes {days} days: {begins} to {ends}, {hours} each day."
 
     def _free(self, view: View, when: str, one_day: bool) -> str:

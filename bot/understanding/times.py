@@ -193,6 +193,8 @@ def _next_week(match: re.Match[str], now: datetime) -> TimeWindow:
     day = monday + timedelta(days=WEEKDAYS.index(match[1]))
     if not match[2]:
         return whole_day(day, now)
+    if match[2] == "night":
+        return _night_of(day, now, f"{day_label(day, now.date())} night")
     first, last = PARTS_OF_DAY[match[2]]
     start, end = at(day, first, now.tzinfo), at(day, last, now.tzinfo)
     return TimeWindow(start, end, window_label(start, end, now, "24h"))
@@ -360,8 +362,8 @@ def _observance(day: tuple[int, int, str], now: datetime) -> TimeWindow:
     that = date(now.year, month, number)
     that = that if that >= now.date() else date(now.year + 1, month, number)
     window = whole_day(that, now)
-    if name.endswith("Night"):  # "am I free on Bonfire Night?" asks about its evening
-        window = replace(window, start=at(that, PARTS_OF_DAY["night"][0], now.tzinfo))
+    if name.endswith("Night"):  # "am I free on Bonfire Night?" asks about its night
+        window = _night_of(that, now, window.label)
     return replace(window, label=f"{window.label} ({name})")
 
 
@@ -636,6 +638,14 @@ def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> 
 # early start after them ("a 5 am flight") is the next morning's.
 _SMALL_HOURS_END = 4
 _NIGHT = re.compile(r"\b(?:to)?ni(?:ght|te)\b")
+
+
+def _night_of(day: date, now: datetime, label: str) -> TimeWindow:
+    """A day's night, as "Friday night" is read: its evening into the next day's small hours."""
+    evening = PARTS_OF_DAY["evening"][0]
+    return TimeWindow(
+        at(day, evening, now.tzinfo), at(day + DAY, _SMALL_HOURS_END, now.tzinfo), label
+    )
 
 
 def _into_the_small_hours(reading: TimeReading, text: str, now: datetime) -> TimeReading:
