@@ -172,7 +172,8 @@ _FREE = re.compile(
 )
 # Asking whether something fits at a time is asking whether they are free then.
 _FITS = re.compile(
-    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
+    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage|take|join|attend)\b"
+    r"|\b(?:do|will) (?:i|we) have time\b"
     r"|\b(?:does|would|will) .+ work(?: for\b|$)"
 )
 _AT_A_MOMENT = re.compile(
@@ -207,6 +208,7 @@ _NEXT = re.compile(
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
 )
 _OWNED = re.compile(r"\bmy (\w+)")
+_PAST_TENSE = re.compile(r"\b(?:was|were|did)\b")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
@@ -275,8 +277,9 @@ def understand(
         # window up to it) leaves out: the day counted to is the time named after "until".
         named = read_time(_UNTIL_WORD.sub(lambda m: " " * len(m[0]), corrected), now, order, clock)
         window = named.window or window
-    if asks == "last" and window is None:
-        window = past_year(now)
+    past = asks in ("where", "duration", "who") and _PAST_TENSE.search(corrected)
+    if (asks == "last" or past) and window is None:
+        window = past_year(now)  # "where was the farewell lunch?": the last one, not the next
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []

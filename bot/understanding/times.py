@@ -259,6 +259,12 @@ _RULES: list[tuple[str, Any]] = [
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
     (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
+    # "Later today", "the rest of the day": from now, not what is already over.
+    (
+        r"\blater (?:on )?today\b|\b(?:the )?rest of (?:the day|today)\b"
+        r"|\b(?:left|remaining) (?:for )?today\b",
+        lambda m, n: TimeWindow(n, whole_day(n.date(), n).end, "later today"),
+    ),
     (
         r"\b(?:(today|tomorrow) )?(?:before |by |until |till |til )?(?:the )?"
         r"(?:eod|end of (?:the )?day|cob|close of business)(?: (today|tomorrow))?\b",
