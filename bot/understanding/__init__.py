@@ -24,6 +24,7 @@ from bot.understanding.times import (
     TimeReading,
     TimeWindow,
     date_order_for,
+    in_each,
     prepare,
     read_time,
 )
@@ -291,8 +292,7 @@ def understand(
         plural = {f"{part_of_day}s", part_of_day}
         subject_words = [w for w in subject_words if w.lower() not in plural]
         if window:
-            label = f"{window.label}, in the {part_of_day}s"
-            window = TimeWindow(window.start, window.end, label)
+            window = in_each(window, part_of_day)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
     subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)

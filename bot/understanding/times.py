@@ -810,6 +810,13 @@ PARTS_OF_DAY: dict[PartOfDay, tuple[int, int]] = {
     "evening": (18, 24),
     "night": (18, 24),
 }
+
+
+def in_each(window: TimeWindow, part: PartOfDay) -> TimeWindow:
+    """The window named as that part of each of its days ("next week, in the mornings")."""
+    return TimeWindow(window.start, window.end, f"{window.label}, in the {part}s")
+
+
 _PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
 
 
