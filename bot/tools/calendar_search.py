@@ -337,8 +337,7 @@ def search_calendar(
         text: Words naming the event, e.g. "dentist" or "lunch priya"; events whose title (then
             place, then notes) has the rarest of them come back. If no event matches, every
             event in the range comes back, marked as not matching. Leave empty to list the range.
-        limit: At most this many events, the earliest first (1 for "when is my next ..."); 1
-            over a range that is over gives the latest ("where was the farewell lunch?").
+        limit: At most this many events, the earliest first (1 for "when is my next ...").
         part_of_day: Only events in that part of each day, e.g. "evening" for "which evenings
             am I out next week?". Leave empty otherwise.
         during: True for every event while the one the words name lasts, e.g. for "what's on
@@ -386,8 +385,10 @@ def search_calendar(
     if part_of_day:
         events = [event for event in events if _part_days(event, part_of_day)]
     limit = max(1, limit)
+    # One event wanted from a time that is over ("where was the farewell lunch?"): the latest.
+    # (Said here, not in the docstring above: Claude reads that, and its recordings with it.)
     if limit == 1 and finish <= context.now():
-        events = events[-1:]  # one event wanted from the past: the latest
+        events = events[-1:]
     # One event wanted ("when is ...?"): the others are not "more" of an answer.
     more = max(0, len(events) - limit) if limit > 1 else 0
     return CalendarFindings(

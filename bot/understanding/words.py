@@ -102,7 +102,7 @@ VAGUE_WORDS = frozenset(
 # planning", "Google Meet").
 CATEGORY_WORDS = frozenset(
     """
-    plan plans planned planning meeting meetings mtg mtgs agenda schedule schedules event events
+    plan plans planned meeting meetings mtg mtgs agenda schedule schedules event events
     appointment appointments appt appts calendar diary program programs programme programmes
     engagement engagements commitment commitments stuff things
     """.split()  # noqa: SIM905
