@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.understanding import TimeWindow, understand
+from bot.understanding import Question, TimeWindow, understand
+from bot.understanding.times import DateOrder
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -337,6 +338,39 @@ def test_an_airport_code_names_the_place_it_serves() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "country"),
+    [
+        ("Flight OS 1695 Vienna → Kittilä", "finland"),  # an airport's city
+        ("Train to Paris", "france"),  # the zone's city, not Paris, Texas
+        ("Flight to Rome", "italy"),
+        ("Ferry to Split", "croatia"),
+        ("Flight AA 1432 ORD → MCO", "florida"),  # a code's state
+        ("BA117 London to New York", "america"),
+    ],
+)
+def test_a_city_names_its_country(title: str, country: str) -> None:
+    from bot.understanding.airports import places
+    from bot.understanding.matching import significant
+
+    assert country in significant(places(title))
+
+
+def test_a_city_two_countries_share_alike_names_neither() -> None:
+    from bot.understanding.airports import places
+
+    # Birmingham, England and Birmingham, Alabama have one airport each.
+    assert places("Flight to Birmingham") == ""
+    assert places("Flight to Kittilä", countries=False) == ""
+
+
+def test_where_a_journey_goes_keeps_its_to() -> None:
+    assert understand("When is the flight to Finland?", NOW).subject == "flight to Finland"
+    assert understand("when do we fly home to the States", NOW).subject == "flight home to States"
+    # Not a journey: "to" says nothing.
+    assert understand("how do I get to the concert?", NOW).subject == "gig"
+
+
+@pytest.mark.parametrize(
     ("text", "start", "end"),
     [
         # "did" can only look back: the 3rd of December just gone, a year ago.
@@ -450,3 +484,143 @@ def test_a_holiday_is_on_the_day_the_users_country_keeps_it() -> None:
     # Where the lists agree with Duckling, its day stands.
     window = understand("anything on Independence Day?", now).window
     assert window is not None and window.start == datetime(2027, 8, 15, tzinfo=kolkata)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Thanks, that helps a lot", "thanks"),
+        ("thank you so much, that was really helpful!", "thanks"),
+        ("You've been a great help, cheers", "thanks"),
+        ("brilliant, ta", "thanks"),
+        ("perfect, thanks!", "thanks"),
+        ("Thanks heaps mate, see you later", "thanks"),
+        ("good to know, thanks", "thanks"),
+        ("Bye, have a nice evening", "goodbye"),
+        ("ok, have a really lovely rest of your weekend", "goodbye"),
+        ("night night", "goodbye"),
+        ("great, talk to you soon", "goodbye"),
+        ("see you on Monday!", "goodbye"),
+        ("Merry Christmas!", "greeting"),
+    ],
+)
+def test_pleasantries_after_small_talk_are_small_talk(text: str, kind: str) -> None:
+    from bot.small_talk import small_talk
+
+    talk = small_talk(text)
+    assert talk is not None and talk[0] == kind
+    assert understand(text, NOW).kind == "small_talk"
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("Thanks, what do I have this evening?", "what do I have this evening?"),
+        ("Have a nice evening planned?", "Have a nice evening planned?"),
+        ("thanks, is that helpful for the dentist?", "is that helpful for the dentist?"),
+    ],
+)
+def test_a_pleasantry_in_a_question_leaves_it_a_question(text: str, rest: str) -> None:
+    from bot.small_talk import small_talk, without_small_talk
+
+    assert small_talk(text) is None
+    assert without_small_talk(text) == rest
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "day"),
+    [
+        ("What is on 21.12?", "day-first", date(2026, 12, 21)),
+        ("what's on 12.21?", "month-first", date(2026, 12, 21)),
+        ("what about 3.4?", "day-first", date(2027, 4, 3)),
+        ("what about 3.4?", "month-first", date(2027, 3, 4)),
+        ("anything on 9.12", "month-first", date(2027, 9, 12)),
+        ("anything on 5.10", "day-first", date(2027, 10, 5)),
+    ],
+)
+def test_a_day_and_month_without_a_year_are_a_date_in_the_users_order(
+    text: str, order: DateOrder, day: date
+) -> None:
+    window = understand(text, NOW, date_order=order).window
+    assert window is not None and window.start.date() == day
+    assert window.end - window.start == timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("am I free at 9.30?", "day-first"),
+        ("what about 10.15?", "day-first"),
+        ("anything at 21.12?", "month-first"),
+        ("free from 10.05 to 10.40?", "day-first"),
+        ("anything on 9.30?", "day-first"),  # no 30th month: the time, with "on" as in "on at"
+    ],
+)
+def test_a_clock_time_with_a_dot_stays_a_time(text: str, order: DateOrder) -> None:
+    window = understand(text, NOW, date_order=order).window
+    assert window is not None and window.end - window.start < timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["How often is swimming in January?", "how frequently do I see Sophie?", "how often's yoga"],
+)
+def test_how_often_counts(text: str) -> None:
+    question = understand(text, NOW)
+    assert question.asks == "count"
+    assert "often" not in question.subject and "frequently" not in question.subject
+
+
+def test_a_question_about_what_only_notes_say_asks_for_the_notes() -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [
+        Event("Music school – Jonas (piano)", NOW, NOW, description="Teacher: Frau Berger."),
+        Event("Deadline: Hofer contract", NOW, NOW, description="42 pages. Send by 18:00."),
+        Event("Parent-teacher meeting", NOW, NOW, description="Door code 4711#, 2nd floor."),
+    ]
+
+    def asked(text: str) -> tuple[str, str, str]:
+        question = understand(text, NOW, significance=lambda: Significance.of(events))
+        return question.kind, question.asks, question.subject
+
+    assert asked("Who is Jonas's piano teacher?")[:2] == ("calendar", "notes")
+    assert asked("How many pages is the Hofer contract?")[:2] == ("calendar", "notes")
+    # "code" names nothing alone; beside "door", which only notes have, it says what to find.
+    assert asked("What's the door code for the school?") == (
+        "calendar",
+        "notes",
+        "door code school",
+    )
+    # Not about the calendar: words its events do not have.
+    assert asked("Who is the president of Austria?")[0] == "other"
+    assert asked("How many meetings next week?")[1] == "count"
+
+
+def test_a_time_after_or_before_one_of_the_users_events() -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [
+        Event("Dentist – Dr. Liang", NOW, NOW + timedelta(hours=1)),
+        Event("School holidays", NOW, NOW + timedelta(days=14)),
+        Event("Piano lesson", NOW, NOW + timedelta(hours=1)),
+    ]
+
+    def asked(text: str) -> Question:
+        return understand(text, NOW, significance=lambda: Significance.of(events))
+
+    lesson = asked("When is the next piano lesson after the holidays?")
+    assert (lesson.subject, lesson.after, lesson.before) == ("piano lesson", "holidays", "")
+    monday = asked("wat am i doing after the dentist on monday")
+    assert monday.after == "dentist" and monday.window is not None
+    assert monday.window.label.endswith("after the dentist")
+    assert asked("anything before the dentist?").before == "dentist"
+    # A time, not an event: "after 7pm", "before Christmas".
+    assert not asked("anything after 7pm?").after
+    assert not asked("anything before christmas?").before
+    # About that event itself: its notes, not the time before it.
+    assert not asked("what do I need to do before the dentist?").before
+    assert asked("do we travel anywhere in the holidays?").during
+    assert not asked("what's on in the morning?").during

@@ -167,6 +167,10 @@ class Workflow:
             found["part_of_day"] = question.part_of_day
         if question.during:
             found["during"] = True
+        if question.after:
+            found["after"] = question.after
+        if question.before:
+            found["before"] = question.before
         return found
 
 
@@ -194,7 +198,7 @@ def _failed(rule: Rule, error: ToolError) -> str:
 
 
 # Known before any step runs.
-QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during"}
+QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during", "after", "before"}
 
 
 def batches(steps: Sequence[ToolStep | AnswerStep]) -> Iterator[list[ToolStep] | AnswerStep]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from bot.store.private import private_database
@@ -61,7 +61,13 @@ class Database:
 
     def insert(self, table: Table) -> Any:
         """An INSERT that can say what to do on a conflict (both dialects spell it alike)."""
-        return (postgresql.insert if self.shared else sqlite.insert)(table)
+        if not self.shared:
+            return sqlite.insert(table)
+        # Imported here: PostgreSQL's dialect is a sixth of SQLAlchemy's import, and most
+        # set-ups (and every `tandem ask` on SQLite) never use it.
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -36,6 +36,7 @@ from bot.tools.journeys import (
     TRIP,
     back_from,
     coming_back,
+    destination,
     from_place,
     is_journey,
     time_in,
@@ -196,6 +197,10 @@ class CalendarFindings:
             return f"The last “{subject}”: {describe(self.events[-1], view, 'when')}"
         if self.in_notes and view.asks in ("list", "when"):
             return describe(self.events[0], view, "notes")
+        if self.in_notes and view.asks == "where" and self.events[0].description:
+            # "Where do we meet Anna at the market?": the place, and the notes that say where.
+            event = self.events[0]
+            return f"{describe(event, view, 'where')} Notes: {event.description.strip()}"
         if view.asks in ("where", "duration", "notes", "who"):
             return "\n".join(describe(event, view, view.asks) for event in self.events)
         if subject and len(self.events) == 1 and not view.window_label:
@@ -323,6 +328,8 @@ def search_calendar(
     limit: int = 10,
     part_of_day: PartOfDay | Literal[""] = "",
     during: bool = False,
+    after: str = "",
+    before: str = "",
 ) -> CalendarFindings:
     """Look up events in the user's own calendars, between two times, ranked by words.
 
@@ -342,9 +349,15 @@ def search_calendar(
             am I out next week?". Leave empty otherwise.
         during: True for every event while the one the words name lasts, e.g. for "what's on
             while I'm in Sydney?" (text "Sydney").
+        after: Words naming an event the range starts after, e.g. "holidays" for "the next
+            piano lesson after the holidays" (text "piano lesson"). Leave empty otherwise.
+        before: Words naming an event the range ends before, e.g. "dentist" for "anything
+            before the dentist?". Leave empty otherwise.
     """
     begin = context.localize(start) if start else context.now()
     finish = context.localize(end) if end else begin + timedelta(days=context.search.horizon_days)
+    if after or before:
+        begin, finish = _between_events(context, begin, finish, after, before)
     if finish <= begin:
         return CalendarFindings([], begin, finish, text)
     matched, elsewhere, in_notes, cancelled = True, None, False, ()
@@ -406,6 +419,25 @@ def search_calendar(
         part_of_day=part_of_day,
         unread=tuple(unread),
     )
+
+
+def _between_events(
+    context: ToolContext, begin: datetime, finish: datetime, after: str, before: str
+) -> tuple[datetime, datetime]:
+    """The range cut at the events named: from the end of the first `after` names that ends in
+    it ("after the dentist on Monday"), to the start of the first `before` names that starts in
+    it. An event not found leaves the range as it was."""
+    known = context.calendar.events(*_known_range(context))
+    significance = Significance.of(known)
+    if after:
+        named = _ranked(known, after, significance, context.user)
+        edge = next((e for e in named if begin < e.end <= finish), None)
+        begin = edge.end if edge else begin
+    if before:
+        named = _ranked(known, before, significance, context.user)
+        edge = next((e for e in named if begin <= e.start < finish), None)
+        finish = edge.start if edge else finish
+    return begin, finish
 
 
 def _longest(events: list[Event]) -> Event | None:
@@ -515,6 +547,13 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
         named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]
         found = [e for e in found if named_in(e, named)] if named else found
         return trip(events, found, home) or found
+    # "The flight to Finland", "my flight home to Delhi": the journeys going there, when others
+    # (the way back from there) are found as well.
+    journeys = [event for event in found if is_journey(event)]
+    there = set(significant(" ".join(_GOING_TO.findall(asked)))) - TRANSPORT - VAGUE_WORDS
+    going = [event for event in journeys if destination(event) & there]
+    if going and len(going) < len(journeys):
+        return going
     if coming_back(asked):
         back = back_from(events, found, home, anywhere=not _places(asked))
         return [back] if back else []
@@ -539,6 +578,9 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     if DEPART.search(asked):
         return towards(found, significant(asked))[:1]
     return []
+
+
+_GOING_TO = re.compile(r"\b(?:to|into|for)\s+((?:[^\W\d_]+\s*){1,3})")
 
 
 def _places(asked: str) -> list[str]:

@@ -51,21 +51,21 @@ def is_journey(event: Event) -> bool:
     return bool(TRANSPORT & set(event_words(event.title)))
 
 
-def destination(event: Event) -> set[str]:
+def destination(event: Event, countries: bool = True) -> set[str]:
     """The words of where a journey goes: after its last arrow or "to", else its whole title;
-    an airport code with the place it serves ("DEL": Delhi)."""
+    an airport code with the place it serves ("DEL": Delhi), a city with its country."""
     parts = _TOWARDS.split(event.title)
-    return _place_words(parts[-1])
+    return _place_words(parts[-1], countries)
 
 
-def origin(event: Event) -> set[str]:
+def origin(event: Event, countries: bool = True) -> set[str]:
     """The words of where a journey leaves from: before its last arrow or "to" ("Sydney")."""
     parts = _TOWARDS.split(event.title)
-    return _place_words(parts[-2]) - TRANSPORT if len(parts) > 1 else set()
+    return _place_words(parts[-2], countries) - TRANSPORT if len(parts) > 1 else set()
 
 
-def _place_words(part: str) -> set[str]:
-    return set(significant(f"{part} {places(part)}"))
+def _place_words(part: str, countries: bool) -> set[str]:
+    return set(significant(f"{part} {places(part, countries)}"))
 
 
 def journeys_home(events: list[Event], home: str) -> list[Event]:
@@ -75,11 +75,13 @@ def journeys_home(events: list[Event], home: str) -> list[Event]:
     started_from: set[str] = set()
     found = []
     for journey in sorted((e for e in events if is_journey(e)), key=lambda e: e.start):
-        if RETURN.search(journey.title.lower()) or destination(journey) & (homes | started_from):
+        # Cities, not countries: Sydney → Melbourne → Sydney stays in Australia throughout.
+        going_to = destination(journey, countries=False)
+        if RETURN.search(journey.title.lower()) or going_to & (homes | started_from):
             found.append(journey)
             started_from = set()
         elif not started_from:
-            started_from = origin(journey)
+            started_from = origin(journey, countries=False)
     return found
 
 
@@ -138,7 +140,7 @@ def trip(events: list[Event], found: list[Event], home: str) -> list[Event]:
 def sets_off_from(journey: Event, words: set[str]) -> bool:
     """Whether a journey leaves from where the words name: its title's origin ("Sydney →
     Melbourne") or its place ("Changi Airport, Singapore")."""
-    return bool((origin(journey) | _place_words(journey.location)) & words)
+    return bool((origin(journey) | _place_words(journey.location, True)) & words)
 
 
 def from_place(events: list[Event], source: set[str], asked: set[str]) -> list[Event]:

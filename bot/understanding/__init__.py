@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Literal, cast
 
 from bot.small_talk import small_talk
@@ -63,6 +64,8 @@ class Question:
     moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
     part_of_day: PartOfDay | Literal[""] = ""  # "in the mornings next week": of each day
     during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
+    after: str = ""  # "the next piano lesson after the holidays": words naming that event
+    before: str = ""  # "anything before the dentist?": the window ends as that event starts
 
 
 _POLITE = (
@@ -157,7 +160,7 @@ _UNTIL = re.compile(
     r"|\bdays (?:until|till|left)\b"
 )
 _UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
-_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow (?:often|frequently)\b")
 _DAY_OFF = re.compile(r"\bdays? off\b|\bday without (?:work|a shift|shifts)\b")
 _WHERE = re.compile(
     r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
@@ -176,6 +179,8 @@ _FITS = re.compile(
     r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage|take|join|attend)\b"
     r"|\b(?:do|will) (?:i|we) have time\b"
     r"|\b(?:does|would|will) .+ work(?: for\b|$)"
+    # "Is Sunday good for a picnic?", "is friday ok for drinks?"
+    r"|^(?:is|would|will) .+ (?:be )?(?:good|ok|okay|fine|alright|all right) for\b"
 )
 _AT_A_MOMENT = re.compile(
     r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
@@ -260,9 +265,27 @@ def understand(
     asks = _asks(corrected, reading)
     if asks == "day_off":  # "when's my next day off?": days without work, no event named
         subject_words = []
+    counted = re.search(r"\bhow many (\w+)", corrected)
+    if asks == "count" and counted and calendar.noted(counted[1]) and not calendar.uses(counted[1]):
+        asks = "notes"  # "how many pages is the Hofer contract?": the notes say how many
     kind = plain or ("calendar" if asks == "day_off" else None)
     kind = kind or _kind(corrected, reading, subject_words, calendar)
-    during = bool(_DURING.search(corrected)) and not reading.window
+    # "After the dentist on Monday", "before the holidays": a time beside one of the user's
+    # events, and words in the subject that name that event rather than what is asked about.
+    # Not when the question asks about that event: "what do I need to do before the physical?"
+    anchored = kind == "calendar" and asks in ("list", "count", "free", "busy", "when")
+    anchor = _anchor(corrected, reading, order, calendar) if anchored else None
+    after = before = ""
+    if anchor:
+        relation, edge = anchor
+        after, before = (edge, "") if relation == "after" else ("", edge)
+        subject_words = [w for w in subject_words if w.lower() not in significant(edge)]
+    # "Do we travel anywhere in the holidays?": what is on while that event lasts.
+    in_event = asks in ("list", "count", "free", "busy") and kind in ("calendar", "other")
+    in_event = in_event and _names_events(_IN_AN_EVENT.search(corrected), calendar)
+    during = (bool(_DURING.search(corrected)) or in_event) and not reading.window
+    if during and kind == "other":
+        kind = "calendar"
     if during and asks not in ("count", "free", "busy"):
         asks = "list"
     next_only = (
@@ -281,6 +304,8 @@ def understand(
     past = asks in ("where", "duration", "who") and _PAST_TENSE.search(corrected)
     if (asks == "last" or past) and window is None:
         window = past_year(now)  # "where was the farewell lunch?": the last one, not the next
+    if anchor and window:  # "Wednesday 16 December after the bowls": not all of that day
+        window = TimeWindow(window.start, window.end, f"{window.label} {' the '.join(anchor)}")
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
@@ -295,7 +320,13 @@ def understand(
             window = in_each(window, part_of_day)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
-    subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
+    # "The flight to Finland": where a journey goes keeps its "to", so the search can tell the
+    # flight there from the flight back ("to" names no event: it weighs nothing).
+    towards = _towards(corrected)
+    subject = " ".join(
+        f"my {w}" if w.lower() in mine else f"to {w}" if w.lower() in towards else w
+        for w in subject_words
+    )
     return Question(
         text=text,
         window=window,
@@ -307,7 +338,47 @@ def understand(
         moment=reading.moment,
         part_of_day=part_of_day,
         during=during,
+        after=after,
+        before=before,
     )
+
+
+# "After the holidays", "before my dentist": one of the user's events as the edge of a time.
+_RELATIVE = re.compile(
+    r"\b(after|before) (?:the |my |our |his |her |their )?((?:[a-z][\w'-]* ?){1,3})"
+)
+# "In the holidays", "over the conference": while an event of the user's lasts.
+_IN_AN_EVENT = re.compile(
+    r"\b(?:in|over|throughout) (?:the|my|our) ([a-z][\w'-]*(?: [a-z][\w'-]*)?)[?!.]*$"
+)
+
+
+def _anchor(
+    corrected: str, reading: TimeReading, order: DateOrder, known: _Known
+) -> tuple[str, str] | None:
+    """ "after" or "before", and the words of the user's event it is said of; None when the
+    words after it are a time ("after 7pm", "before Christmas") or name no event of theirs."""
+    text = prepare(corrected, order)
+    for match in _RELATIVE.finditer(text):
+        if reading.span and reading.span[0] <= match.start(2) < reading.span[1]:
+            continue  # a time phrase: "after the 5th", "before noon"
+        named = []
+        for word in significant(match[2], joined=False):
+            if not known.uses(word):
+                break
+            named.append(word)
+        if any(word not in VAGUE_WORDS for word in named):
+            return match[1], " ".join(named)
+    return None
+
+
+def _names_events(match: re.Match[str] | None, known: _Known) -> bool:
+    """Whether "in the …" names one of the user's events ("in the holidays"), not a place or a
+    time ("in the kitchen", "in the morning")."""
+    if match is None:
+        return False
+    words = significant(match[1])
+    return bool(words) and all(w not in VAGUE_WORDS and known.uses(w) for w in words)
 
 
 def past_year(now: datetime) -> TimeWindow:
@@ -401,9 +472,35 @@ def _subject(
     words = [part for w in words for part in (["from", w] if w in setting_off else [w])]
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
-    kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
+    # A vague word an event's notes have stays beside a telling word only notes have: "door
+    # code" in "what's the door code for the school?", as the notes may say it.
+    beside_noted = {
+        word
+        for pair in pairwise(words)
+        if all(known.noted(w) for w in pair)
+        and any(w not in VAGUE_WORDS and not known.uses(w) for w in pair)
+        for word in pair
+    }
+    kept = [
+        w
+        for w in words
+        if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w) or w in beside_noted
+    ]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
+
+
+def _towards(corrected: str) -> set[str]:
+    """Where a journey asked about goes: "finland" in "the flight to Finland"."""
+    if not _JOURNEY.search(corrected):
+        return set()
+    return {word for to in _GOING_TO.findall(corrected) for word in significant(to)}
+
+
+_JOURNEY = re.compile(
+    r"\b(?:fly|flying|flight|flights|plane|train|trains|bus|coach|ferry|eurostar|boat|drive)\b"
+)
+_GOING_TO = re.compile(r"\b(?:to|into) (?:the )?([a-z][\w'-]*)")
 
 
 def _as_written(word: str, as_written: dict[str, str]) -> str:
@@ -446,9 +543,14 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 
 
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
-    # "Who is at the potluck?" may be about an event: its words decide, below.
+    # "Who is at the potluck?" may be about an event: its words decide, below; so does "who is
+    # Jonas's piano teacher?", when every word of it is in the user's events or their notes
+    # (not "who is the president of Austria?").
     if _GENERAL.match(corrected) and not _WHO.search(corrected):
-        return "other"
+        telling = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
+        who = re.match(r"who (?:is|was)\b", corrected)
+        if not (who and telling and all(known.uses(w) or known.noted(w) for w in telling)):
+            return "other"
     # "How do I make mulled wine?" asks how to do something: about the calendar only when what
     # it names is in the user's events ("how do I get to the flat viewing?").
     if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
@@ -463,8 +565,8 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "other"
     if _OCCASION.match(corrected.rstrip("?!. ")):
         return "calendar"
-    # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
-    # picnic?". The question is about the calendar if most of them are in the user's events
+    # Words that name no event and are no calendar word: "pizza" in "the best pizza place in
+    # Brooklyn". The question is about the calendar if most of them are in the user's events
     # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
     # The "from" and "in" a subject keeps to say where a journey sets off count for nothing here.
     unknown = [
@@ -520,6 +622,8 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "duration"
     if _WHO.search(corrected):
         return "who"
+    if re.match(r"who(?:'s| is| was)\b", corrected):
+        return "notes"  # "who is Jonas's piano teacher?": a name the notes give
     # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes;
     # "where do I park?" and "where did I put the present?" ask for the notes still.
     cues = [cue[0] for cue in _NOTES.finditer(corrected.rstrip("?!. "))]

@@ -192,6 +192,7 @@ def score(
     in_pair = {
         word for pair in pairwise(asked) if _side_by_side(pair, title_words) for word in pair
     }
+    in_notes = paired_in_notes(event, asked, significance)
     fields = [(event_words(getattr(event, name)), weight) for name, weight in FIELD_WEIGHTS]
     describes = {word for word, following in modifiers(event.title) if not _asked(following, asked)}
     total, told = 0.0, False
@@ -202,6 +203,8 @@ def score(
             best = max(best, match * field_weight)
         if word in headed and _asked(word, describes) and not heads(event, word):
             best *= MODIFIER_SHARE
+        if word in in_notes:  # "door code" as the notes say it weighs as a title would
+            best = max(best, FIELD_WEIGHTS[0][1])
         vague = word in VAGUE_WORDS and word not in in_pair
         told = told or (best > 0 and not vague)
         weight = significance.weight(word) * (VAGUE_SHARE if vague else 1.0)
@@ -243,7 +246,9 @@ def coverage(event: Event, asked: Sequence[str], significance: Significance) -> 
     """The share, by weight, of the asked words the user's events use that this event has:
     "Lily's piano" is not "Sophie's party (Lily)", which has only the commoner of its words.
     Words no event uses ("confirmed", "leave") are not counted: they never empty a search."""
-    known = [word for word in asked if significance.known(word)]
+    # Words the notes say together ("door code") count too, though no title or place has them.
+    in_notes = paired_in_notes(event, asked, significance)
+    known = [word for word in asked if significance.known(word) or word in in_notes]
     if not known:
         return 1.0
     fields = [word for name, _ in FIELD_WEIGHTS for word in event_words(getattr(event, name))]
@@ -253,6 +258,20 @@ def coverage(event: Event, asked: Sequence[str], significance: Significance) -> 
 
     had = sum(weight(word) for word in known if any(similar(word, other) for other in fields))
     return had / sum(weight(word) for word in known)
+
+
+def paired_in_notes(event: Event, asked: Sequence[str], significance: Significance) -> set[str]:
+    """The asked words that stand side by side in the event's notes as in the question, one of
+    them a telling word no title or place has ("door code" in "Door code 4711#"): what the
+    question asks about is in these notes."""
+    notes = significant(event.description, joined=False)
+    return {
+        word
+        for pair in pairwise(asked)
+        if any(w not in VAGUE_WORDS and not significance.known(w) for w in pair)
+        and _side_by_side(pair, notes)
+        for word in pair
+    }
 
 
 def _side_by_side(pair: tuple[str, str], words: Sequence[str]) -> bool:

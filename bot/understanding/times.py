@@ -394,8 +394,8 @@ def _kept_days(country: str, year: int) -> dict[str, tuple[date, ...]]:
 
 def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
     """ "3.1." / "14/12" / "12/14/2026" as "3 january" in the user's date order (or the only
-    order that makes a date); a pair like "3.30" without a date's dot or slash is a clock time,
-    unless no clock has it ("24.12")."""
+    order that makes a date); a pair like "9.30" without a date's dot or slash is a clock time,
+    unless it is said to be a day ("on 21.12") or no clock has it (see `_a_day_not_a_time`)."""
 
     def rewrite(match: re.Match[str]) -> str:
         first, second, year = int(match[1]), int(match[2]), match[3]
@@ -409,12 +409,45 @@ def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
 
     slashed = r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"
     dotted = r"\b(\d{1,2})\.(\d{1,2})(?:\.(\d{4}|\d{2})\b|\.)"
-    # "24.12" without the closing dot: a date when it cannot be a clock time (there is no hour
-    # 24) and it is no amount ("25.5 km").
-    undotted = r"\b(2[4-9]|3[01])\.(1[0-2]|0?[1-9])()\b(?!\.\d| ?[a-z%])"
+    # "21.12" without the closing dot, and no amount ("25.5 km", "€12.50").
+    undotted = rf"(?<![\d.,€$£])\b(\d{{1,2}})\.(\d{{1,2}})()\b(?!\.\d| ?(?:{_UNITS})\b|%)"
     text = re.sub(dotted, rewrite, re.sub(slashed, rewrite, text))
-    text = re.sub(undotted, rewrite, text)
-    return text
+    return re.sub(
+        undotted, lambda m: rewrite(m) if _a_day_not_a_time(m, text, order) else m[0], text
+    )
+
+
+# What makes "2.5" an amount ("2.5 km", "12.50 euros") or "9.30" a time ("9.30 am").
+_UNITS = (
+    r"km|kms|k|m|mi|miles?|kg|g|lbs?|h|hrs?|hours?|mins?|minutes?|secs?|am|pm|a\.m|p\.m|uhr|"
+    r"eur|euros?|dollars?|bucks|pounds?|quid|francs?|l|litres?|liters?|x|times|percent|pct|"
+    r"pages?|points?|stars?|degrees?|o'clock"
+)
+# Words before a clock time ("at 9.30", "by 8.10"), and words before either ("from 10.15",
+# "from 18.12"), where the minutes decide.
+_AT_A_CLOCK = re.compile(
+    r"\b(?:at|by|before|after|around|(?<!what )(?<!how )about|past|approx|circa|ca)\s+$"
+)
+_ON_A_DAY = re.compile(
+    rf"\b(?:on|am|of|for|since)\s+(?:the\s+)?$|\b(?:{_MONTH})\s+(?:and|to|till|until|-|–)\s*$"
+)
+
+
+def _a_day_not_a_time(match: re.Match[str], text: str, order: DateOrder) -> bool:
+    """Whether "d.m" without its closing dot is a day: there is no hour 24 ("24.12"); or a date
+    in the user's order said to be one ("on 21.12", "am 3.1", "18 december and 19.12"), or no
+    clock time as people write them: minutes have two digits ("3.4") and, outside "at 10.05",
+    seldom miss a multiple of five ("21.12")."""
+    first, minutes = int(match[1]), match[2]
+    if first > 23:
+        return True
+    day, month = (first, int(minutes)) if order == "day-first" else (int(minutes), first)
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(2024, month)[1]):
+        return False  # in the user's own order only: "on 9.30" day-first is no date
+    before = text[: match.start()]
+    if _ON_A_DAY.search(before) or len(minutes) == 1:
+        return True
+    return not _AT_A_CLOCK.search(before) and int(minutes) % 5 != 0
 
 
 _EXPLICIT = [
@@ -713,6 +746,8 @@ def _from_duckling(
             day = now.date()  # "on Wednesday", asked on a Wednesday: today
         if past and day > now.date() and bare_weekday:
             day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
+        elif named := _WEEKDAY_AND_DAY.search(body):
+            day = _weekday_and_day(WEEKDAYS.index(named[1]), int(named[2]), now.date(), past)
         elif not bare_weekday:
             day = _looking_back(day, body, now, past_verb)
         if holiday:
@@ -745,6 +780,35 @@ def _from_duckling(
     following = day.replace(year=day.year + 1) if grain == "year" else day + timedelta(days=92)
     start = at(day, 0, zone) if whole else max(now, at(day, 0, zone))
     return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
+
+
+# "Saturday the 12th", "fri 11th" with no month: Duckling takes the next month that has one.
+_WEEKDAY_AND_DAY = re.compile(
+    rf"\b({_WEEKDAY}),? (?:the )?(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*(?:of\s+)?(?:{_MONTH})\b)"
+)
+
+
+def _weekday_and_day(weekday: int, number: int, today: date, past: bool) -> date:
+    """The next date that is that weekday and that day of its month, or the last one when the
+    question is in the past tense ("what did I do on Saturday the 12th?"), or when it was within
+    a fortnight and the next is months away (asked on Monday the 14th, "Saturday the 12th" is
+    two days ago, not in June)."""
+    found = []
+    for months_on in range(-14, 15):
+        month = (today.month - 1 + months_on) % 12 + 1
+        year = today.year + (today.month - 1 + months_on) // 12
+        if number <= calendar.monthrange(year, month)[1]:
+            day = date(year, month, number)
+            if day.weekday() == weekday:
+                found.append(day)
+    last = max((day for day in found if day <= today), default=None)
+    ahead = min((day for day in found if day >= today), default=None)
+    far = ahead is None or ahead - today > timedelta(days=62)
+    if last and (past or (far and today - last <= timedelta(days=14))):
+        return last
+    if ahead is None:
+        raise NoSuchDate(f"No {WEEKDAYS[weekday].title()} has a {number}th near now.")
+    return ahead
 
 
 def _year_before(day: date, today: date) -> date:

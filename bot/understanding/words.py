@@ -38,7 +38,7 @@ ALIASES = {
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
 _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
 _SHORT_WEEKDAY = re.compile(
-    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
+    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|(?:the )?\d))"
 )
 # Chat phrases Duckling does not read, as it reads them.
 PHRASES = {
@@ -46,6 +46,9 @@ PHRASES = {
     r"\bin the p\.?m\b\.?": "in the afternoon",
     r"\bturkey day\b": "thanksgiving",  # American
     r"\bthis side of\b": "before",  # "anything on this side of Christmas?"
+    # Holidays' other names, which Duckling's English lacks.
+    r"\b(?:saint |st\.? )?stephen's day\b": "boxing day",  # Irish
+    r"\bhogmanay\b": "new year's eve",  # Scottish
 }
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
@@ -74,8 +77,8 @@ FUNCTION_WORDS = frozenset(
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
     interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
-    checking wondering idk dunno tbh ngl fyi imo lmk since supposed want wants wanted meant
-    go goes went gone
+    checking wondering idk dunno tbh ngl fyi imo lmk since often frequently supposed want wants
+    wanted meant go goes went gone
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
