@@ -157,12 +157,13 @@ def duration_text(event: Event) -> str:
 def describe(event: Event, view: View, asks: str) -> str:
     """One event, answering what was asked about it."""
     when, title = when_text(event, view), titled(event)
+    over = event.end.date() < view.today  # "where was the farewell lunch?"
     if asks == "where":
         if not event.location:
             return f"{title} ({when}) has no place in your calendar."
-        return f"{title} is at {event.location} — {when}."
+        return f"{title} {'was' if over else 'is'} at {event.location} — {when}."
     if asks == "duration":
-        return f"{title} lasts {duration_text(event)}: {when}."
+        return f"{title} {'lasted' if over else 'lasts'} {duration_text(event)}: {when}."
     if asks == "who":
         if not event.attendees:
             return f"{title} ({when}) has no guest list in your calendar."

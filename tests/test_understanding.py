@@ -490,6 +490,42 @@ def test_who_is_invited_is_asked_for(text: str) -> None:
     assert understand(text, NOW).asks == "who"
 
 
+def test_a_title_that_only_describes_the_word_asked_ranks_below_one_that_is_it() -> None:
+    from bot.understanding.matching import Significance, heads, score
+    from integrations.calendar import Event
+
+    summit = Event("TechSummit Europe", NOW, NOW + timedelta(days=2), all_day=True)
+    drinks = Event("Summit drinks", NOW, NOW + timedelta(hours=2))
+    owned = Event("Priya's wedding", NOW, NOW + timedelta(days=1), all_day=True)
+    lunch = Event("wedding lunch", NOW, NOW + timedelta(hours=2))
+    code = Event("CSC108 final", NOW, NOW + timedelta(hours=3))
+    events = [summit, drinks, owned, lunch, code]
+    significance = Significance.of(events)
+    assert heads(summit, "conference") and not heads(drinks, "conference")
+    assert heads(owned, "wedding") and not heads(lunch, "wedding")
+    assert heads(code, "csc108")  # a code is a name, never a describing word
+    headed = {"conference", "wedding"}
+    for whole, part, asked in ((summit, drinks, "conference"), (owned, lunch, "wedding")):
+        assert score(whole, [asked], significance, headed) > score(
+            part, [asked], significance, headed
+        )
+    # Asked for the whole of it, the describing title is the one: "the summit drinks".
+    assert score(drinks, ["conference", "drinks"], significance, headed) > score(
+        summit, ["conference", "drinks"], significance, headed
+    )
+
+
+def test_a_holiday_is_on_the_day_the_users_country_keeps_it() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")
+    now = datetime(2027, 8, 9, 9, 5, tzinfo=kolkata)
+    # Duckling dates Ganesh Chaturthi 2027 to 3 September; India's states keep 4 September.
+    window = understand("what's on Ganesh Chaturthi?", now).window
+    assert window is not None and window.start == datetime(2027, 9, 4, tzinfo=kolkata)
+    # Where the lists agree with Duckling, its day stands.
+    window = understand("anything on Independence Day?", now).window
+    assert window is not None and window.start == datetime(2027, 8, 15, tzinfo=kolkata)
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [

@@ -9,6 +9,7 @@ Lisbon?") and a whole trip ("what does my Lisbon trip look like?") are answered 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.understanding.airports import places
@@ -30,6 +31,16 @@ TRIP = re.compile(r"\btrip\b")
 # Being or going away names no event: it asks for a trip ("am I away next month?").
 AWAY = re.compile(r"\b(?:away|abroad)\b")
 AWAY_WORDS = frozenset({"away", "abroad", "go", "going", "trip", "trips"})
+# Going anywhere at all ("am I travelling anywhere this month?", "any trips coming up?"): every
+# journey, whatever its title names.
+ANY_TRAVEL = frozenset(
+    ["travel", "travelling", "traveling", "travels", "trips", "journeys", "anywhere", "somewhere"]
+)
+# "When am I in Singapore?", "how long will we be in Cork?": the time there, not one event (the
+# subject the understanding gives is "in Singapore").
+BEING_IN = re.compile(r"^in\b")
+# "From Singapore": where a journey sets off.
+LEAVING_FROM = re.compile(r"\bfrom ([a-z][\w'-]*(?: [a-z][\w'-]*)?)")
 STAY = timedelta(days=1)  # an event this long or longer can be a stay away
 _TOWARDS = re.compile(r"→|->|–>|\bto\b", re.IGNORECASE)
 
@@ -153,3 +164,36 @@ def first_trip(events: list[Event], home: str) -> list[Event]:
     if anchor is None:
         return []
     return trip(events, [anchor], home) or [anchor]
+
+
+def sets_off_from(journey: Event, words: set[str]) -> bool:
+    """Whether a journey leaves from where the words name: its title's origin ("Sydney →
+    Melbourne") or its place ("Changi Airport, Singapore")."""
+    return bool((origin(journey) | _place_words(journey.location, True)) & words)
+
+
+def from_place(events: list[Event], source: set[str], asked: set[str]) -> list[Event]:
+    """The journeys leaving from `source`, those going where the other asked words name first
+    ("when do I reach Bengaluru from Singapore?": the flight back, not the one out)."""
+    leaving = [
+        event
+        for event in events
+        if is_journey(event) and sets_off_from(event, source) and not destination(event) & source
+    ]
+    going = [event for event in leaving if destination(event) & (asked - source)]
+    return going + [event for event in leaving if event not in going]
+
+
+def time_in(events: list[Event], words: set[str]) -> Event | None:
+    """The time spent where the words name, from the journey there to the next one leaving it:
+    one event, named for the place ("In Singapore"); none without a journey there."""
+    journeys = sorted((e for e in events if is_journey(e)), key=lambda e: e.start)
+    there = next((j for j in journeys if destination(j) & words), None)
+    if there is None:
+        return None
+    leaving = next((j for j in journeys if j.start >= there.end and sets_off_from(j, words)), None)
+    place = _TOWARDS.split(there.title)[-1].split("(")[0].strip()
+    end = leaving.start if leaving else there.end + STAY
+    return replace(
+        there, title=f"In {place}", start=there.end, end=end, location="", description=""
+    )

@@ -29,7 +29,7 @@ from bot.understanding.times import (
     prepare,
     read_time,
 )
-from bot.understanding.words import VAGUE_WORDS, correct
+from bot.understanding.words import CATEGORY_WORDS, FUNCTION_WORDS, VAGUE_WORDS, correct
 
 __all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
@@ -81,7 +81,7 @@ _POLITE = (
 # to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book
 # club on Friday?", "call with Jenny"), which do only before a determiner ("book a table").
 _WRITE = re.compile(
-    _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
+    _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|prepone|rename|rsvp|decline|accept|"
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
     r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
     r"|(?:create|put|pop|stick|slot|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
@@ -196,7 +196,8 @@ _FREE = re.compile(
 )
 # Asking whether something fits at a time is asking whether they are free then.
 _FITS = re.compile(
-    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
+    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage|take|join|attend)\b"
+    r"|\b(?:do|will) (?:i|we) have time\b"
     r"|\b(?:does|would|will) .+ work(?: for\b|$)"
     # "Is Sunday good for a picnic?", "is friday ok for drinks?"
     r"|^(?:is|would|will) .+ (?:be )?(?:good|ok|okay|fine|alright|all right) for\b"
@@ -207,7 +208,8 @@ _AT_A_MOMENT = re.compile(
 )
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
-    r"agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|get there|"
+    r"(?<!\bmy )agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|"
+    r"get there|"
     r"reference|ref|booking|confirmation|code|password|passcode|pin|tickets?|numbers?|"
     r"park|parking|check[- ]?in|boarding|gate|"
     r"dial[- ]in|description|what do i need|anything i need|need (?:anything|something)|"
@@ -236,11 +238,11 @@ _FIRST = re.compile(
     r"^what(?:'s| is) (?:the )?first\b(?! of\b)"
     r"|^(?:where|when)\b.* first\b(?! (?:of|time|day|week)\b)"
 )
-_PAST_ASKED = re.compile(r"^(?:how long|where) (?:was|were|did)\b")
 _OWNED = re.compile(r"\bmy (\w+)")
 # "My last shift before the trip", "the final practice before the game": the last of something
 # ahead, before another event.
 _LAST_BEFORE = re.compile(r"\b(?:last|final) .+? before\b")
+_PAST_TENSE = re.compile(r"\b(?:was|were|did)\b")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
@@ -251,6 +253,9 @@ _DURING = re.compile(
 _YES_NO = re.compile(
     r"^(?:(?:hey|so|and|ok|okay|oh|also|but|well|um)\W+)?"
     r"(?:am i|are we|do i|do we|is|are there|have i got|have i|will i be)\b"
+)
+_BEING_IN = re.compile(
+    r"\b(?:when|how long) (?:am i|are we|will i be|will we be|do i stay|do we stay) in\b"
 )
 # "In the mornings next week", "every evening this week", "any afternoon", "a free morning":
 # that part of each day, not a subject.
@@ -289,6 +294,8 @@ def understand(
     subject_words = []
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
+    if reading.window and all(w.lower() in CATEGORY_WORDS for w in subject_words):
+        subject_words = []  # "what meetings are there today?": whatever is on today
     asks = _asks(corrected, reading)
     if asks in ("day_off", "conflicts"):  # "my next day off", "any clashes": no event named
         subject_words = []
@@ -338,8 +345,8 @@ def understand(
         window = named.window or window
     if asks == "last" and window is None and not before:
         window = past_year(now)
-    if asks in ("duration", "where") and window is None and _PAST_ASKED.search(corrected):
-        # "How long was the burst pipe call-out?": the one that happened, not the next.
+    if asks in ("where", "duration", "who") and window is None and _PAST_TENSE.search(corrected):
+        # "Where was the farewell lunch?", "how long was the call-out?": the last one, not the next.
         window, next_only = past_year(now), False
     if anchor and window:  # "Wednesday 16 December after the bowls": not all of that day
         window = TimeWindow(window.start, window.end, f"{window.label} {' the '.join(anchor)}")
@@ -505,8 +512,13 @@ def _subject(
         if not w.isdigit() and w.removesuffix("'s") not in holiday
     ]
     words += [meal for meal in meals if meal not in words]
-    # "When am I off to Cork?": "off" says it is the journey there, not the stay.
+    # "When am I off to Cork?": "off" says it is the journey there, not the stay; "when am I in
+    # Singapore?" asks for the time there, "from Singapore" where a journey sets off.
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
+    if _BEING_IN.search(corrected) and not _DURING.search(corrected):
+        words = ["in", *words]
+    setting_off = {m[1] for m in re.finditer(r"\bfrom ([a-z][\w'-]*)", corrected)}
+    words = [part for w in words for part in (["from", w] if w in setting_off else [w])]
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
     # "gazs do": a name's possessive typed without its apostrophe ("Gaz's 40th").
@@ -612,7 +624,12 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     # Words that name no event and are no calendar word: "pizza" in "the best pizza place in
     # Brooklyn". The question is about the calendar if most of them are in the user's events
     # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
-    unknown = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
+    # The "from" and "in" a subject keeps to say where a journey sets off count for nothing here.
+    unknown = [
+        w.lower().removesuffix("'s")
+        for w in subject
+        if w.lower() not in VAGUE_WORDS and w.lower() not in FUNCTION_WORDS
+    ]
     if not unknown:
         # Vague words stay in a subject only when the user's events use them: two of them
         # name an event ("date night").

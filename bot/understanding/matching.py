@@ -88,6 +88,15 @@ _FLIGHT_NUMBER = re.compile(r"\b(?:[a-z]{2}|[a-z]\d|\d[a-z]) ?\d{2,4}\b")
 _PEOPLE = re.compile(
     r"\bwith (?:(?:Prof|Dr|Mr|Mrs|Ms|Miss)\.? )?([A-Z][^\W\d_]+)|\b([A-Z][^\W\d_]+)(?:'s|')(?!\w)"
 )
+_CAMEL_HEAD = re.compile(r"\b[A-Z]?[a-z]{2,}([A-Z][a-z]{2,})\b")  # not "McDonald", "iPhone"
+# A title word that only describes another ("Conference dinner") names the event less than one
+# that says what it is ("DevConf": a conference).
+MODIFIER_SHARE = 0.5
+# A title's phrases: "My talk: Scaling payments in Go", "Sangeet - Sneha & Karthik".
+_PHRASES = re.compile(
+    r"\s[-–—]\s|[:(),|/&+@→]|->|\b(?:with|at|for|in|on|and|to|from|of|by)\b", re.I
+)
+_WRITTEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 VAGUE_SHARE = 0.3  # what a vague word counts for, next to a telling one
 LAST_WORD = 1.25  # the last telling word usually names the event ("take to soccer")
 
@@ -105,6 +114,11 @@ def event_words(text: str) -> tuple[str, ...]:
     the same titles, places and notes are read for every question."""
     # The question's shorthand was expanded ("nye" is "new year's eve"): so is the title's.
     words = significant(expand_shorthand(_folded(text)))
+    # A name run together says what it is by its last part: "DevConf" is a conference,
+    # "TechSummit" a summit.
+    words += [
+        part for part in significant(" ".join(_CAMEL_HEAD.findall(text))) if part not in words
+    ]
     if _FLIGHT_NUMBER.search(text.lower()) and "flight" not in words:
         words.append("flight")
     if "flight" in words:  # "YYZ → DEL" is Toronto to Delhi
@@ -240,10 +254,14 @@ class Significance:
         )
 
 
-def score(event: Event, asked: Sequence[str], significance: Significance) -> float:
+def score(
+    event: Event, asked: Sequence[str], significance: Significance, headed: Iterable[str] = ()
+) -> float:
     """How strongly the asked words name this event: weighted, title first. Two asked words
     side by side in the title ("night shift") count in full, vague or not: "night shifts" is
-    not every shift. An event with none of the telling words asked for is no match."""
+    not every shift. An event with none of the telling words asked for is no match. A word
+    `headed` (another event's title says it is one: "DevConf") counts less in a title where it
+    only describes ("Conference dinner")."""
     telling = [word for word in asked if word not in VAGUE_WORDS]
     title_words = significant(event.title, joined=False)
     in_pair = {
@@ -251,6 +269,7 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
     }
     in_notes = paired_in_notes(event, asked, significance)
     fields = [(name, event_words(getattr(event, name)), weight) for name, weight in FIELD_WEIGHTS]
+    describes = {word for word, following in modifiers(event.title) if not _asked(following, asked)}
     total, told = 0.0, False
     for word in asked:
         best = 0.0
@@ -260,6 +279,8 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
                 significance.title_weight(word) if name == "title" else significance.weight(word)
             )
             best = max(best, match * field_weight * rarity)
+        if word in headed and _asked(word, describes) and not heads(event, word):
+            best *= MODIFIER_SHARE
         if word in in_notes:  # "door code" as the notes say it weighs as a title would
             best = max(best, FIELD_WEIGHTS[0][1] * significance.weight(word))
         vague = word in VAGUE_WORDS and word not in in_pair
@@ -271,6 +292,35 @@ def score(event: Event, asked: Sequence[str], significance: Significance) -> flo
         )
     # Asked for something ("turkey day"), an event that has only the vague word is not it.
     return total if told or not telling else 0.0
+
+
+@lru_cache(maxsize=4096)
+def modifiers(title: str) -> tuple[tuple[str, str], ...]:
+    """The words of a title that describe the common noun after them, with that noun:
+    "conference" in "Conference dinner" (the event is a dinner), "wedding" in "Sneha's wedding
+    ceremony". Not an owner ("Sneha's"), a code ("CSC108 final"), nor a word before a name
+    ("Train Lisbon → Porto", "Yoga @ Hart House"), a code ("Flight QF419") or a vague word
+    ("Dentist appointment" is the dentist)."""
+    found = []
+    for phrase in _PHRASES.split(title):
+        words = [w for w in _WRITTEN.findall(phrase) if tokens(w) and significant(w)]
+        for word, following in pairwise(words):
+            plain = not any(char.isdigit() for char in word + following)
+            common = following[0].islower() and following not in VAGUE_WORDS
+            if plain and common and not word.lower().endswith(("'s", "’s")):
+                found.append((tokens(word)[0], tokens(following)[0]))
+    return tuple(found)
+
+
+def _asked(word: str, asked: Iterable[str]) -> bool:
+    return any(similar(word, other) for other in asked)
+
+
+def heads(event: Event, word: str) -> bool:
+    """Whether the event's title has the word as what it is, not only describing another word:
+    "DevConf Asia" and "Sneha's wedding" do, "Conference dinner" and "wedding ceremony" do not."""
+    describes = {describer for describer, _ in modifiers(event.title)}
+    return any(similar(word, other) for other in event_words(event.title) if other not in describes)
 
 
 def coverage(event: Event, asked: Sequence[str], significance: Significance) -> float:
@@ -338,6 +388,13 @@ def owners(text: str, user: str) -> dict[str, str]:
     found = {word: user.lower() for word in re.findall(r"\bmy (\w+)", lowered)}
     found |= {word: owner for owner, word in re.findall(r"\b(\w+)'s (\w+)", lowered)}
     return found
+
+
+def titled_mine(event: Event, word: str) -> bool:
+    """Whether the title gives the word to the user: "My talk: Scaling payments" is "my talk",
+    where "Tech talk: Kafka" is anyone's."""
+    words = tokens(event.title, joined=False)
+    return any(mine == "my" and similar(word, after) for mine, after in pairwise(words))
 
 
 def owned_by_another(event: Event, word: str, owner: str) -> bool:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -72,7 +73,7 @@ _NOT_A_NAME = (
     FUNCTION_WORDS | VAGUE_WORDS | {"eve", "period", "holidays", "hols", "break", "season"}
 )
 _HOURS_THEN_DAY = re.compile(
-    rf"\b((?:between|from) [\d:.apm ]+? (?:and|to|till|until|-) [\d:.apm]+) "
+    rf"\b((?:between|from) [\d:.apm ]+? (?:and|to|till|until|-) [\d:.]+(?: ?[ap]\.?m\.?)?) "
     rf"((?:on )?(?:today|tonight|tomorrow|{'|'.join(WEEKDAYS)}))\b"
 )
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
@@ -91,6 +92,13 @@ _NAMES_A_YEAR_OR_RELATIVE = re.compile(r"\b(?:\d{4}|next|this|coming|tomorrow|to
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_THE_PART = re.compile(r"\b((?:for|in|during|through) )the (morning|afternoon|evening|night)\b")
+# "On 28th", "for 21st": a bare ordinal after a preposition is a day of the month, as "the
+# 28th" is (Duckling reads it alone as a number).
+_BARE_ORDINAL = re.compile(
+    rf"\b(on|for|by|from|to|till|until|before|after|since) (\d{{1,2}}(?:st|nd|rd|th))\b"
+    rf"(?! (?:of )?(?:{_MONTH})\b)"
 )
 _NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3}  # fmt: skip
@@ -279,6 +287,12 @@ _RULES: list[tuple[str, Any]] = [
         }.items()
     ],
     (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
+    # "Later today", "the rest of the day": from now, not what is already over.
+    (
+        r"\blater (?:on )?today\b|\b(?:the )?rest of (?:the day|today)\b"
+        r"|\b(?:left|remaining) (?:for )?today\b",
+        lambda m, n: TimeWindow(n, whole_day(n.date(), n).end, "later today"),
+    ),
     (
         r"\b(?:(today|tomorrow) )?(?:before |by |until |till |til )?(?:the )?"
         r"(?:eod|end of (?:the )?day|cob|close of business)(?: (today|tomorrow))?\b",
@@ -392,6 +406,40 @@ def _next_public_holiday(now: datetime) -> TimeWindow:
     return TimeWindow(window.start, window.end, f"{window.label} ({days[day]})")
 
 
+def _observed(holiday: str, day: date, country: str) -> date:
+    """The day the user's country keeps a holiday Duckling dated: a lunar festival's date is
+    set by each government's gazette ("Ganesh Chaturthi" 2027: Duckling's astronomical 3
+    September, India's 4 September), which the `holidays` package lists, nationally or, when
+    only regions keep it, as most of them do. Duckling's day when the list does not have it."""
+    kept = _kept_days(country, day.year).get(holiday.casefold(), ())
+    near = [other for other in kept if abs((other - day).days) <= 3]
+    return near[0] if near else day
+
+
+@cache
+def _kept_days(country: str, year: int) -> dict[str, tuple[date, ...]]:
+    """Each holiday's days in a country's lists, the national list's first, then the most
+    regions' ("Ganesh Chaturthi / Vinayak Chaturthi" is "Ganesh Chaturthi")."""
+    import holidays
+
+    try:
+        national = holidays.country_holidays(country, years=year)
+        regions = [
+            holidays.country_holidays(country, subdiv=region, years=year)
+            for region in national.subdivisions
+        ]
+    except NotImplementedError:
+        return {}
+    votes: dict[str, Counter[date]] = {}
+    for weight, lists in ((len(regions) + 1, [national]), (1, regions)):
+        for kept in lists:
+            for when, names in kept.items():
+                for name in names.split("; "):
+                    first = name.split(" / ")[0].casefold()
+                    votes.setdefault(first, Counter())[when] += weight
+    return {name: tuple(d for d, _ in days.most_common()) for name, days in votes.items()}
+
+
 def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
     """ "3.1." / "14/12" / "12/14/2026" as "3 january" in the user's date order (or the only
     order that makes a date); a pair like "9.30" without a date's dot or slash is a clock time,
@@ -491,6 +539,7 @@ def prepare(corrected: str, order: DateOrder, keep_meals: bool = False) -> str:
     text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
     text = _FIRST_EVENT.sub(_blank, text)
     text = _HOURS_THEN_DAY.sub(lambda m: f"{m[2]} {m[1]}", text)
+    text = _BARE_ORDINAL.sub(lambda m: f"{m[1]} the {m[2]}", text)
     return _rewrite_numeric_dates(text, order)
 
 
@@ -514,6 +563,10 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
                 return _from_now(TimeReading(found, span=match.span()), corrected, now, clock)
         text = prepare(corrected, order)
         found = _best(_duckling(text, now), prepare(corrected, order, keep_meals=True))
+        if found is None and _THE_PART.search(text):
+            # "My plans for the evening", no day named: this evening (same length).
+            text = _THE_PART.sub(lambda m: f"{m[1]}this {m[2]}", text)
+            found = _best(_duckling(text, now), text)
         reading = TimeReading(None)
         if found is not None:
             past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
@@ -809,6 +862,8 @@ def _from_duckling(
             day = _weekday_and_day(WEEKDAYS.index(named[1]), int(named[2]), now.date(), past)
         elif not bare_weekday:
             day = _looking_back(day, body, now, past_verb)
+        if holiday:
+            day = _observed(holiday, day, country_of(_zone_name(now)))
         window = whole_day(day, now)
         if holiday:
             window = TimeWindow(window.start, window.end, f"{window.label} ({holiday})")

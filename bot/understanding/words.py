@@ -100,7 +100,8 @@ FUNCTION_WORDS = frozenset(
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
     interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
-    checking wondering idk dunno tbh ngl fyi imo lmk since often frequently
+    checking wondering idk dunno tbh ngl fyi imo lmk since often frequently supposed want wants
+    wanted meant go goes went gone
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -119,6 +120,17 @@ VAGUE_WORDS = frozenset(
     timetable overview summary breakdown period job jobs
     packed hectic full crazy mad manic quiet slammed swamped rammed jammed chocka
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
+    """.split()  # noqa: SIM905
+)
+
+# Words for whatever is on a calendar ("my plans", "any meetings", "my agenda"): asked about a
+# time with no other word, they list it rather than look for titles that have them ("Sprint
+# planning", "Google Meet").
+CATEGORY_WORDS = frozenset(
+    """
+    plan plans planned meeting meetings mtg mtgs agenda schedule schedules event events
+    appointment appointments appt appts calendar diary program programs programme programmes
+    engagement engagements commitment commitments stuff things
     """.split()  # noqa: SIM905
 )
 
