@@ -27,12 +27,15 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
         "later", "take care", "have a good day", "have a nice day", "that's all", "that's it",
         "that'll be all", "that'll do", "that's all for now",
         "that's it for now", "bye for now", "cheerio", "ta ta", "ka kite", "catch you later",
+        "ta ra", "tarra", "toodles", "toodle pip", "adios", "au revoir", "tschuss", "tschau",
     ),
     "greeting": (
         "hi", "hello", "hey", "hiya", "heya", "howdy", "yo", "sup", "greetings", "morning",
         "good morning", "good afternoon", "good evening", "afternoon", "evening",
         "how are you", "how are you doing", "how's it going", "what's up", "kia ora", "g'day",
         "gday", "gidday", "good day", "how are you today", "how are you keeping", "how do you do",
+        "namaste", "namaskar", "vanakkam", "hola", "bonjour", "hallo", "servus", "aloha",
+        "salaam", "shalom", "ahoy",
     ),
     "about": ("who are you", "what are you", "what can you do", "help"),
     "acknowledgement": (
@@ -144,7 +147,10 @@ def small_talk(text: str) -> tuple[Kind, str] | None:
 
 def without_small_talk(text: str) -> str:
     """The question without the small talk it opens with: "hi, what's on tomorrow?" is
-    "what's on tomorrow?", so a greeting is not taken for part of what to look up."""
+    "what's on tomorrow?", so a greeting is not taken for part of what to look up. Small talk
+    throughout ("thanks, see you tomorrow") is kept whole: its last words ask for nothing."""
+    if small_talk(text) is not None:
+        return text
     words = list(re.finditer(r"[a-z']+", text.lower().replace("’", "'")))
     at, cut = 0, 0
     while at < len(words):
