@@ -155,7 +155,10 @@ def without_small_talk(text: str) -> str:
     at, cut = 0, 0
     while at < len(words):
         for size in range(min(LONGEST_PHRASE, len(words) - at), 0, -1):
-            if tuple(word[0] for word in words[at : at + size]) in OPENERS:
+            opener = tuple(word[0] for word in words[at : at + size])
+            # "What's up next?": a greeting that asks opens a question only before a pause.
+            paused = text[words[at + size - 1].end() :].lstrip(" ")[:1] in tuple(",.!;:?—-")
+            if opener in OPENERS and (paused or opener[0] not in ("what's", "whats", "how")):
                 at += size
                 cut = words[at - 1].end()
                 break
@@ -165,7 +168,7 @@ def without_small_talk(text: str) -> str:
             if text[words[at].end() : words[at].end() + 1] in tuple(",.!;:—"):
                 cut = words[at].end()  # "hi there, ..." / "thanks Tandem! ..."
             at += 1
-    rest = text[cut:].lstrip(" ,.!;:-—")
+    rest = text[cut:].lstrip(" ,.!?;:-—")
     return rest if at < len(words) and rest else text
 
 

@@ -82,7 +82,7 @@ _POLITE = (
 # club on Friday?", "call with Jenny"), which do only before a determiner ("book a table").
 _WRITE = re.compile(
     _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|prepone|rename|rsvp|decline|accept|"
-    r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
+    r"unsubscribe|snooze|remind(?! me,? (?:what|when|where|how|who|if|whether|of))|invite|"
     r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
     r"|(?:create|put|pop|stick|slot|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
     r"bring forward|send|forward|edit|buy|pay|enter|note down|jot down|log)\s+"
@@ -96,7 +96,7 @@ _WRITE = re.compile(
     r"|(?:write|reply|respond)\s+(?:back\s+)?to\s+(?!me\b)\w+)"
 )
 _WRITE_ANYWHERE = re.compile(
-    r"\b(?:remind me(?! (?:what|when|where|how|who|if|whether|of))|"
+    r"\b(?:remind me(?!,? (?:what|when|where|how|who|if|whether|of))|"
     r"set (?:a|an|up a) (?:reminder|alarm|timer|meeting)|put (?:it|this|that) in|"
     r"(?:put|add|pop|stick|write|pencil|enter|note|jot)(?: .+)? (?:in|on|into|to) (?:my|the) "
     r"(?:calendar|diary|schedule|agenda)|"
