@@ -55,7 +55,7 @@ class Hard:
 
 def reading(**fields: Any) -> dict[str, Any]:
     plain = {"kind": "calendar", "asks": "list", "window": None, "moment": None, "terms": []}
-    return plain | {"only_next": False} | fields
+    return plain | {"only_next": False, "part_of_day": None, "during": False} | fields
 
 
 HARD = (

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from bot.config import CalendarSettings, GoogleCalendar, IcsCalendar, LoadedConfig
 from integrations.calendar import CalendarError, CalendarSource, Event, Events
 from integrations.calendar.ics import IcsCalendarSource
+
+# Each .ics calendar's last expansion: a file in the data folder, named by calendar.
+KEPT_EXPANSION = "calendar-{}.json"
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,18 @@ class UnavailableCalendar:
 
 
 def open_calendars(
-    config: LoadedConfig, entries: Sequence[CalendarSettings] | None = None
+    config: LoadedConfig,
+    entries: Sequence[CalendarSettings] | None = None,
+    data_dir: Path | None = None,
 ) -> MergedCalendar:
-    """The given calendars (default: the owner's, `calendars:`) merged into one source."""
+    """The given calendars (default: the owner's, `calendars:`) merged into one source; each
+    .ics calendar keeps its last expansion in `data_dir` (default: the config's data folder)."""
     sources: list[CalendarSource] = []
     for entry in config.settings.calendars if entries is None else entries:
         if isinstance(entry, IcsCalendar):
             location = {"path": config.resolve(entry.path)} if entry.path else {"url": entry.url}
+            named = f"{entry.name}\n{next(iter(location.values()))}".encode()
+            kept = KEPT_EXPANSION.format(hashlib.sha256(named).hexdigest()[:16])
             sources.append(
                 IcsCalendarSource(
                     entry.name,
@@ -68,6 +78,7 @@ def open_calendars(
                     download_seconds=entry.download_seconds,
                     max_download_mb=entry.max_download_mb,
                     max_occurrences_per_event=config.settings.search.max_occurrences_per_event,
+                    kept_in=(data_dir or config.data_dir) / kept,
                     **location,
                 )
             )

@@ -41,7 +41,52 @@ PHRASES: dict[Kind, tuple[str, ...]] = {
         "understood", "noted", "excellent", "lovely", "brilliant", "no problem", "np", "sure",
         "that's great", "that's good", "that's perfect", "that's helpful", "helpful", "yes",
         "no", "yep", "nope", "lol", "haha", "sorry", "please", "never mind", "nevermind", "nvm",
-        "bad bot", "grand", "sound", "spot on", "lovely stuff",
+        "bad bot", "grand", "sound", "spot on", "lovely stuff", "good to know", "nice to know",
+        "great to know", "fair enough",
+    ),
+}  # fmt: skip
+# Pleasantries made of parts, as people vary them: "that was really helpful", "you've been a
+# great help", "have a lovely evening", "enjoy the rest of your weekend", "talk to you soon".
+_IT_WAS = ("that's", "that is", "that was", "it's", "it is", "it was", "this is", "that",
+           "you're", "you are", "you were", "you've been", "you have been")  # fmt: skip
+_PRAISE = ("helpful", "useful", "great", "perfect", "brilliant", "amazing", "fantastic",
+           "lovely", "wonderful", "excellent", "awesome", "super", "fab", "handy", "spot on",
+           "a help", "a great help", "a big help", "a huge help", "a real help", "such a help",
+           "a lifesaver", "a star", "a legend", "a gem", "exactly what i needed",
+           "just what i needed", "what i needed", "all i needed", "everything i needed",
+           "good to know", "nice to know", "great to know")  # fmt: skip
+_WISHES = ("nice", "good", "great", "lovely", "wonderful", "fab", "fabulous", "fantastic",
+           "pleasant", "relaxing", "restful", "brilliant", "happy", "safe", "super",
+           "fun")  # fmt: skip
+_SPELLS = ("day", "evening", "night", "weekend", "morning", "afternoon", "one", "time", "week",
+           "holiday", "holidays", "christmas", "trip", "flight", "break", "rest of the day",
+           "rest of your day", "rest of the week", "rest of your week", "rest of the evening",
+           "rest of your evening", "rest of the weekend", "rest of your weekend")  # fmt: skip
+_MUCH = ("", "really ", "very ", "so ", "super ", "most ", "truly ", "incredibly ", "extremely ")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SOON = ("soon", "later", "tomorrow", "then", "around", "next time", "in a bit", "again",
+         "next week", *_WEEKDAYS, *(f"on {day}" for day in _WEEKDAYS))  # fmt: skip
+PLEASANTRIES: dict[Kind, tuple[str, ...]] = {
+    "thanks": (
+        *(f"{it} {much}{praise}" for it in _IT_WAS for much in _MUCH for praise in _PRAISE),
+        "helps", "helped", "that helps", "that helped", "it helps", "it helped", "this helps",
+        "thanks a million", "thanks a bunch", "thanks heaps", "thanks loads", "ta muchly",
+        "i appreciate it", "i appreciate that", "i appreciate you", "you're a gem",
+    ),
+    "goodbye": (
+        *(f"have a {much}{wish} {spell}" for much in _MUCH for wish in _WISHES
+          for spell in _SPELLS),
+        *(f"{enjoy} {spell}" for enjoy in ("enjoy your", "enjoy the") for spell in _SPELLS),
+        *(f"{meet} {soon}" for meet in ("see you", "see ya", "talk to you", "talk", "speak",
+                                        "speak to you", "catch you", "chat") for soon in _SOON),
+        "night night", "nighty night", "nite", "sleep well", "sleep tight", "sweet dreams",
+        "all the best", "best wishes", "take it easy", "have fun", "until next time",
+        "till next time", "laters", "ciao", "bye now", "over and out", "i'm off", "i'm done",
+    ),
+    "greeting": (
+        *(f"{happy} {day}" for happy in ("happy", "merry") for day in (
+            "christmas", "new year", "holidays", "easter", "weekend", *_WEEKDAYS)),
+        "season's greetings",
     ),
 }  # fmt: skip
 # Words that may come with small talk without making it a question.
@@ -51,11 +96,17 @@ FILLERS = frozenset((
     "and", "then", "now", "buddy", "dear", "love", "darling", "friend",
 ))  # fmt: skip
 EMOJI_WORDS = {"👍": " ok ", "👌": " ok ", "✅": " ok ", "🙏": " thanks ", "👋": " hi "}
-MOST_WORDS = 8  # longer than this, it is saying something more
-LONGEST_PHRASE = max(len(phrase.split()) for phrases in PHRASES.values() for phrase in phrases)
+MOST_WORDS = 14  # longer than this, it is saying something more
 PHRASE_KIND: dict[tuple[str, ...], Kind] = {
-    tuple(phrase.split()): kind for kind, phrases in PHRASES.items() for phrase in phrases
+    tuple(phrase.split()): kind
+    for table in (PLEASANTRIES, PHRASES)  # a phrase of both is what PHRASES says
+    for kind, phrases in table.items()
+    for phrase in phrases
 }
+LONGEST_PHRASE = max(len(phrase) for phrase in PHRASE_KIND)
+# What a question may open with and lose ("hi, what's on?"): not a pleasantry, which would take
+# the start of "have a nice evening planned?".
+OPENERS = frozenset(tuple(phrase.split()) for phrases in PHRASES.values() for phrase in phrases)
 # When a message mixes kinds ("ok thanks, bye"), the reply answers the one first here.
 PRIORITY: tuple[Kind, ...] = ("thanks", "goodbye", "about", "greeting", "acknowledgement")
 
@@ -98,7 +149,7 @@ def without_small_talk(text: str) -> str:
     at, cut = 0, 0
     while at < len(words):
         for size in range(min(LONGEST_PHRASE, len(words) - at), 0, -1):
-            if tuple(word[0] for word in words[at : at + size]) in PHRASE_KIND:
+            if tuple(word[0] for word in words[at : at + size]) in OPENERS:
                 at += size
                 cut = words[at - 1].end()
                 break

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from bot import telemetry
 from bot.calendars import MergedCalendar, open_calendars
@@ -29,6 +28,9 @@ from integrations.listen import Listener
 from integrations.llm import Claude
 from integrations.speech import Speaker
 from integrations.weather import OpenMeteo
+
+if TYPE_CHECKING:
+    import requests
 
 NO_CALENDAR_YET = (
     "You're paired, but no calendar is set up for you yet: ask the owner to add you under "
@@ -91,6 +93,7 @@ class People:
 
     config: LoadedConfig
     owner: ToolContext
+    data_dir: Path  # where each person's calendars keep their expansions
     _contexts: dict[int, ToolContext] = field(default_factory=dict)
 
     def context_for(self, user_id: int, access: Access) -> ToolContext:
@@ -98,7 +101,9 @@ class People:
             settings = self.config.settings
             person = next((p for p in settings.people if p.telegram_id == user_id), None)
             if person is not None:
-                calendar: CalendarSource = open_calendars(self.config, person.calendars)
+                calendar: CalendarSource = open_calendars(
+                    self.config, person.calendars, self.data_dir
+                )
                 user = person.user
             elif access.paired_only(user_id):
                 calendar, user = MergedCalendar([], NO_CALENDAR_YET), settings.user
@@ -138,7 +143,7 @@ def build(
     owner = ToolContext(
         settings.user,
         settings.search,
-        calendar if calendar is not None else open_calendars(config),
+        calendar if calendar is not None else open_calendars(config, data_dir=data_dir),
         weather or open_weather(config, clock, session),
         clock,
     )
@@ -147,7 +152,7 @@ def build(
     return Assistant(
         settings,
         stores,
-        People(config, owner),
+        People(config, owner, data_dir or config.data_dir),
         Engine(settings, llm, journal),
         voice,
         {command.name: command for command in COMMANDS},

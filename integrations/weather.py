@@ -24,14 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from time import monotonic
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
-
-# RETRY is imported by name elsewhere (bot/eval.py builds its own session with it).
-from integrations.http import RETRY as RETRY
-from integrations.http import TooLarge, TooSlow, download, retrying_session
+if TYPE_CHECKING:
+    import requests
 
 FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
 GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search"
@@ -220,9 +217,8 @@ class OpenMeteo:
         self._timeout = timeout
         self._clock = clock
         self._cache = _Cache(cache_minutes * 60)
-        if session is None:
-            # A session given by the caller is used as it comes: its transport is theirs.
-            session = retrying_session(timeout, RETRY)
+        # A session given by the caller is used as it comes: its transport is theirs. Without
+        # one, it is made at the first request.
         self._session = session
 
     # --- units ----------------------------------------------------------------------------------
@@ -418,10 +414,18 @@ class OpenMeteo:
 
     def _get(self, url: str, params: dict[str, str]) -> dict[str, Any]:
         """The JSON answer for url+params, from the cache when a fresh copy is there."""
+        # Imported here: requests with urllib3 is a tenth of the imports of `tandem ask`, and
+        # most questions never need the weather.
+        import requests
+
+        from integrations.http import RETRY, TooLarge, TooSlow, download, retrying_session
+
         full_url = requests.Request("GET", url, params=params).prepare().url or url
         cached = self._cache.get(full_url)
         if cached is not None:
             return cached
+        if self._session is None:
+            self._session = retrying_session(self._timeout, RETRY)
         try:
             # Whole within a deadline and a size: a server dripping bytes, or sending without
             # end, must not hold the reply or fill the memory.

@@ -46,6 +46,8 @@ def reading(**fields: Any) -> dict[str, Any]:
         "moment": None,
         "terms": [],
         "only_next": False,
+        "part_of_day": None,
+        "during": False,
     }
     return plain | fields
 
@@ -110,6 +112,22 @@ async def test_claudes_free_at_a_moment_is_answered_from_what_runs_then(fake, ma
     assert reply.text == WRITTEN  # the fake's answer step names what the search returned
     assert "search_calendar(start='2026-11-26 19:00', end='2026-11-26 20:00'" in trace
     assert "read by" in trace and "asks free" in trace
+
+
+async def test_claudes_parts_of_days_and_stays_reach_the_search(fake, make_assistant, week):
+    mornings = {"start": local(26), "end": local(28)}
+    fake.script(
+        {"json": reading(window=mornings, part_of_day="morning")},
+        {"text": WRITTEN},
+        {"json": reading(terms=["Sam"], during=True)},
+    )
+    assistant = make_assistant(week, config=CLAUDE_READS, llm=fake.client())
+
+    _, trace = await ask(assistant, "what's on in the mornings till Friday?")
+    assert "part_of_day='morning'" in trace and "read by" in trace
+
+    _, trace = await ask(assistant, "what else is on while I'm with Sam?")
+    assert "during=True" in trace and "text='Sam'" in trace
 
 
 # --- every failure falls back to the offline reader, and the trace says why ----------------------
@@ -291,6 +309,21 @@ def test_a_past_last_with_no_window_looks_back_a_year_as_offline():
 
     assert question.window.end == NOW and question.window.start == NOW - timedelta(days=365)
     assert question.subject == "dentist"
+
+
+def test_a_part_of_each_day_names_the_window_as_offline():
+    week = {"start": local(30), "end": local(7, month=12)}
+    question = read("any free evening next week?", asks="free", window=week, part_of_day="evening")
+
+    assert question.part_of_day == "evening"
+    assert question.window.label.endswith(", in the evenings")
+
+
+def test_during_needs_the_stay_named_and_no_window():
+    assert read("what's on while I'm in Cork?", terms=["Cork"], during=True).during
+    assert not read("what's on while I'm away?", during=True).during
+    day = {"start": local(26), "end": local(27)}
+    assert not read("what's on in Cork tomorrow?", terms=["Cork"], window=day, during=True).during
 
 
 def test_a_near_spelling_of_the_users_word_is_kept():

@@ -114,10 +114,10 @@ def test_the_time_of_an_event_is_still_a_calendar_question(alex: Assistant) -> N
     ("question", "day", "not_said"),
     [
         # Night shifts on Thursday and Friday: a shift counts for the day it starts.
-        ("when's my next day off?", "Saturday 21 November", "Night shift"),
-        ("next day off?", "Saturday 21 November", "Night shift"),
+        ("when's my next day off?", "Saturday, November 21", "Night shift"),
+        ("next day off?", "Saturday, November 21", "Night shift"),
         # Day shifts on Monday and Tuesday.
-        ("do I have a day off next week?", "Wednesday 25 November", "Day shift"),
+        ("do I have a day off next week?", "Wednesday, November 25", "Day shift"),
     ],
 )
 def test_the_next_day_off_is_the_first_without_work(

@@ -9,7 +9,9 @@ to 0.5 s a call so a call can be caught in flight) and the fake Open-Meteo, all 
 
 - kill -9 at a different point of an agent's answer each round, then restart with the same data
   folder and worker name: every question is answered exactly once, no model call that was
-  answered is made again, and every run finishes. The figures are printed as a table (`pytest
+  answered is made again, every run finishes, and each chat's history holds its question and
+  answer once, its usage counted once (the chat is remembered once per run, recorded in the
+  journal with the message sent after it). The figures are printed as a table (`pytest
   -s tests/test_durability.py` shows it).
 - an update Telegram sends again (its confirmation lost in the crash) is answered once.
 - two webhook workers on one PostgreSQL database, each update POSTed to one of them and every
@@ -64,6 +66,8 @@ from tests.test_end_to_end import (
     TOKEN,
     FakeTelegram,
     Tandem,
+    fail_next_sends,
+    faults_served,
     texts,
     write_config,
 )
@@ -132,6 +136,13 @@ class Fakes:
     def weather_calls(self) -> list[dict[str, Any]]:
         return list(get_json(f"{self.meteo}/_test/calls")["calls"])
 
+    def hold_send(self) -> None:
+        """The next message sent is held, unanswered, until its sender is killed."""
+        fail_next_sends(self.telegram, {"kind": "stall", "seconds": WAIT_SECONDS})
+
+    def sends_held(self) -> int:
+        return faults_served(self.telegram)
+
 
 @pytest.fixture
 def fakes() -> Iterator[Fakes]:
@@ -198,11 +209,11 @@ def start_polling(folder: Path, config: Path, fakes: Fakes) -> Tandem:
     return bot
 
 
-class Journal:
-    """What DBOS recorded in the data folder's SQLite journal, read as the bot writes it."""
+class Database:
+    """A SQLite file in the data folder, read as the bot writes it."""
 
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "data" / "runs.sqlite3"
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     def _rows(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
         if not self.path.exists():
@@ -212,6 +223,32 @@ class Journal:
                 return db.execute(sql, parameters).fetchall()
         except sqlite3.Error:  # being written, or a kill left it mid-transaction: ask again
             return []
+
+
+class Store(Database):
+    """What the bot keeps of each chat (bot/store/), in the data folder's SQLite file."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder / "data" / "tandem.sqlite3")
+
+    def remembered(self, update_id: int) -> bool:
+        """The update's run remembered its answer."""
+        return bool(self._rows("SELECT 1 FROM remembered WHERE run LIKE ?", run_id(update_id)))
+
+    def turns(self, chat: int) -> list[tuple[str, str]]:
+        rows = self._rows("SELECT role, text FROM turns WHERE chat_id = ? ORDER BY id", str(chat))
+        return [(role, text) for role, text in rows]
+
+    def messages_counted(self, user_id: int) -> int:
+        rows = self._rows("SELECT SUM(messages) FROM daily_usage WHERE user_id = ?", user_id)
+        return int(rows[0][0] or 0) if rows else 0
+
+
+class Journal(Database):
+    """What DBOS recorded in the data folder's SQLite journal, read as the bot writes it."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder / "data" / "runs.sqlite3")
 
     def status(self, update_id: int) -> str | None:
         rows = self._rows(
@@ -251,6 +288,7 @@ class Round:
 
     fakes: Fakes
     journal: Journal
+    store: Store
     chat: int
     question: str
     update_id: int = 0
@@ -275,17 +313,28 @@ class Round:
         return any(call["at"] >= chats[1] for call in self.fakes.weather_calls())
 
 
+def hold_model_call(number: int) -> Callable[[Fakes], None]:
+    return lambda fakes: fakes.hold_model_call(number)
+
+
 # Where each round kills the bot: a call held by a fake, or a step already in the journal, never
 # the race between a step's effect and its journal entry (see the module docstring).
-KILL_POINTS: list[tuple[str, Callable[[Round], bool], int | None]] = [
-    # (where, how the test knows it is there, which model call of the round the fake holds back)
+KILL_POINTS: list[tuple[str, Callable[[Round], bool], Callable[[Fakes], None] | None]] = [
+    # (where, how the test knows it is there, what the fakes hold back for it)
     ("run stored, nothing done", lambda r: r.journal.status(r.update_id) is not None, None),
-    ("model call 1 on its way", lambda r: r.in_flight(0), 0),
+    ("model call 1 on its way", lambda r: r.in_flight(0), hold_model_call(0)),
     # The search is journaled with the model call after it (the second), once that is answered.
     ("calendar searched", lambda r: r.journaled("tool search_calendar"), None),
-    ("model call 2 on its way", lambda r: r.in_flight(1), 1),
+    ("model call 2 on its way", lambda r: r.in_flight(1), hold_model_call(1)),
     ("weather tool on its way", lambda r: r.weather_in_flight(), None),
-    ("model call 3 on its way", lambda r: r.in_flight(2), 2),
+    ("model call 3 on its way", lambda r: r.in_flight(2), hold_model_call(2)),
+    # The chat remembered is journaled with the message sent after it: here it is done, and
+    # not journaled, so the resumed run remembers it again, which must change nothing.
+    (
+        "remembered, reply held",
+        lambda r: r.store.remembered(r.update_id) and r.fakes.sends_held() > 0,
+        Fakes.hold_send,
+    ),
     ("reply sent and journaled", lambda r: r.journaled("send message"), None),
     ("run finished", lambda r: r.journal.status(r.update_id) == "SUCCESS", None),
 ]
@@ -307,15 +356,15 @@ def repeated_model_calls(calls: list[dict[str, Any]]) -> int:
 def test_kill_9_at_any_point_of_an_answer_loses_nothing_and_repeats_nothing(tmp_path, fakes):
     chats = [FIRST_CHAT + n for n in range(len(KILL_POINTS))]
     config = config_for(tmp_path, fakes, chats, mode="agent")
-    journal = Journal(tmp_path)
+    journal, store = Journal(tmp_path), Store(tmp_path)
     rounds: list[Round] = []
     bots = [start_polling(tmp_path, config, fakes)]
     try:
         for (point, killed_at, held), chat in zip(KILL_POINTS, chats, strict=True):
             # Its own chat and wording, so each round's model calls and replies are told apart.
-            round_ = Round(fakes, journal, chat, f"{QUESTION} (round {len(rounds) + 1})")
+            round_ = Round(fakes, journal, store, chat, f"{QUESTION} (round {len(rounds) + 1})")
             if held is not None:
-                fakes.hold_model_call(held)
+                held(fakes)
             round_.update_id = fakes.telegram.message(chat, round_.question)
             rounds.append(round_)
             wait_for(lambda: killed_at(round_), f"{point!r} in chat {chat}", bots[-1])  # noqa: B023
@@ -359,6 +408,9 @@ def test_kill_9_at_any_point_of_an_answer_loses_nothing_and_repeats_nothing(tmp_
     for round_ in rounds:
         [answer] = answers[round_.chat]
         assert "Tennis match with Sam" in answer and "umbrella" in answer, answer
+        # Remembered once, whatever the kill: the question and the answer, the usage counted once.
+        assert store.turns(round_.chat) == [("user", round_.question), ("assistant", answer)]
+        assert store.messages_counted(round_.chat) == 1
 
 
 def barrier(telegram: FakeTelegram, bot: Tandem) -> None:
@@ -378,7 +430,7 @@ def test_an_update_telegram_sends_again_after_a_crash_is_answered_once(tmp_path,
     telegram = fakes.telegram
     bots = [start_polling(tmp_path, config, fakes)]
     try:
-        round_ = Round(fakes, journal, chat, QUESTION)
+        round_ = Round(fakes, journal, Store(tmp_path), chat, QUESTION)
         fakes.hold_model_call(1)
         round_.update_id = update_id = telegram.message(chat, QUESTION)
         wait_for(lambda: round_.in_flight(1), "the second model call", bots[-1])

@@ -118,6 +118,28 @@ def test_free_time_and_tentative_events_say_so(tmp_path: Path):
     }
 
 
+def test_an_all_day_event_takes_up_no_time_unless_marked_busy(tmp_path: Path):
+    path = tmp_path / "periods.ics"
+    day = "DTSTART;VALUE=DATE:20261204\nDTEND;VALUE=DATE:20261205\n"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        f"BEGIN:VEVENT\nUID:term\nSUMMARY:School holidays\n{day}END:VEVENT\n"
+        f"BEGIN:VEVENT\nUID:ooo\nSUMMARY:Conference\n{day}"
+        "X-MICROSOFT-CDO-BUSYSTATUS:OOF\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:gym\nSUMMARY:Gym\nDTSTART:20261204T080000Z\n"
+        "DTEND:20261204T090000Z\nX-MICROSOFT-CDO-BUSYSTATUS:FREE\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:call\nSUMMARY:Call\nDTSTART:20261204T100000Z\n"
+        "DTEND:20261204T110000Z\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+    events = IcsCalendarSource("test", path=path).events(
+        at(date(2026, 12, 4)), at(date(2026, 12, 5))
+    )
+
+    busy = {event.title: event.busy for event in events}
+    assert busy == {"School holidays": False, "Conference": True, "Gym": False, "Call": True}
+
+
 def test_broken_events_do_not_hide_the_rest_of_the_calendar(tmp_path: Path):
     (tmp_path / "mixed.ics").write_text(
         "BEGIN:VCALENDAR\nVERSION:2.0\n"
@@ -377,6 +399,121 @@ def test_a_changed_file_is_read_again(tmp_path: Path):
     os.utime(path, (later, later))
 
     assert titles(calendar.events(*window)) == ["Evening run"]
+
+
+# The expansion kept between processes
+
+
+def _capped(tmp_path: Path) -> Path:
+    """The sample calendar with a series cut short by the cap and one too dense to read."""
+    every_minute = EVERY_SECOND.replace("SECONDLY", "MINUTELY").replace("20261101", "20261126")
+    every_minute = every_minute.replace("very second", "very minute").replace("-second", "-minute")
+    path = tmp_path / "cal.ics"
+    path.write_text(
+        SAMPLE.read_text().replace("END:VCALENDAR", every_minute + EVERY_SECOND + "END:VCALENDAR")
+    )
+    return path
+
+
+def kept_source(path: Path, kept: Path, **options: object) -> IcsCalendarSource:
+    options = {"max_occurrences_per_event": 50} | options
+    return IcsCalendarSource("alex", path=path, kept_in=kept, **options)
+
+
+def test_a_new_process_answers_from_the_kept_expansion_without_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path, kept = _capped(tmp_path), tmp_path / "kept" / "alex.json"
+    # Up to the minute series' cut: an expansion cut short is complete only up to there.
+    window = (at(date(2026, 11, 20)), at(date(2026, 11, 26), 0, 30))
+    first = kept_source(path, kept).events(*window)
+
+    def no_parse(*_: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(IcsCalendarSource, "_parse", no_parse)
+    again = kept_source(path, kept).events(*window)
+
+    assert again == first and titles(first).count("Every minute") == 30
+    assert (
+        again.notes == first.notes == ("I left out “Every second”: it repeats too often to read.",)
+    )
+    assert again.cancelled == first.cancelled
+    assert [event.start.tzinfo for event in again] == [LONDON] * len(again)
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"  # the user's events: theirs alone
+
+
+@pytest.mark.parametrize(
+    "change", ["text", "zone", "name", "cap"], ids=lambda change: f"another-{change}"
+)
+def test_a_kept_expansion_is_used_only_for_the_same_text_zone_name_and_cap(
+    tmp_path: Path, change: str
+):
+    path, kept = tmp_path / "cal.ics", tmp_path / "kept.json"
+    path.write_text((DATA / "floating.ics").read_text())
+    window = (at(date(2026, 6, 1)), at(date(2026, 6, 2)))
+    kept_source(path, kept).events(*window)
+    zone, options = LONDON, {}
+    if change == "text":
+        path.write_text((DATA / "floating.ics").read_text().replace("Morning run", "Evening run"))
+    elif change == "zone":
+        zone = ZoneInfo("Asia/Tokyo")
+    elif change == "cap":
+        options = {"max_occurrences_per_event": 49}
+    calendar = kept_source(path, kept, **options)
+    if change == "name":
+        calendar.name = "jess"
+
+    (run,) = calendar.events(at(date(2026, 6, 1), zone=zone), at(date(2026, 6, 2), zone=zone))
+
+    assert run.title == ("Evening run" if change == "text" else "Morning run")
+    assert run.start == at(date(2026, 6, 1), 7, 30, zone=zone)
+    assert run.calendar == calendar.name
+
+
+def test_a_floating_time_in_the_spring_gap_comes_back_from_the_kept_expansion_the_same(
+    tmp_path: Path,
+):
+    path, kept = tmp_path / "cal.ics", tmp_path / "kept.json"
+    path.write_text(
+        (DATA / "floating.ics")
+        .read_text()
+        .replace("20260601T073000", "20260329T013000")
+        .replace("20260601T081500", "20260329T021500")
+    )
+    window = (at(date(2026, 3, 29)), at(date(2026, 3, 30)))
+    (parsed,) = kept_source(path, kept).events(*window)
+    (read,) = kept_source(path, kept).events(*window)
+
+    assert (read.start.replace(tzinfo=None), read.start.fold) == (
+        parsed.start.replace(tzinfo=None),
+        parsed.start.fold,
+    )
+    assert read == parsed
+
+
+def test_a_damaged_kept_expansion_is_expanded_anew(tmp_path: Path):
+    path, kept = tmp_path / "cal.ics", tmp_path / "kept.json"
+    path.write_text((DATA / "floating.ics").read_text())
+    window = (at(date(2026, 6, 1)), at(date(2026, 6, 2)))
+    kept_source(path, kept).events(*window)
+    kept.write_text(kept.read_text()[:100])  # a crash mid-write leaves no such file, but still
+
+    assert titles(kept_source(path, kept).events(*window)) == ["Morning run"]
+
+
+def test_a_window_ending_a_moment_later_reuses_the_expansion(monkeypatch: pytest.MonkeyPatch):
+    calendar = IcsCalendarSource("alex", path=SAMPLE)
+    expanded = []
+    expand = calendar._expand
+    monkeypatch.setattr(calendar, "_expand", lambda *a: expanded.append(a) or expand(*a))
+    now = at(date(2026, 11, 25), 9)
+
+    for seconds in (0, 1, 60, 3600):  # the words of the user's events, at each question
+        moment = now + timedelta(seconds=seconds)
+        calendar.events(moment - timedelta(days=31), moment + timedelta(days=90))
+
+    assert len(expanded) == 1
 
 
 # Secret addresses
@@ -642,3 +779,24 @@ def test_attendees_are_named_and_those_who_declined_left_out(tmp_path: Path):
         at(date(2026, 12, 4)), at(date(2026, 12, 5))
     )
     assert event.attendees == ("Chidi Okafor", "sam@example.org")
+
+
+def test_a_time_written_in_another_zone_keeps_its_zone(tmp_path: Path):
+    path = tmp_path / "flight.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        "BEGIN:VEVENT\nUID:out\nSUMMARY:Flight to Lisbon\n"
+        "DTSTART;TZID=Europe/London:20261204T080000\nDTEND;TZID=Europe/Lisbon:20261204T110000\n"
+        "END:VEVENT\n"
+        "BEGIN:VEVENT\nUID:back\nSUMMARY:Flight to Berlin\n"
+        "DTSTART;TZID=Europe/Berlin:20261204T180000\nDTEND;TZID=Europe/London:20261204T190000\n"
+        "END:VEVENT\nEND:VCALENDAR\n"
+    )
+    source = IcsCalendarSource("test", path=path)
+    events = source.events(at(date(2026, 12, 4)), at(date(2026, 12, 5)))
+
+    zones = {event.title: (event.start_zone, event.end_zone) for event in events}
+    assert zones == {
+        "Flight to Lisbon": ("", "Europe/Lisbon"),
+        "Flight to Berlin": ("Europe/Berlin", ""),
+    }

@@ -1,13 +1,19 @@
-"""What a durable run reads is journaled with the step after it (bot/telegram/dbos_journal.py).
+"""What a durable run reads, and an effect it does once per run (the chat remembered), is
+journaled with the step after it (bot/telegram/dbos_journal.py).
 
 The real DBOS journal on a SQLite file in this process. A run resumed after a crash is made the
 way DBOS makes one: `fork_workflow` starts the run again with the steps before a given one taken
-from the journal, as recovery does with every step that was recorded before the crash.
+from the journal, as recovery does with every step that was recorded before the crash. An
+effect done once per run is keyed by the run's id, which a fork changes: those runs are cut
+short in the journal as a kill -9 leaves them and recovered under their own id, as on a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +36,9 @@ class World:
     paid: ClassVar[list[str]] = []
     sent: ClassVar[list[str]] = []
     reads_are_steps = False  # as Tandem journaled them before reads were recorded with a step
+    remembering = 0  # times a run set about remembering its answer
+    remembered: ClassVar[dict[str | None, str]] = {}  # what each run remembered, kept once
+    remembering_is_a_step = False  # as Tandem journaled it before it was done once per run
 
 
 def look() -> str:
@@ -59,6 +68,12 @@ async def send(text: str) -> None:
     World.sent.append(text)
 
 
+def remember(run: str | None, answer: str) -> None:
+    """As the store remembers an answer: once per run (bot/store/__init__.py)."""
+    World.remembering += 1
+    World.remembered.setdefault(run, answer)
+
+
 @DBOS.workflow()
 async def reads_and_steps() -> tuple[str, str, str]:
     first = await (JOURNAL.step if World.reads_are_steps else JOURNAL.read)("look", look)
@@ -73,15 +88,52 @@ async def reads_and_steps() -> tuple[str, str, str]:
     return first, second, failed
 
 
+@DBOS.workflow()
+async def pay_remember_send() -> None:
+    """A one-call answer: the chat read, the model paid, the chat remembered, the reply sent."""
+    answer = await JOURNAL.step("pay", pay, await JOURNAL.read("look", look))
+    if World.remembering_is_a_step:
+        await JOURNAL.step("remember", remember, None, answer)
+    else:
+        await JOURNAL.once("remember", remember, answer)
+    await JOURNAL.step("send", send, answer)
+
+
+@DBOS.workflow()
+async def read_remember_send() -> None:
+    """A template answer: nothing paid for between reading the chat and remembering."""
+    answer = f"template for {await JOURNAL.read('look', look)}"
+    await JOURNAL.once("remember", remember, answer)
+    await JOURNAL.step("send", send, answer)
+
+
+WORKER = "test"
+
+
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[None]:
+def journal(tmp_path: Path) -> Iterator[Path]:
     World.latest, World.paid, World.sent, World.reads_are_steps = "first words", [], [], False
-    DBOS(config=journal_config(f"sqlite:///{tmp_path / 'runs.sqlite3'}", "test", 4))
+    World.remembering, World.remembered, World.remembering_is_a_step = 0, {}, False
+    path = tmp_path / "runs.sqlite3"
+    DBOS(config=journal_config(f"sqlite:///{path}", WORKER, 4))
     DBOS.launch()
     try:
-        yield
+        yield path
     finally:
         DBOS.destroy(workflow_completion_timeout_sec=0)
+
+
+async def killed_before_step(journal: Path, run: str, step: int) -> None:
+    """The run as a kill -9 leaves it: still pending, its steps from `step` on not recorded;
+    then recovered as a restarted worker recovers it, under its own id, to its end."""
+    with contextlib.closing(sqlite3.connect(journal)) as db, db:
+        db.execute(
+            "DELETE FROM operation_outputs WHERE workflow_uuid = ? AND function_id >= ?",
+            (run, step),
+        )
+        db.execute("UPDATE workflow_status SET status = 'PENDING' WHERE workflow_uuid = ?", (run,))
+    [handle] = DBOS._recover_pending_workflows([WORKER])
+    await asyncio.to_thread(handle.get_result)
 
 
 async def test_reads_are_journaled_with_the_next_step_not_as_steps_of_their_own(journal):
@@ -168,3 +220,64 @@ async def test_a_read_failing_in_a_way_the_journal_cannot_keep_leaves_the_next_s
 
     assert answer == await resumed.get_result() == "answer to the weather service is away"
     assert World.paid == ["the weather service is away"]  # recorded: not paid again
+
+
+async def test_the_chat_remembered_is_journaled_with_the_message_sent_after_it(journal):
+    with SetWorkflowID("run-1"):
+        await pay_remember_send()
+
+    steps = await DBOS.list_workflow_steps_async("run-1")
+    assert [step["function_name"] for step in steps] == ["pay, with look", "send, with remember"]
+    assert World.remembered == {"run-1": "answer to first words"}
+
+
+async def test_a_run_killed_after_remembering_before_sending_remembers_once_and_sends_once(
+    journal,
+):
+    with SetWorkflowID("run-1"):
+        await pay_remember_send()
+    World.sent, World.latest = [], "words written since"  # killed before the message went out
+
+    await killed_before_step(journal, "run-1", SECOND_STEP)
+
+    assert World.paid == ["first words"]  # the paid call and what it read: from the journal
+    assert World.remembering == 2  # done again, as its record never came ...
+    assert World.remembered == {"run-1": "answer to first words"}  # ... changing nothing
+    assert World.sent == ["answer to first words"]
+
+
+async def test_a_run_killed_once_its_message_is_recorded_does_not_remember_again(journal):
+    with SetWorkflowID("run-1"):
+        await pay_remember_send()
+
+    await killed_before_step(journal, "run-1", SECOND_STEP + 1)  # the run's end not recorded
+
+    assert (World.remembering, World.sent) == (1, ["answer to first words"])
+
+
+async def test_remembering_after_reads_not_yet_journaled_is_a_step_of_its_own(journal):
+    # Redone after a crash, the read would find the answer already remembered: the two are
+    # recorded together, before anything is sent.
+    with SetWorkflowID("run-1"):
+        await read_remember_send()
+    steps = await DBOS.list_workflow_steps_async("run-1")
+    assert [step["function_name"] for step in steps] == ["remember, with look", "send"]
+    World.sent, World.latest = [], "words written since"
+
+    await killed_before_step(journal, "run-1", SECOND_STEP)
+
+    assert World.remembering == 1
+    assert World.remembered == {"run-1": "template for first words"}
+    assert World.sent == ["template for first words"]
+
+
+async def test_a_run_the_version_before_left_after_remembering_resumes_there(journal):
+    World.remembering_is_a_step = True
+    with SetWorkflowID("run-1"):
+        await pay_remember_send()
+    World.remembering_is_a_step, World.sent = False, []
+
+    await killed_before_step(journal, "run-1", SECOND_STEP + 1)  # "remember" recorded, no send
+
+    assert World.remembering == 1  # taken from its record
+    assert World.sent == ["answer to first words"]

@@ -24,7 +24,7 @@ from sqlalchemy.schema import DropTable
 
 from bot.config import LimitSettings, Settings, TelegramSettings
 from bot.engine.usage import Usage
-from bot.messages import TraceStep
+from bot.messages import Reply, TraceStep
 from bot.store import Stores, data_file, open_stores
 from bot.store.db import SCHEMA_VERSION, VERSION, NewerDatabase, open_database
 from bot.store.memory import RunRecord, Turn
@@ -126,6 +126,45 @@ def test_usage_adds_up_across_workers(tmp_path, database):
     assert (today.messages, today.model_calls, today.tokens) == (2, 3, 460)
 
 
+def remember_an_answer(stores: Stores, run: str | None, answer: str = "Tennis at 6") -> None:
+    """What the core keeps of an answered message, as a durable run `run` keeps it."""
+    turns = (Turn("user", "what's on tomorrow?"), Turn("assistant", answer))
+    reply = Reply(answer, usage=Usage(1, 100, 20))
+    record = RunRecord("workflow", "what's on tomorrow?", answer, (), Usage(1, 100, 20), 0.1)
+    stores.remember(run, OWNER, OWNER, NOON, turns, reply, record)
+
+
+def test_a_run_remembered_again_changes_nothing_on_any_worker(tmp_path, database):
+    workers = [worker(tmp_path, database) for _ in range(3)]
+    remember_an_answer(workers[0], "run-1")
+    # Resumed after a crash, on this worker or (its work taken over) on others, all at once.
+    at_once(lambda w=stores: remember_an_answer(w, "run-1") for stores in workers)
+    remember_an_answer(workers[1], "run-2", "Tennis at 7")
+
+    turns = workers[2].memory.recent(OWNER)
+    assert [turn.text for turn in turns][1::2] == ["Tennis at 6", "Tennis at 7"]
+    today = workers[2].allowances.today(OWNER, NOON)
+    assert (today.messages, today.model_calls, today.tokens) == (2, 2, 240)
+
+
+def test_an_answer_is_remembered_whole_or_not_at_all(tmp_path, database, monkeypatch):
+    stores = worker(tmp_path, database)
+
+    def full_disk(*_: object) -> None:
+        raise OSError("No space left on device")
+
+    # The usage is counted last: failing there, the run's turns and its id go too, so that the
+    # run, done again, remembers everything once.
+    monkeypatch.setattr(stores.allowances, "add", full_disk)
+    with pytest.raises(OSError):
+        remember_an_answer(stores, "run-1")
+    assert stores.memory.recent(OWNER) == [] and stores.memory.last_run(OWNER) is None
+    monkeypatch.undo()
+    remember_an_answer(stores, "run-1")
+    assert len(stores.memory.recent(OWNER)) == 2
+    assert stores.allowances.today(OWNER, NOON).messages == 1
+
+
 def test_a_stranger_is_told_once_whichever_worker_they_reach(tmp_path, database):
     workers = [worker(tmp_path, database) for _ in range(3)]
     told = [stores.access.should_tell(STRANGER) for stores in workers]
@@ -204,8 +243,26 @@ def test_a_database_from_before_follow_ups_gains_the_last_question(tmp_path, dat
     opened.close()
     stores = worker(tmp_path, database)
     with stores.memory.database.transaction() as db:
-        assert db.execute(select(VERSION.c.version)).scalar() == SCHEMA_VERSION == 2
+        assert db.execute(select(VERSION.c.version)).scalar() == SCHEMA_VERSION
     stores.memory.remember(OWNER, Turn("user", "what's on tomorrow?"))
     question = Question("what's on tomorrow?", None, "", True, None)
     stores.memory.remember_asked(OWNER, Asked(question))
     assert stores.memory.asked(OWNER) == Asked(question)
+
+
+def test_a_database_from_before_runs_were_remembered_once_keeps_its_chats(tmp_path, database):
+    first = worker(tmp_path, database)
+    remember_an_answer(first, None)
+    with first.memory.database.transaction() as db:  # as Tandem left it before: schema 2
+        db.execute(DropTable(Table("remembered", MetaData())))
+        db.execute(update(VERSION).values(version=2))
+    first.memory.close()
+
+    stores = worker(tmp_path, database)
+    with stores.memory.database.transaction() as db:
+        assert db.execute(select(VERSION.c.version)).scalar() == SCHEMA_VERSION == 3
+    remember_an_answer(stores, "run-1", "Tennis at 7")
+    remember_an_answer(stores, "run-1", "Tennis at 7")
+    turns = stores.memory.recent(OWNER)
+    assert [turn.text for turn in turns][1::2] == ["Tennis at 6", "Tennis at 7"]
+    assert stores.allowances.today(OWNER, NOON).messages == 2

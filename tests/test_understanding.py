@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.understanding import TimeWindow, understand
+from bot.understanding import Question, TimeWindow, understand
+from bot.understanding.times import DateOrder
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -23,14 +24,17 @@ NOW = at(2026, 11, 25, 10)  # a Wednesday
     ("text", "start", "end", "label"),
     [
         ("what's on today?", at(2026, 11, 25), at(2026, 11, 26), "today"),
-        ("anything tonight?", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
+        # A night runs into the small hours; an evening ends at midnight.
+        ("anything tonight?", at(2026, 11, 25, 18), at(2026, 11, 26, 4), "tonight"),
         ("what's on this morning?", at(2026, 11, 25), at(2026, 11, 25, 12), "this morning"),
         ("this afternoon", at(2026, 11, 25, 12), at(2026, 11, 25, 19), "this afternoon"),
         ("this evening", at(2026, 11, 25, 18), at(2026, 11, 26), "tonight"),
         ("what's on tomorrow?", at(2026, 11, 26), at(2026, 11, 27), "tomorrow"),
         ("tomorrow morning", at(2026, 11, 26), at(2026, 11, 26, 12), "tomorrow morning"),
         ("tomorrow afternoon", at(2026, 11, 26, 12), at(2026, 11, 26, 19), "tomorrow afternoon"),
-        ("tomorrow night", at(2026, 11, 26, 18), at(2026, 11, 27), "tomorrow evening"),
+        ("tomorrow night", at(2026, 11, 26, 18), at(2026, 11, 27, 4), "tomorrow night"),
+        ("tomorrow evening", at(2026, 11, 26, 18), at(2026, 11, 27), "tomorrow evening"),
+        ("what was on last night?", at(2026, 11, 24, 18), at(2026, 11, 25, 4), "last night"),
         ("the day after tomorrow", at(2026, 11, 27), at(2026, 11, 28), "Friday 27 November"),
         ("what did I have yesterday?", at(2026, 11, 24), at(2026, 11, 25), "yesterday"),
         ("this weekend", at(2026, 11, 28), at(2026, 11, 30), "this weekend"),
@@ -115,7 +119,7 @@ def test_no_time_named(text: str) -> None:
 
 def test_tonight_starts_now_when_the_evening_has_begun() -> None:
     late = at(2026, 11, 25, 21)
-    assert understand("tonight", late).window == TimeWindow(late, at(2026, 11, 26), "tonight")
+    assert understand("tonight", late).window == TimeWindow(late, at(2026, 11, 26, 4), "tonight")
 
 
 def test_weekend_when_already_in_it() -> None:
@@ -337,6 +341,39 @@ def test_an_airport_code_names_the_place_it_serves() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "country"),
+    [
+        ("Flight OS 1695 Vienna → Kittilä", "finland"),  # an airport's city
+        ("Train to Paris", "france"),  # the zone's city, not Paris, Texas
+        ("Flight to Rome", "italy"),
+        ("Ferry to Split", "croatia"),
+        ("Flight AA 1432 ORD → MCO", "florida"),  # a code's state
+        ("BA117 London to New York", "america"),
+    ],
+)
+def test_a_city_names_its_country(title: str, country: str) -> None:
+    from bot.understanding.airports import places
+    from bot.understanding.matching import significant
+
+    assert country in significant(places(title))
+
+
+def test_a_city_two_countries_share_alike_names_neither() -> None:
+    from bot.understanding.airports import places
+
+    # Birmingham, England and Birmingham, Alabama have one airport each.
+    assert places("Flight to Birmingham") == ""
+    assert places("Flight to Kittilä", countries=False) == ""
+
+
+def test_where_a_journey_goes_keeps_its_to() -> None:
+    assert understand("When is the flight to Finland?", NOW).subject == "flight to Finland"
+    assert understand("when do we fly home to the States", NOW).subject == "flight home to States"
+    # Not a journey: "to" says nothing.
+    assert understand("how do I get to the concert?", NOW).subject == "concert"
+
+
+@pytest.mark.parametrize(
     ("text", "start", "end"),
     [
         # "did" can only look back: the 3rd of December just gone, a year ago.
@@ -355,6 +392,15 @@ def test_a_date_asked_about_in_the_past_tense_is_the_last_one(
     assert window is not None and (window.start, window.end) == (start, end)
 
 
+def test_a_name_is_also_its_initials() -> None:
+    from bot.understanding.matching import event_words
+
+    assert "pr" in event_words("Puerto Rico – Easter with Mami")
+    assert "hr" in event_words("Call with Human Resources")
+    assert "lmc" in event_words("Lakeshore Medical Center")
+    assert "wc" not in event_words("walk the dog, clean up")  # no names, no initials
+
+
 def test_a_name_before_a_title_owns_what_follows() -> None:
     from bot.understanding.matching import owned_by_another
     from integrations.calendar import Event
@@ -365,6 +411,34 @@ def test_a_name_before_a_title_owns_what_follows() -> None:
     assert not owned_by_another(titled("Kavya didi's wedding"), "wedding", "kavya")
     assert not owned_by_another(titled("Aunt Mary's party"), "party", "mary")
     assert owned_by_another(titled("Sam's wedding"), "wedding", "kavya")
+
+
+@pytest.mark.parametrize(
+    ("asked", "title", "found"),
+    [
+        ("mom", "Call with Mami (FaceTime)", True),
+        ("mom", "Mum's birthday", True),
+        ("mum", "Mom – dentist", True),
+        ("papi", "Dinner with Dad", True),
+        ("barber", "Haircut – Salon Luz", True),
+        ("hairdressers", "Barber", True),
+        ("movie", "Cinema with Jo", True),
+        ("soccer", "Footy training", True),
+        ("physio", "PT – knee", True),
+        ("church", "Mass – St. Hedwig", True),
+        ("working", "Night shift – MICU", True),
+        # Another meaning, or only a look-alike: no match.
+        ("church", "Car service", False),
+        ("mom", "Moment of truth", False),
+        ("gym", "Gymnastics gala", False),
+    ],
+)
+def test_a_word_finds_other_words_for_the_same_thing(asked: str, title: str, found: bool) -> None:
+    from bot.understanding.matching import Significance, score
+    from integrations.calendar import Event
+
+    event = Event(title, NOW, NOW + timedelta(hours=1))
+    assert bool(score(event, [asked], Significance.of([event]))) == found
 
 
 @pytest.mark.parametrize(
@@ -414,3 +488,179 @@ def test_small_talk_in_chat_spellings() -> None:
 )
 def test_who_is_invited_is_asked_for(text: str) -> None:
     assert understand(text, NOW).asks == "who"
+
+
+def test_a_title_that_only_describes_the_word_asked_ranks_below_one_that_is_it() -> None:
+    from bot.understanding.matching import Significance, heads, score
+    from integrations.calendar import Event
+
+    summit = Event("TechSummit Europe", NOW, NOW + timedelta(days=2), all_day=True)
+    drinks = Event("Summit drinks", NOW, NOW + timedelta(hours=2))
+    owned = Event("Priya's wedding", NOW, NOW + timedelta(days=1), all_day=True)
+    lunch = Event("wedding lunch", NOW, NOW + timedelta(hours=2))
+    code = Event("CSC108 final", NOW, NOW + timedelta(hours=3))
+    events = [summit, drinks, owned, lunch, code]
+    significance = Significance.of(events)
+    assert heads(summit, "conference") and not heads(drinks, "conference")
+    assert heads(owned, "wedding") and not heads(lunch, "wedding")
+    assert heads(code, "csc108")  # a code is a name, never a describing word
+    headed = {"conference", "wedding"}
+    for whole, part, asked in ((summit, drinks, "conference"), (owned, lunch, "wedding")):
+        assert score(whole, [asked], significance, headed) > score(
+            part, [asked], significance, headed
+        )
+    # Asked for the whole of it, the describing title is the one: "the summit drinks".
+    assert score(drinks, ["conference", "drinks"], significance, headed) > score(
+        summit, ["conference", "drinks"], significance, headed
+    )
+
+
+def test_a_holiday_is_on_the_day_the_users_country_keeps_it() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")
+    now = datetime(2027, 8, 9, 9, 5, tzinfo=kolkata)
+    # Duckling dates Ganesh Chaturthi 2027 to 3 September; India's states keep 4 September.
+    window = understand("what's on Ganesh Chaturthi?", now).window
+    assert window is not None and window.start == datetime(2027, 9, 4, tzinfo=kolkata)
+    # Where the lists agree with Duckling, its day stands.
+    window = understand("anything on Independence Day?", now).window
+    assert window is not None and window.start == datetime(2027, 8, 15, tzinfo=kolkata)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Thanks, that helps a lot", "thanks"),
+        ("thank you so much, that was really helpful!", "thanks"),
+        ("You've been a great help, cheers", "thanks"),
+        ("brilliant, ta", "thanks"),
+        ("perfect, thanks!", "thanks"),
+        ("Thanks heaps mate, see you later", "thanks"),
+        ("good to know, thanks", "thanks"),
+        ("Bye, have a nice evening", "goodbye"),
+        ("ok, have a really lovely rest of your weekend", "goodbye"),
+        ("night night", "goodbye"),
+        ("great, talk to you soon", "goodbye"),
+        ("see you on Monday!", "goodbye"),
+        ("Merry Christmas!", "greeting"),
+    ],
+)
+def test_pleasantries_after_small_talk_are_small_talk(text: str, kind: str) -> None:
+    from bot.small_talk import small_talk
+
+    talk = small_talk(text)
+    assert talk is not None and talk[0] == kind
+    assert understand(text, NOW).kind == "small_talk"
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("Thanks, what do I have this evening?", "what do I have this evening?"),
+        ("Have a nice evening planned?", "Have a nice evening planned?"),
+        ("thanks, is that helpful for the dentist?", "is that helpful for the dentist?"),
+    ],
+)
+def test_a_pleasantry_in_a_question_leaves_it_a_question(text: str, rest: str) -> None:
+    from bot.small_talk import small_talk, without_small_talk
+
+    assert small_talk(text) is None
+    assert without_small_talk(text) == rest
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "day"),
+    [
+        ("What is on 21.12?", "day-first", date(2026, 12, 21)),
+        ("what's on 12.21?", "month-first", date(2026, 12, 21)),
+        ("what about 3.4?", "day-first", date(2027, 4, 3)),
+        ("what about 3.4?", "month-first", date(2027, 3, 4)),
+        ("anything on 9.12", "month-first", date(2027, 9, 12)),
+        ("anything on 5.10", "day-first", date(2027, 10, 5)),
+    ],
+)
+def test_a_day_and_month_without_a_year_are_a_date_in_the_users_order(
+    text: str, order: DateOrder, day: date
+) -> None:
+    window = understand(text, NOW, date_order=order).window
+    assert window is not None and window.start.date() == day
+    assert window.end - window.start == timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("am I free at 9.30?", "day-first"),
+        ("what about 10.15?", "day-first"),
+        ("anything at 21.12?", "month-first"),
+        ("free from 10.05 to 10.40?", "day-first"),
+        ("anything on 9.30?", "day-first"),  # no 30th month: the time, with "on" as in "on at"
+    ],
+)
+def test_a_clock_time_with_a_dot_stays_a_time(text: str, order: DateOrder) -> None:
+    window = understand(text, NOW, date_order=order).window
+    assert window is not None and window.end - window.start < timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["How often is swimming in January?", "how frequently do I see Sophie?", "how often's yoga"],
+)
+def test_how_often_counts(text: str) -> None:
+    question = understand(text, NOW)
+    assert question.asks == "count"
+    assert "often" not in question.subject and "frequently" not in question.subject
+
+
+def test_a_question_about_what_only_notes_say_asks_for_the_notes() -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [
+        Event("Music school – Jonas (piano)", NOW, NOW, description="Teacher: Frau Berger."),
+        Event("Deadline: Hofer contract", NOW, NOW, description="42 pages. Send by 18:00."),
+        Event("Parent-teacher meeting", NOW, NOW, description="Door code 4711#, 2nd floor."),
+    ]
+
+    def asked(text: str) -> tuple[str, str, str]:
+        question = understand(text, NOW, significance=lambda: Significance.of(events))
+        return question.kind, question.asks, question.subject
+
+    assert asked("Who is Jonas's piano teacher?")[:2] == ("calendar", "notes")
+    assert asked("How many pages is the Hofer contract?")[:2] == ("calendar", "notes")
+    # "code" names nothing alone; beside "door", which only notes have, it says what to find.
+    assert asked("What's the door code for the school?") == (
+        "calendar",
+        "notes",
+        "door code school",
+    )
+    # Not about the calendar: words its events do not have.
+    assert asked("Who is the president of Austria?")[0] == "other"
+    assert asked("How many meetings next week?")[1] == "count"
+
+
+def test_a_time_after_or_before_one_of_the_users_events() -> None:
+    from bot.understanding.matching import Significance
+    from integrations.calendar import Event
+
+    events = [
+        Event("Dentist – Dr. Liang", NOW, NOW + timedelta(hours=1)),
+        Event("School holidays", NOW, NOW + timedelta(days=14)),
+        Event("Piano lesson", NOW, NOW + timedelta(hours=1)),
+    ]
+
+    def asked(text: str) -> Question:
+        return understand(text, NOW, significance=lambda: Significance.of(events))
+
+    lesson = asked("When is the next piano lesson after the holidays?")
+    assert (lesson.subject, lesson.after, lesson.before) == ("piano lesson", "holidays", "")
+    monday = asked("wat am i doing after the dentist on monday")
+    assert monday.after == "dentist" and monday.window is not None
+    assert monday.window.label.endswith("after the dentist")
+    assert asked("anything before the dentist?").before == "dentist"
+    # A time, not an event: "after 7pm", "before Christmas".
+    assert not asked("anything after 7pm?").after
+    assert not asked("anything before christmas?").before
+    # About that event itself: its notes, not the time before it.
+    assert not asked("what do I need to do before the dentist?").before
+    assert asked("do we travel anywhere in the holidays?").during
+    assert not asked("what's on in the morning?").during

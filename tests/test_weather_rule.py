@@ -207,7 +207,7 @@ async def test_today_elsewhere_is_the_places_own_day_even_when_mine_is_over_ther
 
     reply = await ask(assistant, "what's the weather in Paris today?")
 
-    assert reply.startswith("Weather in Paris, Sunday 29 November: "), reply
+    assert reply.startswith("Weather in Paris, Sunday, November 29: "), reply
 
 
 # --- follow-ups: places that are no places, and questions that name a place or a time ----------

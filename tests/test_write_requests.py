@@ -25,6 +25,8 @@ async def ask(assistant, words: str) -> str:
         "enter my yoga class for Friday",
         "note down a call with Sam on Monday",
         "write back to Sam that I'm running late",
+        "ring mrs patel and say ill be late",
+        "phone the school and tell them Ruby is ill",
     ],
 )
 @pytest.mark.parametrize("mode", ["workflow", "hybrid"])

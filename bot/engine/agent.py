@@ -101,7 +101,8 @@ class Agent:
 
     def _stopped(self, why: str, run: Run) -> Reply:
         """An answer from what the tools found so far, saying why the agent stopped."""
-        view = View(run.context.user.clock, run.context.now().date())
+        user = run.context.user
+        view = View(user.clock, run.context.now().date(), date_order=user.numeric_date_order)
         found = template_answer(run.results, view)
         text = (
             f"{why}, so here is what I found so far:\n\n{found}"

@@ -1,11 +1,13 @@
 """Steps that a run journals, so that a crashed run resumes after its last finished step.
 
-The core runs every side effect and every paid-for call (a model call, remembering, sending)
-through `journal.step`, and everything it reads that may change (the chat, an allowance, a
-tool's lookup) through `journal.read`. Run plainly, both just run. Inside a durable run
+The core runs every side effect and every paid-for call (a model call, sending) through
+`journal.step`, an effect it can make harmless to repeat (the chat remembered) through
+`journal.once`, and everything it reads that may change (the chat, an allowance, a tool's
+lookup) through `journal.read`. Run plainly, all just run. Inside a durable run
 (bot/telegram/dbos_journal.py) a step is checkpointed, and after a crash and restart the run
-replays finished steps from the checkpoint instead of doing them again; a read is recorded with
-the step after it, so that a resumed run takes the same path at the cost of no record of its own.
+replays finished steps from the checkpoint instead of doing them again; a read, and an effect
+done once per run, is recorded with the step after it, so that a resumed run takes the same
+path at the cost of no record of its own.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ class Journal(Protocol):
 
     async def read(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
         """Run `action(*args)`, which has no effect outside (doing it twice is harmless)."""
+        ...
+
+    async def once(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
+        """Run `action(run, *args)`, an effect that `run` (the durable run's id, None outside
+        one) makes idempotent: done again for the same run, it changes nothing."""
         ...
 
 
@@ -66,3 +73,6 @@ class Immediate:
 
     async def read(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
         return await run_action(action, *args)
+
+    async def once(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
+        return await run_action(action, None, *args)

@@ -39,7 +39,10 @@ READ_ONLY = (
 
 
 def matches(trigger: Trigger, question: Question) -> bool:
-    """Whether a message fits a rule's trigger: any one of its conditions is enough."""
+    """Whether a message fits a rule's trigger: any one of its conditions is enough. A question
+    about the world fits none: "hot" in "calories in a hot dog" asks for no weather."""
+    if question.knowledge:
+        return False
     return named_by(trigger, question) or (trigger.personal_event and question.kind == "calendar")
 
 
@@ -121,6 +124,7 @@ class Workflow:
                     question.window.label if question.window else None,
                     question.asks,
                     question.moment is not None,
+                    run.context.user.numeric_date_order,
                 )
                 llm = self.llm if batch.answer == "llm_or_template" else None
                 found_things = [r for r in run.results if not any(r is p for p in probes)]
@@ -167,6 +171,10 @@ class Workflow:
             found["part_of_day"] = question.part_of_day
         if question.during:
             found["during"] = True
+        if question.after:
+            found["after"] = question.after
+        if question.before:
+            found["before"] = question.before
         return found
 
 
@@ -194,7 +202,7 @@ def _failed(rule: Rule, error: ToolError) -> str:
 
 
 # Known before any step runs.
-QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during"}
+QUESTION_VALUES = {"start", "end", "text", "limit", "part_of_day", "during", "after", "before"}
 
 
 def batches(steps: Sequence[ToolStep | AnswerStep]) -> Iterator[list[ToolStep] | AnswerStep]:

@@ -17,8 +17,8 @@ from requests.adapters import HTTPAdapter
 from bot.config import LoadedConfig, Mode
 from bot.eval.scenarios import EvalError, Scenarios
 from bot.wiring import open_llm
+from integrations.http import RETRY
 from integrations.llm import Claude
-from integrations.weather import RETRY
 
 if TYPE_CHECKING:
     from vcr.request import Request

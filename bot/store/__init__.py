@@ -38,6 +38,7 @@ class Stores:
 
     def remember(
         self,
+        run: str | None,
         conversation: Conversation,
         user_id: int,
         now: datetime,
@@ -47,15 +48,21 @@ class Stores:
         asked: Asked | None = None,
     ) -> None:
         """Keep an answered message: its turns, its event, the calendar question it was (for a
-        follow-up), its trace, and what it cost whom."""
-        self.memory.remember(conversation, *turns)
-        if reply.focus is not None:
-            self.memory.remember_focus(conversation, reply.focus)
-        if asked is not None:
-            self.memory.remember_asked(conversation, asked)
-        if record is not None:
-            self.memory.record_run(conversation, record)
-        self.allowances.add(user_id, now, reply.usage)
+        follow-up), its trace, and what it cost whom; all of it or, if it fails, none.
+
+        With `run` (a durable run's id) done once for that run: done again, as a run resumed
+        after a crash may, it changes nothing."""
+        with self.memory.database.transaction():  # what follows joins it
+            if run is not None and not self.memory.first_remembering(run):
+                return
+            self.memory.remember(conversation, *turns)
+            if reply.focus is not None:
+                self.memory.remember_focus(conversation, reply.focus)
+            if asked is not None:
+                self.memory.remember_asked(conversation, asked)
+            if record is not None:
+                self.memory.record_run(conversation, record)
+            self.allowances.add(user_id, now, reply.usage)
 
 
 def data_file(data_dir: Path) -> Path:

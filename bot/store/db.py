@@ -2,7 +2,9 @@
 PostgreSQL database the journal shares with every worker.
 
 SQLAlchemy Core speaks to both. The tables (defined by each store on `TABLES`) are created when
-the database is opened, and the version in `tandem_schema` says which changes it has had.
+the database is opened, and the version in `tandem_schema` says which changes it has had. A
+transaction begun inside another on the same database joins it: several stores' writes can be
+made one (bot/store/__init__.py, `Stores.remember`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from bot.store.private import private_database
@@ -29,11 +32,21 @@ def _asked_table(connection: Connection) -> None:
     TABLES.tables["asked"].create(connection, checkfirst=True)
 
 
+def _remembered_table(connection: Connection) -> None:
+    """3: the runs whose answers are remembered (bot/store/memory.py), so that a run resumed
+    after a crash does not remember its answer twice."""
+    TABLES.tables["remembered"].create(connection, checkfirst=True)
+
+
 # Each change to the tables after the first is one step here, run once, in order, on open.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_asked_table,)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_asked_table, _remembered_table)
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 POSTGRES_SCHEMA = "tandem"  # beside DBOS's own "dbos" schema in the journal's database
 SQLITE_WAIT_SECONDS = 30  # a second process waits this long for SQLite's write lock
+
+
+# The transaction this thread (or task) is in, and its engine: one begun inside it joins it.
+_open: ContextVar[tuple[Engine, Connection] | None] = ContextVar("tandem_transaction", default=None)
 
 
 class NewerDatabase(RuntimeError):
@@ -50,18 +63,36 @@ class Database:
 
     @contextmanager
     def transaction(self, *serialized_by: str) -> Iterator[Connection]:
-        """One transaction; those naming the same key run one after another on every worker."""
+        """One transaction; those naming the same key run one after another on every worker.
+        Begun inside another on this database, it is part of that one, committed with it."""
+        joined = _open.get()
+        if joined is not None and joined[0] is self.engine:
+            self._serialize(joined[1], serialized_by)
+            yield joined[1]
+            return
         with self.engine.begin() as connection:
-            if self.shared:  # SQLite's transactions already take the one write lock
-                for key in serialized_by:
-                    connection.execute(
-                        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key}
-                    )
-            yield connection
+            self._serialize(connection, serialized_by)
+            opened = _open.set((self.engine, connection))
+            try:
+                yield connection
+            finally:
+                _open.reset(opened)
+
+    def _serialize(self, connection: Connection, keys: tuple[str, ...]) -> None:
+        if self.shared:  # SQLite's transactions already take the one write lock
+            for key in keys:
+                lock = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
+                connection.execute(lock, {"key": key})
 
     def insert(self, table: Table) -> Any:
         """An INSERT that can say what to do on a conflict (both dialects spell it alike)."""
-        return (postgresql.insert if self.shared else sqlite.insert)(table)
+        if not self.shared:
+            return sqlite.insert(table)
+        # Imported here: PostgreSQL's dialect is a sixth of SQLAlchemy's import, and most
+        # set-ups (and every `tandem ask` on SQLite) never use it.
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -61,6 +61,14 @@ RUNS = Table(
     Column("created", Float, nullable=False),
     Index("runs_by_chat", "chat_id", "id"),
 )
+# Each durable run whose answer was remembered, by its id: a run resumed after a crash, its
+# answer remembered but not yet journaled as such, then remembers nothing twice.
+REMEMBERED = Table(
+    "remembered",
+    TABLES,
+    Column("run", String, primary_key=True),
+    Column("created", Float, nullable=False),
+)
 FOCUS = Table(
     "focus",
     TABLES,
@@ -126,6 +134,14 @@ class ChatMemory:
                 .limit(self.turns_kept)
             )
             db.execute(delete(TURNS).where(TURNS.c.chat_id == chat, TURNS.c.id.not_in(kept)))
+
+    def first_remembering(self, run: str) -> bool:
+        """Note that run `run` remembers its answer; False if it already had (in a transaction
+        made with what it remembers, so the two are kept together or not at all)."""
+        statement = self.database.insert(REMEMBERED).values(run=run, created=time.time())
+        with self.database.transaction() as db:
+            noted = db.execute(statement.on_conflict_do_nothing().returning(REMEMBERED.c.run))
+            return noted.first() is not None
 
     def recent(self, conversation: Conversation) -> list[Turn]:
         """The chat's kept turns, oldest first."""

@@ -1,14 +1,20 @@
 """The durable journal: each step a DBOS step, and each read recorded with the step after it.
 
-A step (a model call, a message sent, the chat remembered) is checkpointed on its own: after a
-crash the run replays it from the journal instead of doing it again. A read (the chat's
-history and settings, the person's allowance, a tool looking something up) has no effect
-outside, so it needs no record of its own: its result goes into the record of the next step,
-which then holds everything the run learnt since the step before. After a crash, a read whose
+A step (a model call, a message sent) is checkpointed on its own: after a crash the run
+replays it from the journal instead of doing it again. A read (the chat's history and settings,
+the person's allowance, a tool looking something up) has no effect outside, so it needs no
+record of its own: its result goes into the record of the next step, which then holds
+everything the run learnt since the step before. After a crash, a read whose
 next step was recorded takes its result from that record, so the resumed run takes the same
 path; one whose next step was not recorded is simply done again, as if the crash had come just
 before it. Each step is two journal transactions (is it recorded? record it): a one-call answer
 that read its chat and searched the calendar journals three steps instead of five.
+
+An effect done once per run (the chat remembered: the store keeps the run's id with it, so
+doing it again changes nothing) is recorded like a read, with the next step: a one-call answer
+journals the model call and the message sent, two steps. It goes into a record of its own only
+when reads not yet journaled came before it: done again after a crash, those reads would see
+the effect already made and could take another path than the one it remembered.
 
 What an earlier execution of a run recorded is loaded once, at the run's first read: a run
 started afresh finds nothing there, and its later reads look nowhere else.
@@ -99,6 +105,15 @@ class DbosJournal:
             raise
         outcome.set_result(result)
         return result.unwrap()
+
+    async def once(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
+        run = _running_run()
+        if run is None:
+            return await run_action(action, None, *args)
+        execution = self._executions.get(run)
+        if execution is not None and execution.waiting:
+            return await self.step(name, action, run.workflow_id, *args)
+        return await self.read(name, action, run.workflow_id, *args)
 
     async def step(self, name: str, action: Callable[..., Any], *args: Any) -> Any:
         run = _running_run()

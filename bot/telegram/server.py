@@ -15,9 +15,9 @@ wrote, different chats at once, on one worker or on several sharing PostgreSQL. 
 receives and answers on its own journal (SQLite) starts each run at once instead, keeping each
 chat's order itself (bot/telegram/turns.py): the queue's polling and extra journal writes were
 about half of what the journal cost a message. After a crash DBOS resumes each unfinished run
-after its last finished step (every model call, message sent and chat remembered is a journaled
-step, and what the run read — its chat, a tool's lookup — is journaled with the step after it,
-see bot/telegram/dbos_journal.py). Scheduled slots are workflows too.
+after its last finished step (every model call and message sent is a journaled step; what the
+run read — its chat, a tool's lookup — and the chat remembered, done once per run, are journaled
+with the step after it, see bot/telegram/dbos_journal.py). Scheduled slots are workflows too.
 
 The journal is a SQLite file in the data folder, or PostgreSQL for several workers. With
 several, each may be a receiver (stores updates as runs), a worker (runs them) or both (`all`);

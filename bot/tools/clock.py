@@ -36,7 +36,7 @@ class ClockReading:
                 "keeps one time."
             )
         in_place = f" in {self.place}" if self.place else ""
-        day = day_name(self.now.date(), view.today)
+        day = day_name(self.now.date(), view)
         return f"It's {clock_time(self.now, view.clock)}{in_place} on {day}."
 
     def _shown(self) -> str:

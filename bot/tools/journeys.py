@@ -9,6 +9,7 @@ Lisbon?") and a whole trip ("what does my Lisbon trip look like?") are answered 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.understanding.airports import places
@@ -27,6 +28,19 @@ DEPART = re.compile(
     r"off)\b"
 )
 TRIP = re.compile(r"\btrip\b")
+# Being or going away names no event: it asks for a trip ("am I away next month?").
+AWAY = re.compile(r"\b(?:away|abroad)\b")
+AWAY_WORDS = frozenset({"away", "abroad", "go", "going", "trip", "trips"})
+# Going anywhere at all ("am I travelling anywhere this month?", "any trips coming up?"): every
+# journey, whatever its title names.
+ANY_TRAVEL = frozenset(
+    ["travel", "travelling", "traveling", "travels", "trips", "journeys", "anywhere", "somewhere"]
+)
+# "When am I in Singapore?", "how long will we be in Cork?": the time there, not one event (the
+# subject the understanding gives is "in Singapore").
+BEING_IN = re.compile(r"^in\b")
+# "From Singapore": where a journey sets off.
+LEAVING_FROM = re.compile(r"\bfrom ([a-z][\w'-]*(?: [a-z][\w'-]*)?)")
 STAY = timedelta(days=1)  # an event this long or longer can be a stay away
 _TOWARDS = re.compile(r"→|->|–>|\bto\b", re.IGNORECASE)
 
@@ -40,21 +54,21 @@ def is_journey(event: Event) -> bool:
     return bool(TRANSPORT & set(event_words(event.title)))
 
 
-def destination(event: Event) -> set[str]:
+def destination(event: Event, countries: bool = True) -> set[str]:
     """The words of where a journey goes: after its last arrow or "to", else its whole title;
-    an airport code with the place it serves ("DEL": Delhi)."""
+    an airport code with the place it serves ("DEL": Delhi), a city with its country."""
     parts = _TOWARDS.split(event.title)
-    return _place_words(parts[-1])
+    return _place_words(parts[-1], countries)
 
 
-def origin(event: Event) -> set[str]:
+def origin(event: Event, countries: bool = True) -> set[str]:
     """The words of where a journey leaves from: before its last arrow or "to" ("Sydney")."""
     parts = _TOWARDS.split(event.title)
-    return _place_words(parts[-2]) - TRANSPORT if len(parts) > 1 else set()
+    return _place_words(parts[-2], countries) - TRANSPORT if len(parts) > 1 else set()
 
 
-def _place_words(part: str) -> set[str]:
-    return set(significant(f"{part} {places(part)}"))
+def _place_words(part: str, countries: bool) -> set[str]:
+    return set(significant(f"{part} {places(part, countries)}"))
 
 
 def journeys_home(events: list[Event], home: str) -> list[Event]:
@@ -64,11 +78,13 @@ def journeys_home(events: list[Event], home: str) -> list[Event]:
     started_from: set[str] = set()
     found = []
     for journey in sorted((e for e in events if is_journey(e)), key=lambda e: e.start):
-        if RETURN.search(journey.title.lower()) or destination(journey) & (homes | started_from):
+        # Cities, not countries: Sydney → Melbourne → Sydney stays in Australia throughout.
+        going_to = destination(journey, countries=False)
+        if RETURN.search(journey.title.lower()) or going_to & (homes | started_from):
             found.append(journey)
             started_from = set()
         elif not started_from:
-            started_from = origin(journey)
+            started_from = origin(journey, countries=False)
     return found
 
 
@@ -89,6 +105,23 @@ def away(events: list[Event], found: list[Event], home: str) -> Event | None:
         ):
             return event
     return None
+
+
+def journey_to(events: list[Event], stay: Event, home: str) -> Event | None:
+    """The journey away that takes the user to `stay`: the last one setting off by its start
+    (the flight the day before a conference), else the first within it (on the trip's first
+    day), going where it is held or not said."""
+    place = set(significant(f"{stay.title} {stay.location}"))
+    going_home = journeys_home(events, home)
+    journeys = [
+        e
+        for e in events
+        if is_journey(e) and e not in going_home and e.start < stay.end and e is not stay
+    ]
+    to_it = [e for e in journeys if destination(e) & place] or journeys
+    before = [e for e in to_it if e.start <= stay.start and stay.start - e.start < STAY]
+    within = [e for e in to_it if e.start >= stay.start]
+    return (before[-1:] or within[:1] or [None])[0]
 
 
 def homeward(events: list[Event], since: Event, home: str) -> Event | None:
@@ -122,3 +155,45 @@ def trip(events: list[Event], found: list[Event], home: str) -> list[Event]:
     if not (anchor and back):
         return []
     return [event for event in events if anchor.start <= event.start < back.end]
+
+
+def first_trip(events: list[Event], home: str) -> list[Event]:
+    """The first trip away among the events, from setting off to the journey home (or its
+    stay alone when no journey home is on the calendar)."""
+    anchor = away(events, events, home)
+    if anchor is None:
+        return []
+    return trip(events, [anchor], home) or [anchor]
+
+
+def sets_off_from(journey: Event, words: set[str]) -> bool:
+    """Whether a journey leaves from where the words name: its title's origin ("Sydney →
+    Melbourne") or its place ("Changi Airport, Singapore")."""
+    return bool((origin(journey) | _place_words(journey.location, True)) & words)
+
+
+def from_place(events: list[Event], source: set[str], asked: set[str]) -> list[Event]:
+    """The journeys leaving from `source`, those going where the other asked words name first
+    ("when do I reach Bengaluru from Singapore?": the flight back, not the one out)."""
+    leaving = [
+        event
+        for event in events
+        if is_journey(event) and sets_off_from(event, source) and not destination(event) & source
+    ]
+    going = [event for event in leaving if destination(event) & (asked - source)]
+    return going + [event for event in leaving if event not in going]
+
+
+def time_in(events: list[Event], words: set[str]) -> Event | None:
+    """The time spent where the words name, from the journey there to the next one leaving it:
+    one event, named for the place ("In Singapore"); none without a journey there."""
+    journeys = sorted((e for e in events if is_journey(e)), key=lambda e: e.start)
+    there = next((j for j in journeys if destination(j) & words), None)
+    if there is None:
+        return None
+    leaving = next((j for j in journeys if j.start >= there.end and sets_off_from(j, words)), None)
+    place = _TOWARDS.split(there.title)[-1].split("(")[0].strip()
+    end = leaving.start if leaving else there.end + STAY
+    return replace(
+        there, title=f"In {place}", start=there.end, end=end, location="", description=""
+    )

@@ -62,7 +62,7 @@ class WeatherReport:
             at = self.at or hour.time  # the user's zone: the tool asks in it
             chance = _chance(hour.precipitation_probability, hour.weather_code)
             lines.append(
-                f"Weather in {where}, {day_name(at.date(), view.today)} at "
+                f"Weather in {where}, {day_name(at.date(), view)} at "
                 f"{clock_time(at, view.clock)}{self._there(at, view)}: {hour.description}, "
                 f"{hour.temperature:.0f}{temperature} (feels like "
                 f"{hour.apparent_temperature:.0f}{temperature}){chance}, "
@@ -71,7 +71,7 @@ class WeatherReport:
         for day in self.days:
             chance = _chance(day.precipitation_probability_max, day.weather_code)
             lines.append(
-                f"Weather in {where}, {day_name(day.day, view.today)}: {day.description}, "
+                f"Weather in {where}, {day_name(day.day, view)}: {day.description}, "
                 f"{day.temperature_min:.0f}–{day.temperature_max:.0f}{temperature}{chance}."
             )
         return "\n".join(lines)

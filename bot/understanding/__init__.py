@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Literal, cast
 
 from bot.small_talk import small_talk
@@ -24,10 +25,11 @@ from bot.understanding.times import (
     TimeReading,
     TimeWindow,
     date_order_for,
+    in_each,
     prepare,
     read_time,
 )
-from bot.understanding.words import VAGUE_WORDS, correct
+from bot.understanding.words import CATEGORY_WORDS, FUNCTION_WORDS, VAGUE_WORDS, correct
 
 __all__ = ["Asks", "Kind", "Question", "TimeWindow", "past_year", "understand"]
 
@@ -45,6 +47,8 @@ Asks = Literal[
     "until",
     "who",
     "day_off",
+    "whether",
+    "conflicts",
 ]
 
 
@@ -62,6 +66,9 @@ class Question:
     moment: datetime | None = None  # "am I free at 3pm Friday?": the moment asked about
     part_of_day: PartOfDay | Literal[""] = ""  # "in the mornings next week": of each day
     during: bool = False  # "what's on while I'm in Sydney?": while the event named lasts
+    after: str = ""  # "the next piano lesson after the holidays": words naming that event
+    before: str = ""  # "anything before the dentist?": the window ends as that event starts
+    knowledge: bool = False  # "how many calories in a hot dog?": no rule's keyword is about it
 
 
 _POLITE = (
@@ -74,7 +81,7 @@ _POLITE = (
 # to Saturday", "add dinner with Sam"); and verbs that are also common nouns in titles ("book
 # club on Friday?", "call with Jenny"), which do only before a determiner ("book a table").
 _WRITE = re.compile(
-    _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|rename|rsvp|decline|accept|"
+    _POLITE + r"(?:(?:cancel|delete|remove|reschedule|postpone|prepone|rename|rsvp|decline|accept|"
     r"unsubscribe|snooze|remind(?! me (?:what|when|where|how|who|if|whether|of))|invite|"
     r"notify|e-?mail|text|message|whatsapp|add|swap|trade|pencil)\b"
     r"|(?:create|put|pop|stick|slot|schedule|make|set up|arrange|organi[sz]e|move|push|shift|"
@@ -96,22 +103,31 @@ _WRITE_ANYWHERE = re.compile(
     r"add (?:it|this|that) to|block (?:out|off)|can you (?:cancel|move|book|add|delete)|"
     r"i (?:need|want) to (?:cancel|move|reschedule|delete)|"
     r"^(?:please )?(?:tell|let) (?!me\b)\w+ (?:know )?(?:that|to|i'm|i'll|i am|we|i)\b|"
-    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b)\b"
+    r"\blet (?!me\b)\w+ know\b|\bgive (?!me\b)\w+ a (?:heads[- ]up|call|ring|bell|buzz)\b|"
+    # "ring Mrs Patel and say I'll be late", "text Sam and tell him…": a message to send.
+    r"^(?:please )?(?:call|ring|phone|text|message|email|e-mail|whatsapp|bell) (?!me\b).+ and "
+    r"(?:say|tell|let|ask|explain|warn)\b)\b"
 )
-# Questions about the world, not the user's plans, even when they name a time.
-_GENERAL = re.compile(
+# Questions about the world, not the user's plans, even when they name a time or their events'
+# words ("recommend a good book for my book club"): no rule's keyword makes them the user's.
+_KNOWLEDGE = re.compile(
     r"^(?:who (?:won|is|was|were|invented|wrote|sang|played|discovered)\b(?! (?:i|me)\b)|"
-    r"what(?: is| was| are|'s) the (?:capital|population|score|weather|temperature|price|news|"
+    r"what(?: is| was| are|'s) the (?:capital|population|score|price|news|"
     r"meaning|height|distance|result)|how (?:tall|old|far|big|deep|do you|does a)|why |"
     r"translate|explain|define|calculate|write (?:me )?(?:a|an)|tell me a (?:joke|story)|"
-    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
-    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b)|"
     # Advice, not plans: "what's the best way to…", "what's a good recipe for…".
     r"what(?:'s|s| is| are) (?:a|an|the|some) (?:good|best|nice|easy|quick|simple|easiest|"
     r"quickest|simplest|right|proper) (?:way|ways|recipe|recipes|method|remedy|cure|trick|tip)s?\b|"
+    # A recommendation, unless of a time: "suggest a slot for a call" is about the calendar.
+    r"(?:(?:can|could) you )?(?:please )?(?:recommend|suggest)\b(?!.*\b(?:time|slot|day|date)s?\b)|"
     r"what(?:'s| is) \d|what does .* mean\b|"
     r"how many (?:kilometres|kilometers|kms?|miles|metres|meters|feet|inches|grams|kilos|"
     r"kilograms|pounds|ounces|cups|litres|liters|calories|people live)\b)"
+)
+_GENERAL = re.compile(
+    _KNOWLEDGE.pattern + r"|^(?:what(?: is| was| are|'s) the (?:weather|temperature)|"
+    # The clock, here or somewhere named ("what time is it in New York?"), not an event there.
+    r"what (?:time|day) is it\b|what(?:'s| is) the (?:time|date)(?:$| now\b| today\b| in\b))"
 )
 # "When's the wedding?", "where's the gig?": one occasion asked for by name, in two words at most.
 # Such a question is about the user's own events even when none has that name: the honest answer
@@ -144,6 +160,8 @@ _CALENDAR_CUES = re.compile(
     r"|\bwhat time (?:is|are|does|do|'s)\b(?! it\b)|\bhow many\b|\bnumber of\b"
     r"|\b(?:happening|planned|going on|doing|up to|got on|have on|cooking|the plan|still on)\b"
     r"|\bwhat(?:'s| is) the (?:craic|crack|story|deal|lowdown|go)\b|\bgoing down\b"
+    r"|\b(?:any|have i got|do i have) (?:\w+ )?(?:conflicts?|clash(?:es)?|overlaps?)\b"
+    r"|\bdouble[- ]booked\b"
 )
 # Cues that a how-to or trivia question shares ("how do I convert…", "how many ounces…"): they
 # make a question the calendar's only with a time or the user's own event words.
@@ -156,7 +174,13 @@ _UNTIL = re.compile(
     r"|\bdays (?:until|till|left)\b"
 )
 _UNTIL_WORD = re.compile(r"\b(?:until|till|til|to go (?:until|till|til)|before)\b")
-_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")
+# "How many days is the CE course?", "how many hours is my shift?": its length, not a count.
+_HOW_MANY_LONG = re.compile(
+    r"\bhow many (?:days|nights|hours|minutes|weeks) (?:is|are|was|will|does|do|did|'s)\b"
+)
+# "Any conflicts Tuesday?", "am I double-booked?": events that overlap each other.
+_CONFLICTS = re.compile(r"\b(?:conflicts?|clash(?:es)?|overlap(?:s|ping)?|double[- ]booked)\b")
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow (?:often|frequently)\b")
 _DAY_OFF = re.compile(r"\bdays? off\b|\bday without (?:work|a shift|shifts)\b")
 _WHERE = re.compile(
     r"\bwhere\b|\b(?:which|what) (?:place|venue|address|station|airport|terminal|room|building"
@@ -172,8 +196,11 @@ _FREE = re.compile(
 )
 # Asking whether something fits at a time is asking whether they are free then.
 _FITS = re.compile(
-    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage)\b|\b(?:do|will) (?:i|we) have time\b"
+    r"\b(?:can|could) (?:i|we) (?:do|fit|squeeze|make|manage|take|join|attend)\b"
+    r"|\b(?:do|will) (?:i|we) have time\b"
     r"|\b(?:does|would|will) .+ work(?: for\b|$)"
+    # "Is Sunday good for a picnic?", "is friday ok for drinks?"
+    r"|^(?:is|would|will) .+ (?:be )?(?:good|ok|okay|fine|alright|all right) for\b"
 )
 _AT_A_MOMENT = re.compile(
     r"\b(?:do|have|did) (?:i|we) (?:have |got )?(?:anything|something)\b"
@@ -181,7 +208,8 @@ _AT_A_MOMENT = re.compile(
 )
 _NOTES = re.compile(
     r"\b(?:bring|bringing|take|pack|wear|wearing|prepare|notes?|details?|link|url|meet link|"
-    r"agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|get there|"
+    r"(?<!\bmy )agenda for|gift|present|reading|(?:need|have|got) to be (?:at|there)|arrive|"
+    r"get there|"
     r"reference|ref|booking|confirmation|code|password|passcode|pin|tickets?|numbers?|"
     r"park|parking|check[- ]?in|boarding|gate|"
     r"dial[- ]in|description|what do i need|anything i need|need (?:anything|something)|"
@@ -205,11 +233,29 @@ _NEXT = re.compile(
     r"\bnext\b|\bwhen(?:'s| is| are|'re) (?:my|the|our)\b|\bwhen (?:do|am|will|does|is) \b"
     r"|\bwhen's\b|\bwhat time\b|\bwhere\b|\bhow long\b"
 )
+# "What's first tomorrow?", "where am I off to first?": the first event, in the window if named.
+_FIRST = re.compile(
+    r"^what(?:'s| is) (?:the )?first\b(?! of\b)"
+    r"|^(?:where|when)\b.* first\b(?! (?:of|time|day|week)\b)"
+)
 _OWNED = re.compile(r"\bmy (\w+)")
+# "My last shift before the trip", "the final practice before the game": the last of something
+# ahead, before another event.
+_LAST_BEFORE = re.compile(r"\b(?:last|final) .+? before\b")
+_PAST_TENSE = re.compile(r"\b(?:was|were|did)\b")
 # "While I'm in Sydney", "during my stay in Cork": every event while the one named lasts.
 _DURING = re.compile(
     r"\b(?:while|whilst|when) (?:i'm|i am|i'll be|we're|we are|we'll be) (?:away |over |down |up )?"
     r"(?:in|at|on|staying|visiting)\b|\bduring (?:my|our|the)\b"
+    r"|\bwhat (?:am i|are we|will i be|will we be) (?:doing|up to) in\b"  # "…in Puerto Rico?"
+)
+# "Am I working Saturday?", "is there practice Monday?": a yes or no, then what is on.
+_YES_NO = re.compile(
+    r"^(?:(?:hey|so|and|ok|okay|oh|also|but|well|um)\W+)?"
+    r"(?:am i|are we|do i|do we|is|are there|have i got|have i|will i be)\b"
+)
+_BEING_IN = re.compile(
+    r"\b(?:when|how long) (?:am i|are we|will i be|will we be|do i stay|do we stay) in\b"
 )
 # "In the mornings next week", "every evening this week", "any afternoon", "a free morning":
 # that part of each day, not a subject.
@@ -248,19 +294,47 @@ def understand(
     subject_words = []
     if not (plain or reading.problem):
         subject_words = _subject(corrected, reading, order, text, calendar)
+    if reading.window and all(w.lower() in CATEGORY_WORDS for w in subject_words):
+        subject_words = []  # "what meetings are there today?": whatever is on today
     asks = _asks(corrected, reading)
-    if asks == "day_off":  # "when's my next day off?": days without work, no event named
+    if asks in ("day_off", "conflicts"):  # "my next day off", "any clashes": no event named
         subject_words = []
+    counted = re.search(r"\bhow many (\w+)", corrected)
+    if asks == "count" and counted and calendar.noted(counted[1]) and not calendar.uses(counted[1]):
+        asks = "notes"  # "how many pages is the Hofer contract?": the notes say how many
     kind = plain or ("calendar" if asks == "day_off" else None)
     kind = kind or _kind(corrected, reading, subject_words, calendar)
-    during = bool(_DURING.search(corrected)) and not reading.window
+    # "After the dentist on Monday", "before the holidays": a time beside one of the user's
+    # events, and words in the subject that name that event rather than what is asked about.
+    # Not when the question asks about that event: "what do I need to do before the physical?"
+    # "My last shift before the trip": the last one ahead, up to that event, not the past's.
+    if asks in ("last", "when", "list") and not reading.window and _LAST_BEFORE.search(corrected):
+        asks = "last"
+    anchored = kind == "calendar" and asks in ("list", "count", "free", "busy", "when", "last")
+    anchor = _anchor(corrected, reading, order, calendar) if anchored else None
+    after = before = ""
+    if anchor:
+        relation, edge = anchor
+        after, before = (edge, "") if relation == "after" else ("", edge)
+        named = {*significant(edge), "final"}
+        subject_words = [w for w in subject_words if w.lower().removesuffix("'s") not in named]
+    # "Do we travel anywhere in the holidays?": what is on while that event lasts.
+    in_event = asks in ("list", "count", "free", "busy") and kind in ("calendar", "other")
+    in_event = in_event and _names_events(_IN_AN_EVENT.search(corrected), calendar)
+    during = (bool(_DURING.search(corrected)) or in_event) and not reading.window
+    if during and kind == "other":
+        kind = "calendar"
     if during and asks not in ("count", "free", "busy"):
         asks = "list"
+    if asks == "list" and subject_words and _YES_NO.match(corrected):
+        asks = "whether"
     next_only = (
         asks in ("when", "where", "duration", "notes", "until", "who") and not reading.window
     )
     if _NEXT.search(corrected) and reading.window is None and asks not in ("last", "day_off"):
         next_only = not during
+    if _FIRST.search(corrected.rstrip("?!. ")) and asks in ("list", "where", "when"):
+        next_only = True
     window = reading.window
     if asks == "day_off":  # "my next day off": "next day" is not tomorrow
         window = read_time(_DAY_OFF.sub(lambda m: " " * len(m[0]), corrected), now, order).window
@@ -269,24 +343,37 @@ def understand(
         # window up to it) leaves out: the day counted to is the time named after "until".
         named = read_time(_UNTIL_WORD.sub(lambda m: " " * len(m[0]), corrected), now, order, clock)
         window = named.window or window
-    if asks == "last" and window is None:
+    if asks == "last" and window is None and not before:
         window = past_year(now)
+    if asks in ("where", "duration", "who") and window is None and _PAST_TENSE.search(corrected):
+        # "Where was the farewell lunch?", "how long was the call-out?": the last one, not the next.
+        window, next_only = past_year(now), False
+    if anchor and window:  # "Wednesday 16 December after the bowls": not all of that day
+        window = TimeWindow(window.start, window.end, f"{window.label} {' the '.join(anchor)}")
     if asks in ("free", "busy") and window:
         # "Am I free for a coffee at 10?": what they would do is no event to look for.
         subject_words = []
     part_of_day: PartOfDay | Literal[""] = ""
-    if each_part := _EACH_PART.search(corrected):
+    each_part = _EACH_PART.search(corrected)
+    if each_part and asks == "duration":  # "how many nights is the trip?" asks its length
+        subject_words = [w for w in subject_words if w.lower() != each_part[0]]
+    elif each_part:
         part_of_day = cast(PartOfDay, each_part[1] or each_part[2])
         if asks == "list" and re.search(r"\b(?:free|spare|clear)\b", corrected):
             asks = "free"  # "have I got a free morning next week?"
         plural = {f"{part_of_day}s", part_of_day}
         subject_words = [w for w in subject_words if w.lower() not in plural]
         if window:
-            label = f"{window.label}, in the {part_of_day}s"
-            window = TimeWindow(window.start, window.end, label)
+            window = in_each(window, part_of_day)
     # "my birthday" is the user's own: the search must not answer with "Sam's birthday".
     mine = {word for m in _OWNED.finditer(corrected) for word in significant(m[1])}
-    subject = " ".join(f"my {w}" if w.lower() in mine else w for w in subject_words)
+    # "The flight to Finland": where a journey goes keeps its "to", so the search can tell the
+    # flight there from the flight back ("to" names no event: it weighs nothing).
+    towards = _towards(corrected)
+    subject = " ".join(
+        f"my {w}" if w.lower() in mine else f"to {w}" if w.lower() in towards else w
+        for w in subject_words
+    )
     return Question(
         text=text,
         window=window,
@@ -298,7 +385,49 @@ def understand(
         moment=reading.moment,
         part_of_day=part_of_day,
         during=during,
+        after=after,
+        before=before,
+        knowledge=kind == "other" and bool(_KNOWLEDGE.match(corrected)),
     )
+
+
+# "After the holidays", "before my dentist": one of the user's events as the edge of a time.
+_RELATIVE = re.compile(
+    r"\b(after|before) (?:the |my |our |his |her |their )?((?:[a-z][\w'-]* ?){1,3})"
+)
+# "In the holidays", "over the conference": while an event of the user's lasts.
+_IN_AN_EVENT = re.compile(
+    r"\b(?:in|over|throughout) (?:the|my|our) ([a-z][\w'-]*(?: [a-z][\w'-]*)?)[?!.]*$"
+)
+
+
+def _anchor(
+    corrected: str, reading: TimeReading, order: DateOrder, known: _Known
+) -> tuple[str, str] | None:
+    """ "after" or "before", and the words of the user's event it is said of; None when the
+    words after it are a time ("after 7pm", "before Christmas") or name no event of theirs."""
+    text = prepare(corrected, order)
+    for match in _RELATIVE.finditer(text):
+        if reading.span and reading.span[0] <= match.start(2) < reading.span[1]:
+            continue  # a time phrase: "after the 5th", "before noon"
+        named = []
+        for word in significant(match[2], joined=False):
+            # "Before the trip": a stay away, whatever its title says.
+            if not (known.uses(word) or word == "trip"):
+                break
+            named.append(word)
+        if any(word not in VAGUE_WORDS for word in named):
+            return match[1], " ".join(named)
+    return None
+
+
+def _names_events(match: re.Match[str] | None, known: _Known) -> bool:
+    """Whether "in the …" names one of the user's events ("in the holidays"), not a place or a
+    time ("in the kitchen", "in the morning")."""
+    if match is None:
+        return False
+    words = significant(match[1])
+    return bool(words) and all(w not in VAGUE_WORDS and known.uses(w) for w in words)
 
 
 def past_year(now: datetime) -> TimeWindow:
@@ -383,13 +512,51 @@ def _subject(
         if not w.isdigit() and w.removesuffix("'s") not in holiday
     ]
     words += [meal for meal in meals if meal not in words]
-    # "When am I off to Cork?": "off" says it is the journey there, not the stay.
+    # "When am I off to Cork?": "off" says it is the journey there, not the stay; "when am I in
+    # Singapore?" asks for the time there, "from Singapore" where a journey sets off.
     words = ["off"] * bool(re.search(r"\boff (?:to|for)\b", corrected)) + words
+    if _BEING_IN.search(corrected) and not _DURING.search(corrected):
+        words = ["in", *words]
+    setting_off = {m[1] for m in re.finditer(r"\bfrom ([a-z][\w'-]*)", corrected)}
+    words = [part for w in words for part in (["from", w] if w in setting_off else [w])]
     # The subject keeps the user's capitals: it may be a place to look up ("Dorking").
     as_written = {word.lower(): word for word in re.findall(r"\w+", original)}
-    kept = [w for w in words if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w)]
+    # "gazs do": a name's possessive typed without its apostrophe ("Gaz's 40th").
+    words = [
+        f"{w[:-1]}'s" if w.endswith("s") and known.names_a_person(w[:-1]) else w for w in words
+    ]
+    # A vague word an event's notes have stays beside a telling word only notes have: "door
+    # code" in "what's the door code for the school?", as the notes may say it.
+    beside_noted = {
+        word
+        for pair in pairwise(words)
+        # The words alone first: the calendar is read only for a vague word beside another.
+        if any(w in VAGUE_WORDS for w in pair)
+        and any(w not in VAGUE_WORDS for w in pair)
+        and all(known.noted(w) for w in pair)
+        and any(w not in VAGUE_WORDS and not known.uses(w) for w in pair)
+        for word in pair
+    }
+    kept = [
+        w
+        for w in words
+        if w.removesuffix("'s") not in VAGUE_WORDS or known.uses(w) or w in beside_noted
+    ]
     # "Priya's birthday" keeps its owner: the search must not answer with "Mom's birthday".
     return [_as_written(word, as_written) for word in kept if word not in _ORDINAL_ENDS]
+
+
+def _towards(corrected: str) -> set[str]:
+    """Where a journey asked about goes: "finland" in "the flight to Finland"."""
+    if not _JOURNEY.search(corrected):
+        return set()
+    return {word for to in _GOING_TO.findall(corrected) for word in significant(to)}
+
+
+_JOURNEY = re.compile(
+    r"\b(?:fly|flying|flight|flights|plane|train|trains|bus|coach|ferry|eurostar|boat|drive)\b"
+)
+_GOING_TO = re.compile(r"\b(?:to|into) (?:the )?([a-z][\w'-]*)")
 
 
 def _as_written(word: str, as_written: dict[str, str]) -> str:
@@ -417,7 +584,7 @@ _REQUEST = re.compile(
     r"|\bif you (?:don't|do not) mind(?: me asking| my asking)?\b"
     r"|\b(?:(?:could|would|can) you )?(?:possibly|kindly) (?:tell|let|remind|show) (?:me|us)"
     r"(?: know)?\b"
-    r"|\bdo you (?:happen to )?know\b"
+    r"|\bdo you (?:happen to )?know\b|^any idea\b"
 )
 _ORDINAL_ENDS = {"st", "nd", "rd", "th", "o'clock"}
 
@@ -432,9 +599,14 @@ def _plain_kind(lowered: str, corrected: str) -> Kind | None:
 
 
 def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Known) -> Kind:
-    # "Who is at the potluck?" may be about an event: its words decide, below.
+    # "Who is at the potluck?" may be about an event: its words decide, below; so does "who is
+    # Jonas's piano teacher?", when every word of it is in the user's events or their notes
+    # (not "who is the president of Austria?").
     if _GENERAL.match(corrected) and not _WHO.search(corrected):
-        return "other"
+        telling = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
+        who = re.match(r"who (?:is|was)\b", corrected)
+        if not (who and telling and all(known.uses(w) or known.noted(w) for w in telling)):
+            return "other"
     # "How do I make mulled wine?" asks how to do something: about the calendar only when what
     # it names is in the user's events ("how do I get to the flat viewing?").
     if not _HOW_TO.match(corrected) and _CALENDAR_CUES.search(_WEAK_CUES.sub(" ", corrected)):
@@ -449,10 +621,15 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
         return "other"
     if _OCCASION.match(corrected.rstrip("?!. ")):
         return "calendar"
-    # Words that name no event and are no calendar word: "picnic" in "is Sunday good for a
-    # picnic?". The question is about the calendar if most of them are in the user's events
+    # Words that name no event and are no calendar word: "pizza" in "the best pizza place in
+    # Brooklyn". The question is about the calendar if most of them are in the user's events
     # ("where's the gig?"), not if one is ("the best pizza place in Brooklyn").
-    unknown = [w.lower().removesuffix("'s") for w in subject if w.lower() not in VAGUE_WORDS]
+    # The "from" and "in" a subject keeps to say where a journey sets off count for nothing here.
+    unknown = [
+        w.lower().removesuffix("'s")
+        for w in subject
+        if w.lower() not in VAGUE_WORDS and w.lower() not in FUNCTION_WORDS
+    ]
     if not unknown:
         # Vague words stay in a subject only when the user's events use them: two of them
         # name an event ("date night").
@@ -486,8 +663,12 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
 def _asks(corrected: str, reading: TimeReading) -> Asks:
     if _DAY_OFF.search(corrected) and not _COUNT.search(corrected):
         return "day_off"
+    if _CONFLICTS.search(corrected):
+        return "conflicts"
     if _UNTIL.search(corrected):
         return "until"
+    if _HOW_MANY_LONG.search(corrected):
+        return "duration"
     if _COUNT.search(corrected):
         return "count"
     if reading.window and _FITS.search(corrected.rstrip("?!. ")):
@@ -501,11 +682,15 @@ def _asks(corrected: str, reading: TimeReading) -> Asks:
         return "duration"
     if _WHO.search(corrected):
         return "who"
+    if re.match(r"who(?:'s| is| was)\b", corrected):
+        return "notes"  # "who is Jonas's piano teacher?": a name the notes give
     # "Where do I need to be at 10?" asks for the place, though "need to be at" asks for notes;
     # "where do I park?" and "where did I put the present?" ask for the notes still.
     cues = [cue[0] for cue in _NOTES.finditer(corrected.rstrip("?!. "))]
     if re.match(r"where\b", corrected):
-        cues = [cue for cue in cues if not re.match(r"(?:need|have|got) to be|arrive|get", cue)]
+        cues = [
+            cue for cue in cues if not re.match(r"(?:need|have|got) to be|arrive|get|take", cue)
+        ]
     if cues:
         return "notes"
     if _WHERE.search(corrected):

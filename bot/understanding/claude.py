@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz
 
 from bot.understanding import Asks, Kind, Question, TimeWindow, past_year
-from bot.understanding.times import MOMENT, moment_label, whole_day, window_label
+from bot.understanding.times import (
+    MOMENT,
+    PartOfDay,
+    in_each,
+    moment_label,
+    whole_day,
+    window_label,
+)
 
 # How far from now a window may lie, and how long it may be: past this it is no reading of an
 # everyday question but a mistake (a wrong year), and the offline reader does better.
@@ -47,7 +54,11 @@ the past ("what did I do on Monday" is the Monday just gone).
 moment: for "am I free at 3pm Friday?", the moment asked about; otherwise null.
 terms: the words naming the event, as the user wrote them (keep "my" and possessives: \
 "my birthday", "Sam's party"); no time words, no filler; [] when no event is named.
-only_next: true when one event is wanted and no time is named ("when is my dentist?").\
+only_next: true when one event is wanted and no time is named ("when is my dentist?").
+part_of_day: for "in the mornings next week" or "any free evening this week", that part of \
+each day of the window; otherwise null.
+during: true for "what's on while I'm in Sydney?" or "during my stay in Cork": the events \
+while the one the terms name lasts (terms name that stay, window null); otherwise false.\
 """
 
 
@@ -69,6 +80,8 @@ class Reading(_Strict):
     moment: datetime | None = Field(description="ISO 8601 with the user's UTC offset, or null")
     terms: list[str]
     only_next: bool
+    part_of_day: PartOfDay | None
+    during: bool
 
 
 class Unusable(ValueError):
@@ -89,15 +102,21 @@ def question_from(text: str, reply: str, now: datetime, clock: str) -> Question:
     window = _window(reading, moment, now, clock)
     if reading.asks == "last" and window is None:
         window = past_year(now)
+    part_of_day = reading.part_of_day or ""
+    if part_of_day and window:
+        window = in_each(window, part_of_day)
+    during = reading.during and bool(reading.terms) and window is None
     return Question(
         text=text,
         window=window,
         subject=" ".join(_terms(reading.terms, text)),
-        next_only=reading.only_next and window is None,
+        next_only=reading.only_next and window is None and not during,
         problem=None,
         kind="calendar",
         asks=reading.asks,
         moment=moment if reading.asks in ("free", "busy") else None,
+        part_of_day=part_of_day,
+        during=during,
     )
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -59,15 +60,20 @@ _MEAL_TIME = re.compile(
 _MEALS = re.compile(r"\b(?:breakfast|brunch|lunch|lunchtime|dinner|supper|tea)\b")
 _BARE_TWELVE = re.compile(r"\b12(?::00)?\b(?!\s*(?:a\.?m|midnight|at night))")
 _UP_TO = re.compile(r"\b((?:am i|are (?:you|we|they)|i'm|we're|is \w+) )(up to)\b")
+# Not "what's first thing tomorrow?": the first event of the day, whenever it is.
 _FIRST_THING = re.compile(
-    r"\bfirst thing (?:in the morning )?(?:on )?(today|tomorrow|monday|tuesday|wednesday|thursday"
-    r"|friday|saturday|sunday)\b"
+    r"(?<!what's )(?<!what is )\bfirst thing (?:in the morning )?(?:on )?"
+    r"(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
 )
+# "What's my day look like?": today, when nothing else names the day.
+_MY_DAY = re.compile(r"\bmy day\b(?! (?:off|out|trip|after|before|of)\b)")
+# "What's first on Friday?", "where do I go first tomorrow?": the first event, not the 1st.
+_FIRST_EVENT = re.compile(r"(?<=what's )first\b|\bfirst(?= (?:on|up|today|tomorrow|tonight)\b)")
 _NOT_A_NAME = (
     FUNCTION_WORDS | VAGUE_WORDS | {"eve", "period", "holidays", "hols", "break", "season"}
 )
 _HOURS_THEN_DAY = re.compile(
-    rf"\b((?:between|from) [\d:.apm ]+? (?:and|to|till|until|-) [\d:.apm]+) "
+    rf"\b((?:between|from) [\d:.apm ]+? (?:and|to|till|until|-) [\d:.]+(?: ?[ap]\.?m\.?)?) "
     rf"((?:on )?(?:today|tonight|tomorrow|{'|'.join(WEEKDAYS)}))\b"
 )
 _BETWEEN = re.compile(r"\bbetween\b|\bfrom\b.*(?:\bto\b|\btill\b|\buntil\b|-)")
@@ -86,6 +92,13 @@ _NAMES_A_YEAR_OR_RELATIVE = re.compile(r"\b(?:\d{4}|next|this|coming|tomorrow|to
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_THE_PART = re.compile(r"\b((?:for|in|during|through) )the (morning|afternoon|evening|night)\b")
+# "On 28th", "for 21st": a bare ordinal after a preposition is a day of the month, as "the
+# 28th" is (Duckling reads it alone as a number).
+_BARE_ORDINAL = re.compile(
+    rf"\b(on|for|by|from|to|till|until|before|after|since) (\d{{1,2}}(?:st|nd|rd|th))\b"
+    rf"(?! (?:of )?(?:{_MONTH})\b)"
 )
 _NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3}  # fmt: skip
@@ -180,11 +193,19 @@ def _week(now: datetime, weeks_on: int) -> TimeWindow:
 
 
 def _next_week(match: re.Match[str], now: datetime) -> TimeWindow:
-    """ "Next week", or a day of it ("wednesday next week")."""
+    """ "Next week", or a day of it ("wednesday next week"), or part of one ("saturday morning
+    next week")."""
     if not match[1]:
         return _week(now, 1)
     monday = _monday(now.date()) + timedelta(days=7)
-    return whole_day(monday + timedelta(days=WEEKDAYS.index(match[1])), now)
+    day = monday + timedelta(days=WEEKDAYS.index(match[1]))
+    if not match[2]:
+        return whole_day(day, now)
+    if match[2] == "night":
+        return _night_of(day, now, f"{day_label(day, now.date())} night")
+    first, last = PARTS_OF_DAY[match[2]]
+    start, end = at(day, first, now.tzinfo), at(day, last, now.tzinfo)
+    return TimeWindow(start, end, window_label(start, end, now, "24h"))
 
 
 def _days_from_now(now: datetime, days: int, label: str) -> TimeWindow:
@@ -223,7 +244,10 @@ _RULES: list[tuple[str, Any]] = [
         r"(?! (?:off|after|before|of|following|ahead)\b)",
         lambda m, n: _week(n, 0),
     ),
-    (rf"\b(?:({_WEEKDAY}) (?:of )?)?next week\b", lambda m, n: _next_week(m, n)),
+    (
+        rf"\b(?:({_WEEKDAY})(?: (morning|afternoon|evening|night))? (?:of )?)?next week\b",
+        lambda m, n: _next_week(m, n),
+    ),
     (r"\blast week\b", lambda m, n: _week(n, -1)),
     (
         rf"\b(?:over |in |for )?(?:the )?(?:next|coming) ({_COUNT}) days\b",
@@ -247,10 +271,28 @@ _RULES: list[tuple[str, Any]] = [
         r"(?:the |this )?(month|year)\b",
         lambda m, n: _to_end_of(m[1], n),
     ),
+    # "From now till the end of Nov": to the end of the next such month.
+    (
+        rf"\b(?:until|till|til|through|thru|to|by|before|now and) (?:the )?end of ({_MONTH})\b",
+        lambda m, n: _to_end_of_month(m[1], n),
+    ),
     (r"\b(?:the )?end of (?:the |this )?month\b", lambda m, n: _month_end(n, 0)),
     (r"\b(?:the )?end of next month\b", lambda m, n: _month_end(n, 1)),
     (r"\b(?:the )?(?:next )?(?:bank|public) holiday\b", lambda m, n: _next_public_holiday(n)),
+    *[
+        (pattern, lambda m, n, day=day: _observance(day, n))
+        for pattern, day in {
+            r"\b(?:bonfire|guy fawkes|fireworks) night\b": (11, 5, "Bonfire Night"),
+            r"\b(?:armistice|remembrance) day\b": (11, 11, "Armistice Day"),
+        }.items()
+    ],
     (r"\b(?:right now|currently|at the moment)\b", lambda m, n: _right_now(n)),
+    # "Later today", "the rest of the day": from now, not what is already over.
+    (
+        r"\blater (?:on )?today\b|\b(?:the )?rest of (?:the day|today)\b"
+        r"|\b(?:left|remaining) (?:for )?today\b",
+        lambda m, n: TimeWindow(n, whole_day(n.date(), n).end, "later today"),
+    ),
     (
         r"\b(?:(today|tomorrow) )?(?:before |by |until |till |til )?(?:the )?"
         r"(?:eod|end of (?:the )?day|cob|close of business)(?: (today|tomorrow))?\b",
@@ -319,6 +361,26 @@ def _to_end_of(period: str, now: datetime) -> TimeWindow:
     return TimeWindow(now, at(following, 0, now.tzinfo), f"from now to the end of the {period}")
 
 
+def _to_end_of_month(name: str, now: datetime) -> TimeWindow:
+    month = _month_number(name)
+    year = now.year + (month < now.month)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    last = following - DAY
+    label = f"from now to {day_label(last, now.date())}"
+    return TimeWindow(now, at(following, 0, now.tzinfo), label)
+
+
+def _observance(day: tuple[int, int, str], now: datetime) -> TimeWindow:
+    """A day kept on the same date each year that Duckling does not know: the next one."""
+    month, number, name = day
+    that = date(now.year, month, number)
+    that = that if that >= now.date() else date(now.year + 1, month, number)
+    window = whole_day(that, now)
+    if name.endswith("Night"):  # "am I free on Bonfire Night?" asks about its night
+        window = _night_of(that, now, window.label)
+    return replace(window, label=f"{window.label} ({name})")
+
+
 def _month_end(now: datetime, months_on: int) -> TimeWindow:
     """ "The end of the month": its last seven days (Duckling's reading, the last eleven, lists
     too much to reach the end itself)."""
@@ -344,10 +406,44 @@ def _next_public_holiday(now: datetime) -> TimeWindow:
     return TimeWindow(window.start, window.end, f"{window.label} ({days[day]})")
 
 
+def _observed(holiday: str, day: date, country: str) -> date:
+    """The day the user's country keeps a holiday Duckling dated: a lunar festival's date is
+    set by each government's gazette ("Ganesh Chaturthi" 2027: Duckling's astronomical 3
+    September, India's 4 September), which the `holidays` package lists, nationally or, when
+    only regions keep it, as most of them do. Duckling's day when the list does not have it."""
+    kept = _kept_days(country, day.year).get(holiday.casefold(), ())
+    near = [other for other in kept if abs((other - day).days) <= 3]
+    return near[0] if near else day
+
+
+@cache
+def _kept_days(country: str, year: int) -> dict[str, tuple[date, ...]]:
+    """Each holiday's days in a country's lists, the national list's first, then the most
+    regions' ("Ganesh Chaturthi / Vinayak Chaturthi" is "Ganesh Chaturthi")."""
+    import holidays
+
+    try:
+        national = holidays.country_holidays(country, years=year)
+        regions = [
+            holidays.country_holidays(country, subdiv=region, years=year)
+            for region in national.subdivisions
+        ]
+    except NotImplementedError:
+        return {}
+    votes: dict[str, Counter[date]] = {}
+    for weight, lists in ((len(regions) + 1, [national]), (1, regions)):
+        for kept in lists:
+            for when, names in kept.items():
+                for name in names.split("; "):
+                    first = name.split(" / ")[0].casefold()
+                    votes.setdefault(first, Counter())[when] += weight
+    return {name: tuple(d for d, _ in days.most_common()) for name, days in votes.items()}
+
+
 def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
     """ "3.1." / "14/12" / "12/14/2026" as "3 january" in the user's date order (or the only
-    order that makes a date); a pair like "3.30" without a date's dot or slash is a clock time,
-    unless no clock has it ("24.12")."""
+    order that makes a date); a pair like "9.30" without a date's dot or slash is a clock time,
+    unless it is said to be a day ("on 21.12") or no clock has it (see `_a_day_not_a_time`)."""
 
     def rewrite(match: re.Match[str]) -> str:
         first, second, year = int(match[1]), int(match[2]), match[3]
@@ -361,12 +457,45 @@ def _rewrite_numeric_dates(text: str, order: DateOrder) -> str:
 
     slashed = r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"
     dotted = r"\b(\d{1,2})\.(\d{1,2})(?:\.(\d{4}|\d{2})\b|\.)"
-    # "24.12" without the closing dot: a date when it cannot be a clock time (there is no hour
-    # 24) and it is no amount ("25.5 km").
-    undotted = r"\b(2[4-9]|3[01])\.(1[0-2]|0?[1-9])()\b(?!\.\d| ?[a-z%])"
+    # "21.12" without the closing dot, and no amount ("25.5 km", "€12.50").
+    undotted = rf"(?<![\d.,€$£])\b(\d{{1,2}})\.(\d{{1,2}})()\b(?!\.\d| ?(?:{_UNITS})\b|%)"
     text = re.sub(dotted, rewrite, re.sub(slashed, rewrite, text))
-    text = re.sub(undotted, rewrite, text)
-    return text
+    return re.sub(
+        undotted, lambda m: rewrite(m) if _a_day_not_a_time(m, text, order) else m[0], text
+    )
+
+
+# What makes "2.5" an amount ("2.5 km", "12.50 euros") or "9.30" a time ("9.30 am").
+_UNITS = (
+    r"km|kms|k|m|mi|miles?|kg|g|lbs?|h|hrs?|hours?|mins?|minutes?|secs?|am|pm|a\.m|p\.m|uhr|"
+    r"eur|euros?|dollars?|bucks|pounds?|quid|francs?|l|litres?|liters?|x|times|percent|pct|"
+    r"pages?|points?|stars?|degrees?|o'clock"
+)
+# Words before a clock time ("at 9.30", "by 8.10"), and words before either ("from 10.15",
+# "from 18.12"), where the minutes decide.
+_AT_A_CLOCK = re.compile(
+    r"\b(?:at|by|before|after|around|(?<!what )(?<!how )about|past|approx|circa|ca)\s+$"
+)
+_ON_A_DAY = re.compile(
+    rf"\b(?:on|am|of|for|since)\s+(?:the\s+)?$|\b(?:{_MONTH})\s+(?:and|to|till|until|-|–)\s*$"
+)
+
+
+def _a_day_not_a_time(match: re.Match[str], text: str, order: DateOrder) -> bool:
+    """Whether "d.m" without its closing dot is a day: there is no hour 24 ("24.12"); or a date
+    in the user's order said to be one ("on 21.12", "am 3.1", "18 december and 19.12"), or no
+    clock time as people write them: minutes have two digits ("3.4") and, outside "at 10.05",
+    seldom miss a multiple of five ("21.12")."""
+    first, minutes = int(match[1]), match[2]
+    if first > 23:
+        return True
+    day, month = (first, int(minutes)) if order == "day-first" else (int(minutes), first)
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(2024, month)[1]):
+        return False  # in the user's own order only: "on 9.30" day-first is no date
+    before = text[: match.start()]
+    if _ON_A_DAY.search(before) or len(minutes) == 1:
+        return True
+    return not _AT_A_CLOCK.search(before) and int(minutes) % 5 != 0
 
 
 _EXPLICIT = [
@@ -408,7 +537,9 @@ def prepare(corrected: str, order: DateOrder, keep_meals: bool = False) -> str:
     text = corrected if keep_meals else _MEALS.sub(_blank, corrected)
     text = _UP_TO.sub(lambda m: m[1] + _blank(m[2]), text)
     text = _FIRST_THING.sub(lambda m: f"{m[1]} morning".ljust(len(m[0])), text)
+    text = _FIRST_EVENT.sub(_blank, text)
     text = _HOURS_THEN_DAY.sub(lambda m: f"{m[2]} {m[1]}", text)
+    text = _BARE_ORDINAL.sub(lambda m: f"{m[1]} the {m[2]}", text)
     return _rewrite_numeric_dates(text, order)
 
 
@@ -420,6 +551,10 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     """The time a question names, from text already lower-cased and corrected."""
     try:
         _check_explicit_dates(corrected)
+        if (around := _WEEKDAY_AROUND.search(corrected)) and (
+            reading := _weekday_around(around, now, order, clock)
+        ):
+            return reading
         for pattern, rule in _OWN_RULES:
             if match := pattern.search(corrected):
                 found = rule(match, now)
@@ -428,18 +563,27 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
                 return _from_now(TimeReading(found, span=match.span()), corrected, now, clock)
         text = prepare(corrected, order)
         found = _best(_duckling(text, now), prepare(corrected, order, keep_meals=True))
+        if found is None and _THE_PART.search(text):
+            # "My plans for the evening", no day named: this evening (same length).
+            text = _THE_PART.sub(lambda m: f"{m[1]}this {m[2]}", text)
+            found = _best(_duckling(text, now), text)
         reading = TimeReading(None)
         if found is not None:
             past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
-            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "")
+            # "How many times did I play in October?", asked on the 26th: the whole month.
+            whole = bool(_COUNTING.search(corrected))
+            reading = _from_duckling(found, now, clock, past, verb[0] if verb else "", whole)
             if _OVER.search(text[: found.start]) and not found.body.endswith("day"):
                 reading = _holiday_days(reading, now)
             if _SINCE.search(text[: found.start]):
                 reading = _since(_from_duckling(found, now, clock, True, whole=True), now)
             reading = _from_now(reading, text, now, clock)
+        elif my_day := _MY_DAY.search(corrected):
+            reading = TimeReading(whole_day(now.date(), now), span=my_day.span())
         if meal := _MEAL_TIME.search(corrected):
             reading = _at_meal(reading, meal[1], now, clock)
         reading = _part_of_day(reading, text, now, clock)
+        reading = _into_the_small_hours(reading, text, now)
     except NoSuchDate as no_such_date:
         return TimeReading(None, problem=str(no_such_date))
     except (ValueError, OverflowError):  # a date Python cannot hold (year 9999 + 1 day)
@@ -447,6 +591,26 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
     if reading.window and reading.window.start >= reading.window.end:
         return TimeReading(None)
     return reading
+
+
+# "The Monday after Easter", "the Friday before Christmas", "the Sunday after the 14th": that
+# weekday nearest after or before the day named (Duckling reads "after Easter" as from then on).
+_WEEKDAY_AROUND = re.compile(rf"\b(?:the )?({_WEEKDAY}) (after|before) (.+?)[?!.]*$")
+
+
+def _weekday_around(
+    match: re.Match[str], now: datetime, order: DateOrder, clock: str
+) -> TimeReading | None:
+    named = read_time(match[3], now, order, clock)
+    if named.window is None or named.window.end - named.window.start > DAY:
+        return None
+    step = timedelta(days=1 if match[2] == "after" else -1)
+    day = named.window.start.date() + step
+    while day.weekday() != WEEKDAYS.index(match[1]):
+        day += step
+    window = whole_day(day, now)
+    end = match.start(3) + (named.span[1] if named.span else len(match[3]))
+    return TimeReading(window, span=(match.start(), end), holiday=named.holiday)
 
 
 def _holiday_days(reading: TimeReading, now: datetime) -> TimeReading:
@@ -488,6 +652,10 @@ def _from_now(reading: TimeReading, text: str, now: datetime, clock: str) -> Tim
     return TimeReading(TimeWindow(now, end, label), span=span)
 
 
+_COUNTING = re.compile(
+    r"\bhow many\b(?! more\b)(?!.*\b(?:left|until|till|til|to go|before|since|remaining|still)\b)"
+    r"|\bnumber of\b"
+)
 _BEFORE = re.compile(r"\b(?:before|ahead of|prior to)\s+(?:the\s+)?$")
 _SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:(?:start|beginning) of\s+(?:the\s+)?)?$")
 
@@ -517,6 +685,36 @@ def _part_of_day(reading: TimeReading, text: str, now: datetime, clock: str) -> 
         at(window.start.date(), last, now.tzinfo),
     )
     return TimeReading(TimeWindow(start, end, window_label(start, end, now, clock)), span=span)
+
+
+# "Friday night" runs into Saturday's small hours (a 12:15 am pickup is Friday night's); an
+# early start after them ("a 5 am flight") is the next morning's.
+_SMALL_HOURS_END = 4
+_NIGHT = re.compile(r"\b(?:to)?ni(?:ght|te)\b")
+
+
+def _night_of(day: date, now: datetime, label: str) -> TimeWindow:
+    """A day's night, as "Friday night" is read: its evening into the next day's small hours."""
+    evening = PARTS_OF_DAY["evening"][0]
+    return TimeWindow(
+        at(day, evening, now.tzinfo), at(day + DAY, _SMALL_HOURS_END, now.tzinfo), label
+    )
+
+
+def _into_the_small_hours(reading: TimeReading, text: str, now: datetime) -> TimeReading:
+    """A night named ("tonight", "Friday night"), read by Duckling as the evening, to the small
+    hours."""
+    window, span = reading.window, reading.span
+    if window is None or span is None or reading.moment:
+        return reading
+    evening = window.start.hour >= 18 and window.end - window.start <= timedelta(hours=6)
+    ends_at_midnight = (window.end.hour, window.end.minute) == (0, 0)
+    if not (evening and ends_at_midnight and _NIGHT.search(text[span[0] : span[1]])):
+        return reading
+    end = at(window.end.date(), _SMALL_HOURS_END, now.tzinfo)
+    label = "last night" if window.label == "yesterday evening" else window.label
+    label = label.replace("evening", "night")
+    return replace(reading, window=TimeWindow(window.start, end, label))
 
 
 def _at_meal(reading: TimeReading, meal: str, now: datetime, clock: str) -> TimeReading:
@@ -660,8 +858,12 @@ def _from_duckling(
             day = now.date()  # "on Wednesday", asked on a Wednesday: today
         if past and day > now.date() and bare_weekday:
             day -= timedelta(days=7)  # "what did I do on Monday?": the one just gone
+        elif named := _WEEKDAY_AND_DAY.search(body):
+            day = _weekday_and_day(WEEKDAYS.index(named[1]), int(named[2]), now.date(), past)
         elif not bare_weekday:
             day = _looking_back(day, body, now, past_verb)
+        if holiday:
+            day = _observed(holiday, day, country_of(_zone_name(now)))
         window = whole_day(day, now)
         if holiday:
             window = TimeWindow(window.start, window.end, f"{window.label} ({holiday})")
@@ -690,6 +892,35 @@ def _from_duckling(
     following = day.replace(year=day.year + 1) if grain == "year" else day + timedelta(days=92)
     start = at(day, 0, zone) if whole else max(now, at(day, 0, zone))
     return TimeReading(TimeWindow(start, at(following, 0, zone), body), span=span)
+
+
+# "Saturday the 12th", "fri 11th" with no month: Duckling takes the next month that has one.
+_WEEKDAY_AND_DAY = re.compile(
+    rf"\b({_WEEKDAY}),? (?:the )?(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*(?:of\s+)?(?:{_MONTH})\b)"
+)
+
+
+def _weekday_and_day(weekday: int, number: int, today: date, past: bool) -> date:
+    """The next date that is that weekday and that day of its month, or the last one when the
+    question is in the past tense ("what did I do on Saturday the 12th?"), or when it was within
+    a fortnight and the next is months away (asked on Monday the 14th, "Saturday the 12th" is
+    two days ago, not in June)."""
+    found = []
+    for months_on in range(-14, 15):
+        month = (today.month - 1 + months_on) % 12 + 1
+        year = today.year + (today.month - 1 + months_on) // 12
+        if number <= calendar.monthrange(year, month)[1]:
+            day = date(year, month, number)
+            if day.weekday() == weekday:
+                found.append(day)
+    last = max((day for day in found if day <= today), default=None)
+    ahead = min((day for day in found if day >= today), default=None)
+    far = ahead is None or ahead - today > timedelta(days=62)
+    if last and (past or (far and today - last <= timedelta(days=14))):
+        return last
+    if ahead is None:
+        raise NoSuchDate(f"No {WEEKDAYS[weekday].title()} has a {number}th near now.")
+    return ahead
 
 
 def _year_before(day: date, today: date) -> date:
@@ -753,8 +984,15 @@ PARTS_OF_DAY: dict[PartOfDay, tuple[int, int]] = {
     "morning": (0, 12),
     "afternoon": (12, 19),
     "evening": (18, 24),
-    "night": (18, 24),
+    "night": (20, 24),  # later than the evening: a day shift to 7 pm is no night's work
 }
+
+
+def in_each(window: TimeWindow, part: PartOfDay) -> TimeWindow:
+    """The window named as that part of each of its days ("next week, in the mornings")."""
+    return TimeWindow(window.start, window.end, f"{window.label}, in the {part}s")
+
+
 _PARTS = {(0, 12): "morning", (12, 19): "afternoon", (18, 24): "evening", (12, 18): "afternoon"}
 
 

@@ -29,23 +29,42 @@ ALIASES = {
     "nye": "new year's eve", "yday": "yesterday", "yest": "yesterday", "wat": "what",
     "wot": "what", "wut": "what", "u": "you", "r": "are", "ur": "your", "wk": "week",
     "wks": "weeks", "mnth": "month", "hrs": "hours", "fri": "friday", "arvo": "afternoon",
-    "arvos": "afternoons", "avvo": "afternoon", "ive": "i've",
-    "wuts": "what's", "abt": "about", "sched": "schedule", "aft": "afternoon", "goin": "going",
+    "arvos": "afternoons", "avvo": "afternoon",
+    "abt": "about", "sched": "schedule", "aft": "afternoon", "goin": "going",
     "doin": "doing", "nothin": "nothing", "somethin": "something", "sm": "so much",
     "anythin": "anything", "owt": "anything", "nowt": "nothing",  # Northern English
+    "wots": "what's", "wuts": "what's", "wats": "what's",
+    # Contractions typed without the apostrophe, where no other word is spelt so.
+    "whats": "what's", "whens": "when's", "wheres": "where's", "whos": "who's", "hows": "how's",
+    "im": "i'm", "ive": "i've", "dont": "don't", "didnt": "didn't", "doesnt": "doesn't",
+    "isnt": "isn't", "arent": "aren't", "cant": "can't", "wasnt": "wasn't", "havent": "haven't",
 }  # fmt: skip
+# "What's me day look like?", "any jobs in me diary?": "me" for "my" (Northern English, Irish,
+# Australian), before what a question may ask about, unless a verb takes it ("show me next week").
+_ME_AS_MY = re.compile(
+    r"\b(?:(\w+) )?me (?=(?:day|week|weekend|month|diary|calendar|schedule|plans?|jobs?|work|"
+    r"shifts?|appointments?|next|first|last|morning|afternoon|evening|night|mum|mam|dad|missus|"
+    r"wife|husband|fella|kids?|lad|lass|birthday|holidays?|hols)\b)"
+)
+_TAKES_ME = {"show", "tell", "give", "send", "remind", "let", "help", "meet", "see", "ask",
+             "call", "ring", "text", "for", "to", "with"}  # fmt: skip
 # Short weekday names that are also words ("the sun", "sat down", "c'mon"): a weekday only
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
 _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
 _SHORT_WEEKDAY = re.compile(
-    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|\d))"
+    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|(?:the )?\d))"
 )
+# "Fri eve", "tomorrow eve": the evening ("Christmas eve" is the day before).
+_DAY_EVE = re.compile(rf"\b((?:{'|'.join(WEEKDAYS)}|today|tomorrow|sat|sun|mon)) eve\b")
 # Chat phrases Duckling does not read, as it reads them.
 PHRASES = {
     r"\bin the a\.?m\b\.?": "in the morning",
     r"\bin the p\.?m\b\.?": "in the afternoon",
     r"\bturkey day\b": "thanksgiving",  # American
     r"\bthis side of\b": "before",  # "anything on this side of Christmas?"
+    # Holidays' other names, which Duckling's English lacks.
+    r"\b(?:saint |st\.? )?stephen's day\b": "boxing day",  # Irish
+    r"\bhogmanay\b": "new year's eve",  # Scottish
 }
 # What a misspelling may be corrected to: long enough that one or two edits stay unambiguous.
 CORRECTABLE = (
@@ -53,6 +72,13 @@ CORRECTABLE = (
     "tomorrow", "yesterday", "tonight", "weekend", "morning", "afternoon", "evening",
     "fortnight", "christmas",
 )  # fmt: skip
+# What a word cut short may stand for ("frid", "morn", "wedn", "novem"): one target only.
+TRUNCATED = (*WEEKDAYS, *MONTHS, "morning", "afternoon", "evening", "tomorrow", "tonight")
+# Words that begin a time word but are words of their own, or another's shorthand.
+_NOT_CUT_SHORT = {
+    "sat", "sun", "mon", "mar", "may", "jun", "jul", "even", "eve", "after", "tom", "ton", "tone",
+    "tom's", "aug", "dec", "sept", "wed", "thu", "tue", "fri", "mor", "more", "tomb",
+}  # fmt: skip
 # Ordinary words within an edit or two of a time word.
 _LOOKALIKES = {
     "money", "mondays", "sundae", "sunday's", "morningside", "evenings", "mornings", "tonights",
@@ -74,7 +100,8 @@ FUNCTION_WORDS = frozenset(
     looking looks whens wheres whos what've what'd what'll where'd when'd who'd how'd i'd've
     pls plz lol haha actually btw quick quickly anyway anyways though tho lemme gimme exactly
     interesting towards toward roughly chance craic lowdown everything mate mates buddy dude
-    checking wondering idk dunno tbh ngl fyi imo lmk since
+    checking wondering idk dunno tbh ngl fyi imo lmk since often frequently supposed want wants
+    wanted meant go goes went gone
     """.split()  # noqa: SIM905
 )
 # Words that name no event by themselves, though a title may use them ("Date night", "Vet
@@ -90,9 +117,20 @@ VAGUE_WORDS = frozenset(
     rest doing wanna gotta happen seeing visiting person days weeks until till left link
     links url notes note details address reference ref confirmation code password dial number
     count total meeting meetings story deal plate lined sleeps rundown lineup itinerary
-    timetable overview summary breakdown period
+    timetable overview summary breakdown period job jobs
     packed hectic full crazy mad manic quiet slammed swamped rammed jammed chocka
     lol lmao omg ugh hmm wut wat btw pls plz actually literally basically fun anyway
+    """.split()  # noqa: SIM905
+)
+
+# Words for whatever is on a calendar ("my plans", "any meetings", "my agenda"): asked about a
+# time with no other word, they list it rather than look for titles that have them ("Sprint
+# planning", "Google Meet").
+CATEGORY_WORDS = frozenset(
+    """
+    plan plans planned meeting meetings mtg mtgs agenda schedule schedules event events
+    appointment appointments appt appts calendar diary program programs programme programmes
+    engagement engagements commitment commitments stuff things
     """.split()  # noqa: SIM905
 )
 
@@ -116,6 +154,9 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
         word = match[0]
         if word in ALIASES:
             return ALIASES[word]
+        cut_short = [t for t in TRUNCATED if t.startswith(word) and t != word]
+        if len(word) >= 3 and len(cut_short) == 1 and word not in _NOT_CUT_SHORT:
+            return word if protected(word) else cut_short[0]
         if len(word) < 5 or word in CORRECTABLE or word in _LOOKALIKES:
             return word
         allowed = 1 if len(word) <= 6 else 2
@@ -123,5 +164,9 @@ def correct(text: str, protected: Callable[[str], bool] = lambda word: False) ->
         best = extractOne(word, choices, scorer=OSA.distance, score_cutoff=allowed)
         return best[0] if best and not protected(word) else word
 
-    text = _SHORT_WEEKDAY.sub(lambda m: _SHORT_WEEKDAYS[m[1]], text)
-    return re.sub(r"[a-z0-9]+", fix, text)
+    text = _ME_AS_MY.sub(
+        lambda m: m[0] if m[1] in _TAKES_ME else m[0].removesuffix("me ") + "my ", text
+    )
+    text = re.sub(r"[a-z0-9]+", fix, text)
+    text = _DAY_EVE.sub(r"\1 evening", text)
+    return _SHORT_WEEKDAY.sub(lambda m: _SHORT_WEEKDAYS[m[1]], text)

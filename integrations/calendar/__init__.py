@@ -21,7 +21,8 @@ class Event:
     `start` and `end` are timezone-aware. An all-day event runs from local midnight of its first
     day to local midnight after its last day (the end is exclusive, as in iCalendar and Google).
     `busy` is False for an event shown as free ("Working from home", a holiday: iCalendar's
-    TRANSP:TRANSPARENT, Google's "transparency": "transparent"); `tentative` when not yet
+    TRANSP:TRANSPARENT, Google's "transparency": "transparent"), and for an all-day event in a
+    file that does not say (it marks a period or a day); `tentative` when not yet
     confirmed (STATUS:TENTATIVE); `cancelled` when called off but still in the calendar
     (STATUS:CANCELLED): never listed, only said when asked about by name. `attendees`: who is
     invited and has not declined, by name (else address), as the calendar lists them.
@@ -39,6 +40,10 @@ class Event:
     tentative: bool = False
     cancelled: bool = False
     attendees: tuple[str, ...] = ()
+    # Where the calendar set the start and end in a zone of their own (a flight: "Europe/Madrid"),
+    # those zones' names, so times can be said there too; "" for the user's zone or none given.
+    start_zone: str = ""
+    end_zone: str = ""
 
 
 class Events(list[Event]):

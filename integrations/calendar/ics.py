@@ -9,6 +9,11 @@ whole download, and 429/5xx answers are retried with backoff, jitter and Retry-A
 still fails is a CalendarError that says the calendar couldn't be read and why, so no answer is
 built from a calendar that wasn't read.
 
+The last expansion is also kept in a file (`kept_in`, in the data folder) under the digest of
+the calendar it came from, so a new process (`tandem ask`) whose question falls inside it reads
+that file instead of importing the iCalendar libraries and parsing and expanding the calendar
+again; a changed calendar has another digest, and is expanded anew.
+
 Nothing in a calendar can exhaust the machine: a download is parsed once, a series is expanded
 lazily, at most `max_occurrences_per_event` times per question, and one that needs more than
 _STEPS_PER_SERIES steps from its first occurrence to reach the question (a rule repeating every
@@ -18,21 +23,20 @@ that could not be read at all.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from time import monotonic
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import icalendar
-import recurring_ical_events
-import requests
-import x_wr_timezone
-from dateutil.rrule import rrule
 
 from integrations.calendar import (
     DOWNLOAD_SECONDS,
@@ -42,18 +46,30 @@ from integrations.calendar import (
     Event,
     Events,
 )
-from integrations.http import TooLarge, TooSlow, download, retrying_session
+
+if TYPE_CHECKING:
+    import icalendar
+    import recurring_ical_events
+    import requests
+    from dateutil.rrule import rrule
 
 log = logging.getLogger(__name__)
 
 # Ask the library for a wider range than the window, then filter exactly ourselves: the query's
 # zone and an event's zone may be up to 26 hours apart, and floating times follow the query's.
 _MARGIN = timedelta(days=2)
-# Each expansion reaches at least this far ahead, so the next questions reuse it.
+# Each expansion reaches at least this far ahead, and this far past the window asked for, so
+# the next questions reuse it: a window that ends a moment later each time (the words of the
+# user's events, read from a month back to the search horizon) would otherwise be expanded anew
+# at every question.
 _EXPAND_AHEAD = timedelta(days=120)
+_EXPAND_PAST = timedelta(days=7)
 # A series is expanded from its first occurrence: past this many steps it is left out. Every
 # hour for twenty years is 175,000; every second since last month is millions.
 _STEPS_PER_SERIES = 200_000
+# The shape of a kept expansion's file: a file of another shape is not read.
+_KEPT_FORMAT = 1
+_EVENT_FIELDS = [field.name for field in dataclasses.fields(Event)]
 
 
 class _TooDense(Exception):
@@ -117,13 +133,16 @@ class _Parsed:
     query: recurring_ical_events.CalendarQuery
     titles: dict[str, str]  # series UID -> title, for the notes
     unreadable: int
+    # series UID -> the zone its end is written in: an occurrence's end is moved to its start's
+    end_zones: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class _Expansion:
-    """The occurrences of one parse from `start`, complete until `complete_until`."""
+    """The occurrences of one calendar text (`digest`) from `start`, complete until
+    `complete_until`."""
 
-    parsed: _Parsed
+    digest: bytes
     zone: tzinfo
     start: datetime
     complete_until: datetime
@@ -150,6 +169,7 @@ class IcsCalendarSource:
         download_seconds: float = DOWNLOAD_SECONDS,
         max_download_mb: float = MAX_DOWNLOAD_MB,
         max_occurrences_per_event: int = MAX_OCCURRENCES_PER_EVENT,
+        kept_in: Path | None = None,
     ) -> None:
         if (path is None) == (url is None):
             raise ValueError("give exactly one of path or url")
@@ -161,10 +181,11 @@ class IcsCalendarSource:
         self._download_seconds = download_seconds
         self._max_bytes = int(max_download_mb * 1_000_000)
         self._max_occurrences = max_occurrences_per_event
-        self._session = retrying_session(timeout)
-        self._parsed: _Parsed | None = None
+        self._session: requests.Session | None = None  # an address's, made at its first fetch
+        self._kept_in = kept_in  # where the last expansion is kept between processes
+        self._text = (b"", b"")  # the digest and bytes of the last file or download read
+        self._parsed: tuple[bytes, _Parsed] | None = None  # a text's digest and parse
         self._stamp: object = None  # file: (mtime, size); address: when it was fetched
-        self._digest = b""  # of the last file or download parsed
         # The last expansion. Expanding recurrences is the costly part of a search, and
         # questions keep asking about the same coming weeks.
         self._expanded: _Expansion | None = None
@@ -189,26 +210,38 @@ class IcsCalendarSource:
         return Events(listed, [*cut_short, *found.notes], called_off)
 
     def _occurrences(self, start: datetime, end: datetime) -> _Expansion:
-        """Occurrences from `start` on: from the last expansion when it covers [start, end)."""
-        parsed, zone = self._load(), start.tzinfo
-        cached = self._expanded
-        if (
-            cached
-            and cached.parsed is parsed
-            and cached.zone == zone
-            and cached.start <= start < end <= cached.complete_until
-        ):
+        """Occurrences from `start` on: from the last expansion, in memory or kept in a file,
+        when it covers [start, end)."""
+        digest, zone = self._read(), start.tzinfo
+
+        def covers(expansion: _Expansion) -> bool:
+            return (
+                expansion.digest == digest
+                and expansion.zone == zone
+                and expansion.start <= start < end <= expansion.complete_until
+            )
+
+        if (cached := self._expanded) and covers(cached):
             return cached
-        last = max(end, start + _EXPAND_AHEAD)
+        if (kept := self._kept(digest, zone)) and covers(kept):
+            self._expanded = kept
+            return kept
+        last = max(end + _EXPAND_PAST, start + _EXPAND_AHEAD)
+        parsed = self._parse_read(digest)
         try:
-            self._expanded = self._expand(parsed, zone, start, last)
+            self._expanded = self._expand(*parsed, zone, start, last)
         except ValueError:
             raise self._error("it contains an event I cannot understand.") from None
+        self._keep(self._expanded)
         return self._expanded
 
-    def _expand(self, parsed: _Parsed, zone: tzinfo, start: datetime, last: datetime) -> _Expansion:
+    def _expand(
+        self, digest: bytes, parsed: _Parsed, zone: tzinfo, start: datetime, last: datetime
+    ) -> _Expansion:
         """The occurrences from `start` to `last`: each series lazily, at most
         `max_occurrences_per_event` of them, and none that is too dense to reach."""
+        import recurring_ical_events  # see _parse
+
         events: list[Event] = []
         notes: list[str] = []
         cuts: list[tuple[datetime, str]] = []
@@ -220,6 +253,9 @@ class IcsCalendarSource:
                 with suppress(*skipped):  # a broken series does not hide the rest
                     for occurrence in series.between(start - _MARGIN, last + _MARGIN):
                         event = self._event(occurrence.as_component(False), zone)
+                        written = parsed.end_zones.get(event.uid, "")
+                        own = "/" in written and written != getattr(zone, "key", "")
+                        event = replace(event, end_zone=written if own else "")
                         if event.end < start:
                             continue
                         if kept == self._max_occurrences:
@@ -235,7 +271,7 @@ class IcsCalendarSource:
             notes.append(f"{some} in the calendar '{self.name}' could not be read.")
         # A series cut short is complete only up to where it was cut: reuse it no further.
         complete_until = min([last, *(when for when, _ in cuts)])
-        return _Expansion(parsed, zone, start, complete_until, events, notes, cuts)
+        return _Expansion(digest, zone, start, complete_until, events, notes, cuts)
 
     def _cut_short(self, title: str) -> str:
         log.warning(
@@ -248,20 +284,87 @@ class IcsCalendarSource:
             f"I read its first {self._max_occurrences} (search.max_occurrences_per_event)."
         )
 
-    def _load(self) -> _Parsed:
+    def _read(self) -> bytes:
+        """The digest of the calendar's text, read again if the file changed or the address
+        is due to be fetched again."""
         if self._path is not None:
             stamp: object = self._file_stamp()
             fresh = stamp == self._stamp
         else:
             stamp = monotonic()
             fresh = self._stamp is not None and stamp - self._stamp < self._refresh_seconds
-        if self._parsed is None or not fresh:
+        if not self._text[0] or not fresh:
             data = self._read_file() if self._path else self._fetch()
             digest = hashlib.sha256(data).digest()
-            if self._parsed is None or digest != self._digest:  # unchanged: keep the expansion
-                self._parsed, self._digest = self._parse(data), digest
+            if digest != self._text[0]:  # unchanged: keep the parse and the expansion
+                self._text = (digest, data)
             self._stamp = stamp
-        return self._parsed
+        return self._text[0]
+
+    def _parse_read(self, digest: bytes) -> tuple[bytes, _Parsed]:
+        """The text read last, parsed when first needed (an expansion kept in a file needs
+        none), with its digest."""
+        parsed = self._parsed
+        if parsed is None or parsed[0] != digest:
+            read, data = self._text  # one read: another thread may be reading the text anew
+            parsed = (read, self._parse(data))
+            self._parsed = parsed
+        return parsed
+
+    def _kept(self, digest: bytes, zone: tzinfo | None) -> _Expansion | None:
+        """The expansion kept in `kept_in`, if it is of this calendar's text, in `zone`."""
+        zone_name = getattr(zone, "key", None)
+        if self._kept_in is None or zone is None or zone_name is None:
+            return None
+        try:
+            kept = json.loads(self._kept_in.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or cut short by a crash: expand anew
+            return None
+        if kept.get("key") != [_KEPT_FORMAT, digest.hex(), zone_name, *self._expanded_as()]:
+            return None
+        try:
+            return _Expansion(
+                digest,
+                zone,
+                datetime.fromisoformat(kept["start"]),
+                datetime.fromisoformat(kept["complete_until"]),
+                [_event_from(fields, zone) for fields in kept["events"]],
+                kept["notes"],
+                [(_local(when, fold, zone), note) for when, fold, note in kept["cuts"]],
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _keep(self, expansion: _Expansion) -> None:
+        """Keep `expansion` in `kept_in` for the next process; failing that, it is only lost."""
+        zone_name = getattr(expansion.zone, "key", None)
+        if self._kept_in is None or zone_name is None:
+            return
+        kept = {
+            "key": [_KEPT_FORMAT, expansion.digest.hex(), zone_name, *self._expanded_as()],
+            "start": expansion.start.isoformat(),
+            "complete_until": expansion.complete_until.isoformat(),
+            "events": [_event_fields(event) for event in expansion.events],
+            "notes": expansion.notes,
+            "cuts": [[*_wall(when), note] for when, note in expansion.cuts],
+        }
+        # Each thread writes its own file, then one replaces the other whole.
+        partial = self._kept_in.with_name(f"{self._kept_in.name}.{threading.get_native_id()}")
+        try:
+            self._kept_in.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Events are private: the file is its owner's alone, as the rest of the data folder.
+            created = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(created, "w", encoding="utf-8") as file:
+                json.dump(kept, file)
+            partial.replace(self._kept_in)
+        except OSError as exc:
+            log.warning("calendar %r: its expansion could not be kept (%s)", self.name, exc)
+            partial.unlink(missing_ok=True)
+
+    def _expanded_as(self) -> tuple[Any, ...]:
+        """What a kept expansion depends on besides the text and zone: the events' calendar
+        name, the cap on occurrences and the fields an event has."""
+        return self.name, self._max_occurrences, _EVENT_FIELDS
 
     def _file_stamp(self) -> tuple[int, int]:
         try:
@@ -277,7 +380,15 @@ class IcsCalendarSource:
             raise self._file_error(exc) from None
 
     def _fetch(self) -> bytes:
+        # Imported here: requests with urllib3 is a tenth of the imports of `tandem ask`, and a
+        # calendar in a file never needs it.
+        import requests
+
+        from integrations.http import TooLarge, TooSlow, download, retrying_session
+
         url = self._checked_url()
+        if self._session is None:
+            self._session = retrying_session(self._timeout)
         try:
             response, body = download(
                 self._session, url, seconds=self._download_seconds, max_bytes=self._max_bytes
@@ -313,6 +424,13 @@ class IcsCalendarSource:
         return body
 
     def _parse(self, data: bytes) -> _Parsed:
+        # Imported here: they take a fifth of a second, and a process whose questions fall in a
+        # kept expansion never needs them.
+        import icalendar
+        import recurring_ical_events
+        import x_wr_timezone
+        from dateutil.rrule import rrule
+
         source = f"the file {self._path}" if self._path else "the address"
         unclosed = 0
         try:
@@ -355,7 +473,12 @@ class IcsCalendarSource:
             # Counts only: the events' text is the user's and may be private.
             log.warning("calendar %r: %d events could not be read", self.name, unreadable)
         titles = {str(event.get("UID")): str(event.get("SUMMARY", "")) for event in events}
-        return _Parsed(query, titles, unreadable)
+        end_zones = {
+            str(event.get("UID")): str(event["DTEND"].params.get("TZID", ""))
+            for event in events
+            if "DTEND" in event
+        }
+        return _Parsed(query, titles, unreadable, end_zones)
 
     def _event(self, component: icalendar.Component, zone: tzinfo) -> Event:
         first = component.decoded("DTSTART")
@@ -369,10 +492,12 @@ class IcsCalendarSource:
             description=str(component.get("DESCRIPTION", "")),
             calendar=self.name,
             uid=str(component.get("UID", "")),
-            busy=str(component.get("TRANSP", "")).upper() != "TRANSPARENT",
+            busy=_busy(component, all_day=not isinstance(first, datetime)),
             tentative=str(component.get("STATUS", "")).upper() == "TENTATIVE",
             cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
             attendees=_attendees(component),
+            start_zone=_zone_name(first, zone),
+            end_zone=_zone_name(last, zone),
         )
 
     def _checked_url(self) -> str:
@@ -401,6 +526,35 @@ class IcsCalendarSource:
         return CalendarError(f"I couldn't read the calendar '{self.name}': {reason}")
 
 
+def _wall(moment: datetime) -> tuple[str, int]:
+    """An event's time as kept: its wall-clock time (its zone is the expansion's) and fold, which
+    bring back the very same time, even one a floating time placed in a daylight-saving gap."""
+    return moment.replace(tzinfo=None).isoformat(), moment.fold
+
+
+def _local(wall: str, fold: int, zone: tzinfo) -> datetime:
+    return datetime.fromisoformat(wall).replace(tzinfo=zone, fold=fold)
+
+
+def _event_fields(event: Event) -> dict[str, Any]:
+    fields = {}
+    for name in _EVENT_FIELDS:
+        value = getattr(event, name)
+        if isinstance(value, datetime):
+            value = dict(zip(("wall", "fold"), _wall(value), strict=True))
+        fields[name] = list(value) if isinstance(value, tuple) else value
+    return fields
+
+
+def _event_from(fields: dict[str, Any], zone: tzinfo) -> Event:
+    def value(kept: Any) -> Any:
+        if isinstance(kept, dict):
+            return _local(kept["wall"], kept["fold"], zone)
+        return tuple(kept) if isinstance(kept, list) else kept
+
+    return Event(**{name: value(kept) for name, kept in fields.items()})
+
+
 def _place(moment: date | datetime, zone: tzinfo) -> datetime:
     """A start or end as an aware time in `zone`; a date becomes that day's local midnight."""
     if not isinstance(moment, datetime):
@@ -420,3 +574,24 @@ def _attendees(component: icalendar.Component) -> tuple[str, ...]:
         for person in people
         if str(person.params.get("PARTSTAT", "")).upper() != "DECLINED"
     )
+
+
+def _busy(component: icalendar.Component, all_day: bool) -> bool:
+    """Whether the event takes up its time. As marked (TRANSP, or Outlook's busy status); else a
+    timed event does and an all-day one does not: "Half term", "Working from home", "Mum's
+    birthday" mark a period or a day, they are no appointment (Google, Apple and Outlook create
+    all-day events as free too)."""
+    status = str(component.get("X-MICROSOFT-CDO-BUSYSTATUS", "")).upper()
+    transparency = str(component.get("TRANSP", "")).upper()
+    if status:
+        return status != "FREE"
+    if transparency:
+        return transparency != "TRANSPARENT"
+    return not all_day
+
+
+def _zone_name(moment: date | datetime, zone: tzinfo) -> str:
+    """The zone a time was written in ("Europe/Madrid"), when it is not the user's."""
+    written = getattr(moment, "tzinfo", None)
+    name = str(getattr(written, "key", "") or getattr(written, "zone", "") or "")
+    return name if "/" in name and name != getattr(zone, "key", "") else ""
