@@ -34,6 +34,7 @@ from bot.tools.journeys import (
     LEAVING_FROM,
     RETURN,
     STAY,
+    STAYING,
     TRANSPORT,
     TRIP,
     away,
@@ -614,6 +615,17 @@ def _travel(asked: str, events: list[Event], found: list[Event], user: UserSetti
     """A question about a trip, coming back or setting off, answered from the journeys; none
     when the calendar has no journey that answers it."""
     home = user.home.split(",")[0]
+    if STAYING.search(asked):
+        # The longest event of a day or more at the place asked about, though a journey
+        # there names the place better ("Flight to Maui" over "Maui vacation").
+        place = [w for w in significant(STAYING.sub(" ", asked)) if w not in VAGUE_WORDS]
+        stays = [
+            e
+            for e in events
+            if not is_journey(e) and e.end - e.start >= STAY and place and named_in(e, place)
+        ]
+        if stays:
+            return [max(stays, key=lambda e: e.end - e.start)]
     if TRIP.search(asked):
         # "The Byron trip": the words besides "trip" say which ("Holiday - Byron Bay").
         named = [w for w in significant(TRIP.sub(" ", asked)) if w not in VAGUE_WORDS]

@@ -42,7 +42,11 @@ BEING_IN = re.compile(r"^in\b")
 # "From Singapore": where a journey sets off.
 LEAVING_FROM = re.compile(r"\bfrom ([a-z][\w'-]*(?: [a-z][\w'-]*)?)")
 STAY = timedelta(days=1)  # an event this long or longer can be a stay away
+# "Where am I staying in Maui?": the stay there, not the flight that names the place too.
+STAYING = re.compile(r"\b(?:staying|stay|accommodation|lodging)\b")
 _TOWARDS = re.compile(r"→|->|–>|\bto\b", re.IGNORECASE)
+_ARROW = re.compile(r"→|->|–>")
+_NAMED_TO = re.compile(r"\bto\b([^(]*)", re.IGNORECASE)
 
 
 def coming_back(asked: str) -> bool:
@@ -58,13 +62,25 @@ def destination(event: Event, countries: bool = True) -> set[str]:
     """The words of where a journey goes: after its last arrow or "to", else its whole title;
     an airport code with the place it serves ("DEL": Delhi), a city with its country."""
     parts = _TOWARDS.split(event.title)
-    return _place_words(parts[-1], countries)
+    return _place_words(f"{parts[-1]} {_named_to(event.title)}", countries)
 
 
 def origin(event: Event, countries: bool = True) -> set[str]:
     """The words of where a journey leaves from: before its last arrow or "to" ("Sydney")."""
     parts = _TOWARDS.split(event.title)
-    return _place_words(parts[-2], countries) - TRANSPORT if len(parts) > 1 else set()
+    if len(parts) < 2:
+        return set()
+    named = set(significant(_named_to(event.title)))
+    return _place_words(parts[-2], countries) - TRANSPORT - named
+
+
+def _named_to(title: str) -> str:
+    """Where a "to" before an arrow names ("Flight to Maui (HA 33) LAX → OGG": Maui, where the
+    arrow's code is); "" without one."""
+    if not _ARROW.search(title):
+        return ""
+    named = _NAMED_TO.search(_ARROW.split(title)[0])
+    return named[1] if named else ""
 
 
 def _place_words(part: str, countries: bool) -> set[str]:
@@ -192,7 +208,7 @@ def time_in(events: list[Event], words: set[str]) -> Event | None:
     if there is None:
         return None
     leaving = next((j for j in journeys if j.start >= there.end and sets_off_from(j, words)), None)
-    place = _TOWARDS.split(there.title)[-1].split("(")[0].strip()
+    place = (_named_to(there.title) or _TOWARDS.split(there.title)[-1]).split("(")[0].strip()
     end = leaving.start if leaving else there.end + STAY
     return replace(
         there, title=f"In {place}", start=there.end, end=end, location="", description=""

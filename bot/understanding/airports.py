@@ -23,6 +23,8 @@ _AIRPORT_WORDS = re.compile(
     r"intercontinental|air|base|field)\b",
     re.IGNORECASE,
 )
+# The table names some cities with their island: "Denpasar-Bali Island" is Denpasar.
+_ISLAND_CITY = re.compile(r"-[^-]+ island$")
 LONGEST_CITY = 3  # words in a city's name looked for: "Salt Lake City"
 # What people call a country besides the table's name ("Britain (UK)", "United States").
 ALSO_CALLED = {
@@ -34,8 +36,8 @@ ALSO_CALLED = {
 def places(text: str, countries: bool = True) -> str:
     """The airports, cities and countries that a journey's text names, as words: an IATA code's
     with its state or province ("MCO" → "Orlando Orlando Florida United States USA America")
-    and a city's country ("Kittilä" → "Finland"); "" when it names none. Without `countries`,
-    no country: two cities of one are two places."""
+    and a city's region and country ("Kittilä" → "Lapland Finland"); "" when it names none.
+    Without `countries`, no region or country: two cities of one are two places."""
     named = []
     for code in _CODE.findall(text):
         airport = _airports().get(code)
@@ -46,9 +48,9 @@ def places(text: str, countries: bool = True) -> str:
     words = re.findall(r"[^\W\d_]+", _folded(text)) if countries else []
     for size in range(1, LONGEST_CITY + 1):
         for at in range(len(words) - size + 1):
-            country = _city_countries().get(" ".join(words[at : at + size]))
+            country, region = _city_places().get(" ".join(words[at : at + size]), ("", ""))
             if country:
-                named.append(_countries().get(country, ""))
+                named.append(f"{region} {_countries().get(country, '')}")
     return " ".join(" ".join(named).split())
 
 
@@ -66,15 +68,21 @@ def _airports() -> dict[str, dict[str, str]]:
 
 
 @cache
-def _city_countries() -> dict[str, str]:
-    """A city's country: the time zone database's, whose zones are named for a region's main
-    city ("Europe/Paris", not Paris, Texas); else the country with most of the airports that
-    serve a city of that name ("Kittila": Finland), none when two countries have as many."""
+def _city_places() -> dict[str, tuple[str, str]]:
+    """A city's country and the state, province or island its airports are in ("denpasar":
+    Indonesia, Bali). The country is the time zone database's, whose zones are named for a
+    region's main city ("Europe/Paris", not Paris, Texas); else the country with most of the
+    airports that serve a city of that name ("Kittila": Finland), none when two countries have
+    as many."""
     import tzdata
 
     serving: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    regions: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for airport in _airports().values():
-        serving[_folded(airport["city"])][airport["country"]] += 1
+        city = _folded(airport["city"])
+        for name in {city, _ISLAND_CITY.sub("", city)}:
+            serving[name][airport["country"]] += 1
+            regions[name, airport["country"]][airport["subd"]] += 1
     cities = {}
     for city, countries in serving.items():
         (first, most), *rest = countries.most_common(2)
@@ -85,7 +93,10 @@ def _city_countries() -> dict[str, str]:
         fields = line.split("\t")
         if len(fields) >= 3 and not line.startswith("#"):
             cities[_folded(fields[2].rsplit("/", 1)[-1].replace("_", " "))] = fields[0]
-    return cities
+    return {
+        city: (country, next(iter(regions[city, country].most_common(1)), ("",))[0])
+        for city, country in cities.items()
+    }
 
 
 @cache

@@ -570,6 +570,8 @@ def read_time(corrected: str, now: datetime, order: DateOrder, clock: str = "24h
         reading = TimeReading(None)
         if found is not None:
             past, verb = bool(_PAST.search(corrected)), _PAST_VERB.search(corrected)
+            if verb:
+                found = _last_holiday(found, text, now)
             # "How many times did I play in October?", asked on the 26th: the whole month.
             whole = bool(_COUNTING.search(corrected))
             reading = _from_duckling(found, now, clock, past, verb[0] if verb else "", whole)
@@ -738,6 +740,21 @@ def _duckling(text: str, now: datetime) -> list[Found]:
     except BaseException:  # a Rust panic is a BaseException; it must not cost the answer
         log.exception("Duckling could not read %r", text[:200])
         return []
+
+
+def _last_holiday(found: Found, text: str, now: datetime) -> Found:
+    """A holiday Duckling reads ahead, asked about in the past tense with no year or way
+    forward ("what did I have on Mother's Day?", "when was Australia Day?"): the last one,
+    as Duckling reads it from a year ago (a moving holiday keeps its own rule)."""
+    if not found.value.get("holidayBeta") or _NAMES_A_YEAR_OR_RELATIVE.search(found.body):
+        return found
+    if found.value.get("type") != "value" or _moment(found.value, now.tzinfo) <= now:
+        return found
+    year_ago = now - timedelta(days=365)
+    earlier = _best(_duckling(text, year_ago), text)
+    if earlier is None or earlier.body != found.body or earlier.value.get("type") != "value":
+        return found
+    return earlier if _moment(earlier.value, now.tzinfo) <= now else found
 
 
 def _zone_name(now: datetime) -> str:
