@@ -349,6 +349,7 @@ def test_an_airport_code_names_the_place_it_serves() -> None:
         ("Ferry to Split", "croatia"),
         ("Flight AA 1432 ORD → MCO", "florida"),  # a code's state
         ("BA117 London to New York", "america"),
+        ("Flight JQ35 Melbourne → Denpasar", "bali"),  # a city's island, as the table names it
     ],
 )
 def test_a_city_names_its_country(title: str, country: str) -> None:
