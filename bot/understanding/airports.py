@@ -37,7 +37,7 @@ def places(text: str, countries: bool = True) -> str:
     """The airports, cities and countries that a journey's text names, as words: an IATA code's
     with its state or province ("MCO" → "Orlando Orlando Florida United States USA America")
     and a city's region and country ("Kittilä" → "Lapland Finland"); "" when it names none.
-    Without `countries`, no region or country: two cities of one are two places."""
+    Without `countries`, no city's region or country: two cities of one are two places."""
     named = []
     for code in _CODE.findall(text):
         airport = _airports().get(code)
@@ -94,7 +94,7 @@ def _city_places() -> dict[str, tuple[str, str]]:
         if len(fields) >= 3 and not line.startswith("#"):
             cities[_folded(fields[2].rsplit("/", 1)[-1].replace("_", " "))] = fields[0]
     return {
-        city: (country, next(iter(regions[city, country].most_common(1)), ("",))[0])
+        city: (country, (regions[city, country].most_common(1) or [("", 0)])[0][0])
         for city, country in cities.items()
     }
 
