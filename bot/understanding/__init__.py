@@ -632,8 +632,11 @@ def _kind(corrected: str, reading: TimeReading, subject: list[str], known: _Know
     ]
     if not unknown:
         # Vague words stay in a subject only when the user's events use them: two of them
-        # name an event ("date night").
-        named = len(subject) >= 2
+        # name an event ("date night"), so does one after "the" or "my" ("how long is the
+        # night out?" of "Night out with the girls").
+        named = len(subject) >= 2 or any(
+            re.search(rf"\b(?:the|my|our) {re.escape(w.lower())}\b", corrected) for w in subject
+        )
         return "calendar" if reading.window or reading.problem or named else "other"
     # "When is the plumber coming Friday?", "is there school on Monday?": a question that names
     # a time asks about the user's time, even when no event has its words; the honest answer is

@@ -59,6 +59,9 @@ CONCEPTS = tuple(
         "appointment appt",
         "meeting mtg",
         "holiday hol vacation vacay",
+        "tutorial tutorials tute tutes tut tuts",  # student shorthand (Australia, UK)
+        "lecture lectures lec lecs",
+        "practical practicals prac pracs",
         "call talk facetime skype",  # not "phone": "the plumber's phone number"
     )
 )

@@ -225,6 +225,26 @@ _WEEKDAY = "|".join(WEEKDAYS)
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
              "4th": 3, "last": -1}  # fmt: skip
 _RULES: list[tuple[str, Any]] = [
+    # "Monday through Wednesday next week", "from Tuesday till Thursday": the days between.
+    (
+        rf"\b(?:from )?({_WEEKDAY}) (?:through|thru|to|till|til|until|-) ({_WEEKDAY})"
+        r"(?: (?:of )?(this|next) week)?\b",
+        lambda m, n: _weekday_span(m, n),
+    ),
+    # "The weekend of the 27th", "the weekend of June 12th": the weekend holding or beside it.
+    (
+        rf"\b(?:the )?(?:weekend|wkend) of (?:the )?(?:({_MONTH}) (\d{{1,2}})(?:st|nd|rd|th)?"
+        rf"|(\d{{1,2}})(?:st|nd|rd|th)?(?: (?:of )?({_MONTH}))?)\b",
+        lambda m, n: _weekend_of_date(m, n),
+    ),
+    # "The first two weeks of May", "the last week of June", "the second half of March".
+    (
+        rf"\b(?:the )?(first|last) (?:({_COUNT}) weeks|week) of ({_MONTH})\b",
+        lambda m, n: _weeks_of_month(m, n),
+    ),
+    (rf"\b(?:the )?(first|second|last) half of ({_MONTH})\b", lambda m, n: _half_of_month(m, n)),
+    # "Early next week": Monday to Wednesday; "late this week", "later next week": Thursday on.
+    (r"\b(early|late|later) (?:on )?(this|next) week\b", lambda m, n: _part_of_week(m, n)),
     (
         rf"\b(?:the )?({'|'.join(_ORDINALS)}) (?:weekend|wkend) (?:of|in) ({_MONTH})\b",
         lambda m, n: _weekend_of_month(m, n),
@@ -302,6 +322,79 @@ _RULES: list[tuple[str, Any]] = [
 _OWN_RULES: list[Rule] = [(re.compile(pattern), rule) for pattern, rule in _RULES]
 
 
+def _weekday_span(match: re.Match[str], now: datetime) -> TimeWindow:
+    today = now.date()
+    if match[3]:
+        first = _monday(today) + timedelta(days=7 * (match[3] == "next") + WEEKDAYS.index(match[1]))
+    else:
+        first = _weekday_ahead(today, match[1])
+    last = _weekday_ahead(first, match[2])
+    label = f"{day_label(first, today)} to {day_label(last, today)}"
+    return TimeWindow(at(first, 0, now.tzinfo), at(last, 24, now.tzinfo), label)
+
+
+def _month_ahead(name: str, now: datetime) -> tuple[int, int]:
+    """The year and number of the month named, in its current or next occurrence."""
+    month = _month_number(name)
+    return now.year + (month < now.month), month
+
+
+def _weekend_of_date(match: re.Match[str], now: datetime) -> TimeWindow:
+    today = now.date()
+    named = match[1] or match[4]
+    number = int(match[2] or match[3])
+    if named:
+        year, month = _month_ahead(named, now)
+    else:  # "the 27th": this month's if still ahead, else next month's
+        year, month = (today.year, today.month)
+        if number < today.day:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    if number > calendar.monthrange(year, month)[1]:
+        raise NoSuchDate(f"There is no {number} {MONTHS[month - 1].title()}.")
+    day = date(year, month, number)
+    # A Sunday or Monday belongs to the weekend just before it; other days to the one after.
+    saturday = day + timedelta(days=(5 - day.weekday()) % 7)
+    if day.weekday() in (6, 0):
+        saturday -= timedelta(days=7)
+    return TimeWindow(
+        at(saturday, 0, now.tzinfo),
+        at(saturday + timedelta(days=2), 0, now.tzinfo),
+        f"the weekend of {day_label(saturday, today)}",
+    )
+
+
+def _days_of_month(first: date, last: date, now: datetime) -> TimeWindow:
+    label = f"{day_label(first, now.date())} to {day_label(last, now.date())}"
+    return TimeWindow(at(first, 0, now.tzinfo), at(last, 24, now.tzinfo), label)
+
+
+def _weeks_of_month(match: re.Match[str], now: datetime) -> TimeWindow:
+    year, month = _month_ahead(match[3], now)
+    days = 7 * (_count(match[2]) if match[2] else 1)
+    start, end = date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    if match[1] == "first":
+        return _days_of_month(start, min(end, start + timedelta(days=days - 1)), now)
+    return _days_of_month(max(start, end - timedelta(days=days - 1)), end, now)
+
+
+def _half_of_month(match: re.Match[str], now: datetime) -> TimeWindow:
+    year, month = _month_ahead(match[2], now)
+    last = calendar.monthrange(year, month)[1]
+    if match[1] == "first":
+        return _days_of_month(date(year, month, 1), date(year, month, 15), now)
+    return _days_of_month(date(year, month, 16), date(year, month, last), now)
+
+
+def _part_of_week(match: re.Match[str], now: datetime) -> TimeWindow:
+    monday = _monday(now.date()) + timedelta(days=7 * (match[2] == "next"))
+    first, last = (0, 2) if match[1] == "early" else (3, 6)
+    start = max(now, at(monday + timedelta(days=first), 0, now.tzinfo))
+    if match[1] == "later" and match[2] == "this":
+        start = now  # "later this week": whatever is still to come
+    end = at(monday + timedelta(days=last), 24, now.tzinfo)
+    return TimeWindow(start, end, f"{match[1]} {match[2]} week")
+
+
 def _weekday_before_last(name: str, now: datetime) -> TimeWindow:
     today = now.date()
     last = today - timedelta(days=(today.weekday() - WEEKDAYS.index(name) - 1) % 7 + 1)
@@ -311,8 +404,7 @@ def _weekday_before_last(name: str, now: datetime) -> TimeWindow:
 def _weekend_of_month(match: re.Match[str], now: datetime) -> TimeWindow:
     """ "The first weekend of January": the month's first Saturday and the Sunday after (the
     last one: its last Saturday), in the month's next coming (or current) occurrence."""
-    month = _month_number(match[2])
-    year = now.year + (month < now.month)
+    year, month = _month_ahead(match[2], now)
     last_day = calendar.monthrange(year, month)[1]
     saturdays = [
         date(year, month, day)

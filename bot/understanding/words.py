@@ -52,7 +52,9 @@ _TAKES_ME = {"show", "tell", "give", "send", "remind", "let", "help", "meet", "s
 # before a part of the day or a time ("sun arvo", "sat morning", "mon at 9").
 _SHORT_WEEKDAYS = {"mon": "monday", "sat": "saturday", "sun": "sunday"}
 _SHORT_WEEKDAY = re.compile(
-    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|(?:the )?\d))"
+    r"(?<!')\b(mon|sat|sun)\b(?= (?:morning|afternoon|arvo|evening|night|at \d|(?:the )?\d"
+    # "mon to wed", "sat thru sun": the first day of a span
+    rf"|(?:to|through|thru|till|til|until) (?:{'|'.join(WEEKDAYS)}|tue|wed|thu|fri|sat|sun)\b))"
 )
 # "Fri eve", "tomorrow eve": the evening ("Christmas eve" is the day before).
 _DAY_EVE = re.compile(rf"\b((?:{'|'.join(WEEKDAYS)}|today|tomorrow|sat|sun|mon)) eve\b")
