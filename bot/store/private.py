@@ -8,6 +8,7 @@ the database, so a database is created 0600 before SQLite first opens it; anythi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import stat
 from pathlib import Path
@@ -36,9 +37,11 @@ def private_database(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
     _tighten(path.parent, FOLDER_MODE)
     path.touch(mode=FILE_MODE, exist_ok=True)
-    for candidate in (path, *(path.with_name(path.name + end) for end in SQLITE_COMPANIONS)):
-        if candidate.exists():
-            _tighten(candidate, FILE_MODE)
+    _tighten(path, FILE_MODE)
+    for companion in (path.with_name(path.name + end) for end in SQLITE_COMPANIONS):
+        # Another connection's journal may vanish between a look and a stat: none to tighten.
+        with contextlib.suppress(FileNotFoundError):
+            _tighten(companion, FILE_MODE)
 
 
 def _tighten(path: Path, wanted: int) -> None:
