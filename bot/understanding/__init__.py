@@ -143,10 +143,11 @@ _LIST_ME = re.compile(
 _ASKS_A_QUESTION = re.compile(
     r"^(?:\W*\w+ )?(?:when|where|what|how|who|which|is|are|am|do|does|did|will|have|has)\b"
 )
+# Words a question may open with before it asks: "so, is there…", "ok when is…".
+_OPENING = r"^(?:\W*(?:so|and|but|also|oh|ok|okay|hey|um|btw|well)\W+)?"
 # Questions whose answer is an event or its absence: "when is…", "is there…", "does X start…".
 _ASKS_OF_A_TIME = re.compile(
-    r"^(?:\W*(?:so|and|but|also|oh|ok|okay|hey|um|btw)\W+)?"
-    r"(?:when|is|are|am|do|does|did|will|have|has|got|any|anything|something)\b"
+    _OPENING + r"(?:when|is|are|am|do|does|did|will|have|has|got|any|anything|something)\b"
 )
 _HOW_TO = re.compile(r"^how (?:do|can|could|should|would|to) (?:i|you|we|one)?\b")
 _CALENDAR_CUES = re.compile(
@@ -251,8 +252,7 @@ _DURING = re.compile(
 )
 # "Am I working Saturday?", "is there practice Monday?": a yes or no, then what is on.
 _YES_NO = re.compile(
-    r"^(?:(?:hey|so|and|ok|okay|oh|also|but|well|um)\W+)?"
-    r"(?:am i|are we|do i|do we|is|are there|have i got|have i|will i be)\b"
+    _OPENING + r"(?:am i|are we|do i|do we|is|are there|have i got|have i|will i be)\b"
 )
 _BEING_IN = re.compile(
     r"\b(?:when|how long) (?:am i|are we|will i be|will we be|do i stay|do we stay) in\b"
